@@ -168,12 +168,17 @@ def read_yaml(path: str | Path) -> dict:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file + rename (no half-written files)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Binary twin of :func:`atomic_write_text`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -194,6 +199,7 @@ class DataConfig:
     image_size: int = 64  # network input size (images are resized when they differ)
     val_fraction: float = 0.15  # share of train rows held out for validation, per (identity, posture) group
     use_visible: bool = False  # load the visible columns (distillation / visible-light recipes)
+    target: str = "positive"  # reconstruction target: positive (unconcealed scan) | clean (noise-free, simulator)
     num_workers: int = 0  # DataLoader workers
 
 

@@ -1,0 +1,57 @@
+"""Benchmarks behind ``thzface bench <what>``: each writes ``OUT/bench.json`` and returns a printable table."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+from datetime import date
+from pathlib import Path
+
+from thzface.config import atomic_write_text
+
+BENCHES: dict[str, str] = {
+    "sim": "thzface.bench.sim",
+    "mtl": "thzface.bench.mtl",
+    "infer": "thzface.bench.infer",
+}
+
+
+def machine() -> dict:
+    import os
+
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"date": date.today().isoformat(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "gpu": gpu}
+
+
+def write_bench(out: Path, result: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"machine": machine(), **result}
+    atomic_write_text(out / "bench.json", json.dumps(result, indent=2, default=float))
+
+
+def run_bench(what: str, args) -> dict:
+    if what not in BENCHES:
+        raise ValueError(f"bench: unknown benchmark {what!r}; known: {sorted(BENCHES)}")
+    mod = importlib.import_module(BENCHES[what])
+    result = mod.run(args)
+    write_bench(Path(args.out), result)
+    return result
+
+
+def format_table(rows: dict[str, dict], keys: list[str], first: str = "metric") -> str:
+    """Side-by-side text table: one column per entry of ``rows``, one line per key."""
+    names = list(rows)
+    width = max(len(k) for k in keys + [first]) + 2
+    lines = [first.ljust(width) + "".join(n.rjust(16) for n in names)]
+    for k in keys:
+        cells = []
+        for n in names:
+            v = rows[n].get(k)
+            cells.append(("-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))).rjust(16))
+        lines.append(k.ljust(width) + "".join(cells))
+    return "\n".join(lines)

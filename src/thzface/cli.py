@@ -1,0 +1,234 @@
+"""``thzface <verb>``: each verb parses its arguments and calls the modules that do the work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from thzface.config import ConfigError
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, NotADirectoryError, KeyError,
+                                                    PermissionError, IsADirectoryError)
+
+
+def _print_json(obj: dict) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:
+    """A dataset folder, or ``sim:<preset>`` (default ``sim:demo``): simulate once into the cache and reuse it."""
+    spec = spec or "sim:demo"
+    if not spec.startswith("sim:"):
+        p = Path(spec)
+        if not p.is_dir():
+            raise FileNotFoundError(f"{p}: data folder not found")
+        return p
+    preset = spec[4:]
+    cache = Path(os.environ.get("THZFACE_CACHE", Path.home() / ".cache" / "thzface")) / "sim" / f"{preset}-seed{seed}"
+    if not (cache / "test.csv").is_file():
+        synth(preset, cache, seed=seed, workers=workers, overrides=[])
+    return cache
+
+
+def synth(preset: str | None, out: Path, seed: int, workers: int, overrides: list[str],
+          preset_file: str | None = None, progress: bool = True) -> dict:
+    """Simulate a dataset and write its train/test split (mixed protocol: both protocols evaluable)."""
+    from thzface.config import apply_overrides, from_dict, to_dict
+    from thzface.data.split import write_split
+    from thzface.sim.presets import SimConfig, get_preset, load_preset_file
+    from thzface.sim.world import synthesize
+
+    cfg = load_preset_file(preset_file) if preset_file else get_preset(preset or "demo")
+    if overrides:
+        cfg = from_dict(SimConfig, apply_overrides(to_dict(cfg), overrides), "synth overrides")
+    meta = synthesize(cfg, Path(out), seed=seed, workers=workers, progress=progress)
+    split = write_split(Path(out), protocol="mixed", seed=seed)
+    return {"out": str(out), "images": meta.get("num_images"), "split": split,
+            "statistics": meta.get("statistics", {}).get("concealed", meta.get("statistics"))}
+
+
+def cmd_synth(a: argparse.Namespace) -> int:
+    res = synth(a.preset, Path(a.out), a.seed, a.workers, a.overrides, a.preset_file)
+    _print_json(res)
+    print(f"dataset written to {a.out} (contact sheet: {Path(a.out) / 'contact_sheet.png'})")
+    return 0
+
+
+def cmd_data(a: argparse.Namespace) -> int:
+    if a.data_cmd == "check":
+        from thzface.data.check import check_dataset
+
+        problems = check_dataset(Path(a.dir), csv=Path(a.csv) if a.csv else None)
+        for p in problems:
+            print(str(p))
+        errors = [p for p in problems if getattr(p, "level", "error") == "error"]
+        print(f"{a.dir}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)", file=sys.stderr)
+        return 1 if errors else 0
+    from thzface.data.split import write_split
+
+    _print_json(write_split(Path(a.dir), protocol=a.protocol, seed=a.seed, negatives=a.negatives))
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from thzface.config import load_config
+    from thzface.engine.train import fit
+
+    cfg = load_config(a.config, a.overrides)
+    data = resolve_data(a.data, seed=cfg.train.seed)
+    summary = fit(cfg, data, Path(a.out), init_run=a.init_from, resume=not a.no_resume)
+    _print_json(summary)
+    print(f"run written to {a.out} (weights: {Path(a.out) / 'model.safetensors'})")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from thzface.engine.checkpoint import read_metadata, weights_path
+    from thzface.recipes import get_recipe
+
+    recipe = get_recipe(read_metadata(weights_path(a.run))["recipe"])
+    metrics = recipe.evaluate(Path(a.run), resolve_data(a.data), Path(a.out))
+    print(json.dumps(metrics.get("summary", {}), indent=2))
+    print(f"report written to {Path(a.out) / 'report.html'}")
+    return 0
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    from thzface.engine.checkpoint import read_metadata, weights_path
+    from thzface.recipes import get_recipe
+
+    recipe = get_recipe(read_metadata(weights_path(a.run))["recipe"])
+    res = recipe.predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), a)
+    _print_json(res)
+    return 0
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    from thzface.recipes.mtl_infer import verify
+
+    res = verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold)
+    _print_json(res)
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from thzface.bench import run_bench
+
+    res = run_bench(a.what, a)
+    print(res.get("table", json.dumps(res, indent=2, default=str)))
+    print(f"bench written to {Path(a.out) / 'bench.json'}")
+    return 0
+
+
+def cmd_import_reference(a: argparse.Namespace) -> int:
+    from thzface.export.importer import import_reference_run
+
+    _print_json(import_reference_run(Path(a.ckpt), Path(a.out)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="thzface", description="Concealed-face analysis in THz imaging.")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    s = sub.add_parser("synth", help="simulate a THz face dataset in the seed format")
+    s.add_argument("--preset", default="demo", help="tiny | demo | bench-20 | twins-20 | pretrain-500 | sfm-20")
+    s.add_argument("--preset-file", default=None, help="YAML simulator preset (e.g. from `thzface sim calibrate`)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("overrides", nargs="*", help="dotted key=value overrides of the preset")
+    s.set_defaults(fn=cmd_synth)
+
+    d = sub.add_parser("data", help="check or split a dataset folder")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    c = dsub.add_parser("check", help="validate a dataset folder (exit 0 only when clean)")
+    c.add_argument("dir")
+    c.add_argument("--csv", default=None)
+    sp = dsub.add_parser("split", help="write train_val.csv and test.csv")
+    sp.add_argument("dir")
+    sp.add_argument("--protocol", choices=["closed-set", "identity-disjoint", "mixed"], required=True)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--negatives", choices=["random", "hard"], default="random")
+    d.set_defaults(fn=cmd_data)
+
+    t = sub.add_parser("train", help="train a recipe from a YAML config")
+    t.add_argument("config")
+    t.add_argument("--data", default=None, help="dataset folder, or sim:<preset> (default sim:demo)")
+    t.add_argument("--out", required=True)
+    t.add_argument("--init-from", default=None, help="run folder whose weights initialise the model (fine-tuning)")
+    t.add_argument("--no-resume", action="store_true", help="ignore RUN/checkpoints/last.ckpt")
+    t.add_argument("overrides", nargs="*", help="dotted key=value config overrides")
+    t.set_defaults(fn=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a run on a dataset's test.csv → metrics.json + report.html")
+    e.add_argument("run")
+    e.add_argument("--data", default=None)
+    e.add_argument("--out", required=True)
+    e.set_defaults(fn=cmd_eval)
+
+    pr = sub.add_parser("predict", help="run a trained model on images or folders")
+    pr.add_argument("run")
+    pr.add_argument("inputs", nargs="+")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    pr.add_argument("--mask", default=None, help="mask image or folder (inpainting recipes)")
+    pr.add_argument("--samples", type=int, default=1, help="completions per image (unmask3d)")
+    pr.add_argument("--edit", action="append", default=[], help="coefficient edit, e.g. expression=happiness:0.5")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.set_defaults(fn=cmd_predict)
+
+    v = sub.add_parser("verify", help="same person? score two THz scans")
+    v.add_argument("run")
+    v.add_argument("a")
+    v.add_argument("b")
+    v.add_argument("--threshold", type=float, default=None, help="default: the threshold stored by eval")
+    v.set_defaults(fn=cmd_verify)
+
+    b = sub.add_parser("bench", help="benchmarks (write OUT/bench.json)")
+    b.add_argument("what", help="sim | mtl | infer")
+    b.add_argument("--data", default=None)
+    b.add_argument("--budget-s", type=float, default=600.0)
+    b.add_argument("--out", required=True)
+    b.add_argument("--workers", type=int, default=2)
+    b.add_argument("--seeds", type=int, default=1)
+    b.set_defaults(fn=cmd_bench)
+
+    ir = sub.add_parser("import-reference", help="import the reference repo's released THz-only checkpoint")
+    ir.add_argument("ckpt")
+    ir.add_argument("--out", required=True)
+    ir.set_defaults(fn=cmd_import_reference)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
+    if not args.verbose:
+        for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    from thzface.engine.task import NonFiniteLossError
+
+    try:
+        return int(args.fn(args) or 0)
+    except NonFiniteLossError as e:
+        print(f"thzface: error: {e} (training stopped; the last good checkpoint is kept)", file=sys.stderr)
+        return 1
+    except (ConfigError, *EXPECTED_ERRORS) as e:
+        if args.verbose:
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+        print(f"thzface: error: {str(msg).splitlines()[0] if msg else type(e).__name__}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("thzface: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training engine (Lightning), checkpoints and inference helpers."""

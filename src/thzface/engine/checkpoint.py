@@ -1,0 +1,95 @@
+"""Deployable weights: ``model.safetensors`` carrying the resolved config, so loading needs no other flag.
+
+The run folder layout is ``RUN/config.yaml`` (resolved config), ``RUN/model.safetensors`` (weights + config in the
+metadata), ``RUN/checkpoints/{last,best}.ckpt`` (Lightning resume state, loaded with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, safe_open, save_file
+
+from thzface.config import Config, config_from_dict, to_dict
+
+WEIGHTS = "model.safetensors"
+FORMAT = "thzface-weights-1"
+
+
+class RunError(ValueError):
+    """A run folder or weights file is missing, corrupt or of another recipe."""
+
+
+def save_weights(state_dict: dict[str, torch.Tensor], cfg: Config, path: str | Path, extra: dict | None = None) -> None:
+    """Write weights + config metadata atomically (temp file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, "recipe": cfg.recipe, "config": json.dumps(to_dict(cfg))}
+    if extra:
+        meta["extra"] = json.dumps(extra)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def weights_path(run: str | Path) -> Path:
+    """``RUN/model.safetensors`` (or RUN itself when it is a weights file); RunError when absent."""
+    run = Path(run)
+    if run.is_file():
+        return run
+    if not run.exists():
+        raise RunError(f"{run}: run folder not found")
+    p = run / WEIGHTS
+    if not p.is_file():
+        raise RunError(f"{run}: no {WEIGHTS} in the run folder (train it first, or point at another run)")
+    return p
+
+
+def read_metadata(path: str | Path) -> dict:
+    """Metadata of a thzface weights file: {'recipe', 'config' (dict), 'extra' (dict)}."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # safetensors raises several exception types on corrupt files
+        raise RunError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from e
+    if meta.get("format") != FORMAT:
+        raise RunError(f"{path}: not a thzface weights file (metadata format {meta.get('format')!r})")
+    return {
+        "recipe": meta.get("recipe"),
+        "config": json.loads(meta["config"]),
+        "extra": json.loads(meta.get("extra", "{}")),
+    }
+
+
+def load_run(run: str | Path, recipe: str | None = None, map_location: str = "cpu"):
+    """Rebuild the model of a run from its weights file alone.
+
+    Returns ``(cfg, model, extra)`` with the model in eval mode. ``recipe`` (or a tuple of allowed recipes)
+    guards against a checkpoint of another recipe.
+    """
+    from thzface.recipes import get_recipe
+
+    path = weights_path(run)
+    meta = read_metadata(path)
+    allowed = (recipe,) if isinstance(recipe, str) else recipe
+    if allowed and meta["recipe"] not in allowed:
+        raise RunError(f"{path}: weights of recipe {meta['recipe']!r}, expected {' or '.join(allowed)}")
+    cfg: Config = config_from_dict(meta["config"], where=str(path))
+    model = get_recipe(cfg.recipe).build_model(cfg)
+    state = load_file(str(path), device=map_location)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RunError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    model.eval()
+    return cfg, model, meta["extra"]

@@ -1,0 +1,119 @@
+"""The thin LightningModule every recipe subclasses: losses dict in, optimiser and schedule from config.
+
+A recipe's task implements ``compute_losses(batch) -> {"loss": total, term: value}`` and, for validation,
+``validation_outputs(batch) -> dict`` plus ``validation_metrics(collected) -> {name: float}``. The training step
+only sums/logs; schedules, checkpointing and export are callbacks (see :mod:`thzface.engine.train`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+
+import lightning as L
+import torch
+from torch import nn
+
+from thzface.config import Config
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/Inf loss; the last good checkpoint is kept."""
+
+
+def lr_lambda_cosine(warmup: int, total: int, start_time: float, max_time_s: float):
+    """Linear warmup then cosine decay to 0; progress is the larger of step/total and elapsed/max_time.
+
+    With a wall-clock budget (``max_time_s > 0``) the decay follows whichever budget runs out first, so a
+    time-limited run still ends at a low learning rate.
+    """
+
+    def fn(step: int) -> float:
+        if warmup > 0 and step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        if max_time_s > 0:
+            progress = max(progress, (time.monotonic() - start_time) / max_time_s)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return fn
+
+
+class Task(L.LightningModule):
+    """Base task: holds ``model`` (the deployable part) and the config."""
+
+    def __init__(self, cfg: Config, model: nn.Module):
+        super().__init__()
+        self.cfg = cfg
+        self.model = model
+        self._val: dict[str, list] = defaultdict(list)
+        self._start_time = time.monotonic()
+
+    # -- recipe hooks ---------------------------------------------------------------------------
+    def compute_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def validation_outputs(self, batch: dict) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def validation_metrics(self, collected: dict[str, torch.Tensor]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def deployable_state_dict(self) -> dict[str, torch.Tensor]:
+        """Weights saved as model.safetensors (the student only, for distillation)."""
+        return self.model.state_dict()
+
+    # -- Lightning ------------------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        terms = self.compute_losses(batch)
+        loss = terms["loss"]
+        if not torch.isfinite(loss):
+            vals = {k: float(v.detach()) for k, v in terms.items()}
+            raise NonFiniteLossError(f"non-finite loss at step {self.global_step}: {vals}")
+        bs = next(v.shape[0] for v in batch.values() if isinstance(v, torch.Tensor))
+        self.log_dict({f"train/{k}": v.detach() for k, v in terms.items()}, batch_size=bs, on_step=True)
+        self.log("lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True, prog_bar=False)
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val = defaultdict(list)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        for k, v in self.validation_outputs(batch).items():
+            self._val[k].append(v.detach().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        # every rank sees the whole validation set (no distributed sampler), so no gather is needed
+        if not self._val:
+            return
+        collected = {k: torch.cat(v) if v[0].dim() > 0 else torch.stack(v) for k, v in self._val.items()}
+        metrics = self.validation_metrics(collected)
+        self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
+        self._val = defaultdict(list)
+
+    def trainable_parameters(self):
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def configure_optimizers(self):
+        t = self.cfg.train
+        opt = torch.optim.AdamW(self.trainable_parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        if t.schedule == "constant":
+            return opt
+        if t.schedule == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode=t.monitor_mode, factor=t.plateau_factor, patience=t.plateau_patience
+            )
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": t.monitor, "interval": "epoch"}}
+        if t.schedule == "cosine":
+            total = int(self.trainer.estimated_stepping_batches)
+            if t.max_steps > 0:
+                total = min(total, t.max_steps)
+            warmup = int(t.warmup_frac * total)
+            fn = lr_lambda_cosine(warmup, total, self._start_time, t.max_time_s)
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, fn)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        raise ValueError(f"train.schedule: unknown schedule {t.schedule!r} (cosine | plateau | constant)")
+
+    def on_fit_start(self) -> None:
+        self._start_time = time.monotonic()

@@ -1,0 +1,1 @@
+"""Reports: metrics.json, HTML report and figures."""

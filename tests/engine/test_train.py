@@ -1,0 +1,79 @@
+"""Engine: fit, checkpoint round trip, resume (step and learning rate come back), NaN guard, init-from."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from thzface.config import load_config
+from thzface.engine.checkpoint import RunError, load_run, read_metadata
+from thzface.engine.task import NonFiniteLossError
+from thzface.engine.train import fit
+
+
+def tiny_cfg(repo, *overrides):
+    return load_config(repo / "configs" / "mtl-tiny.yaml", list(overrides))
+
+
+def last_state(run):
+    return torch.load(run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+
+
+def test_fit_writes_run_and_weights_round_trip(repo, tiny_data, tmp_path):
+    run = tmp_path / "run"
+    summary = fit(tiny_cfg(repo, "train.max_steps=4"), tiny_data, run)
+    assert summary["global_step"] == 4
+    for name in ("config.yaml", "model.safetensors", "checkpoints/last.ckpt", "logs/metrics.csv", "curves.png"):
+        assert (run / name).is_file(), name
+    assert any((run / "tb").rglob("events.out.tfevents*"))
+    cfg, model, extra = load_run(run)
+    assert cfg.recipe == "mtl" and "step" in extra
+    saved = load_file(str(run / "model.safetensors"))
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    assert read_metadata(run / "model.safetensors")["recipe"] == "mtl"
+
+
+def test_resume_restores_step_and_lr(repo, tiny_data, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    fit(tiny_cfg(repo, "train.max_steps=6"), tiny_data, straight)
+    fit(tiny_cfg(repo, "train.max_steps=3"), tiny_data, resumed)
+    assert last_state(resumed)["global_step"] == 3
+    summary = fit(tiny_cfg(repo, "train.max_steps=6"), tiny_data, resumed)
+    assert summary["resumed_from"].endswith("last.ckpt")
+    a, b = last_state(straight), last_state(resumed)
+    assert a["global_step"] == b["global_step"] == 6
+    lr_a = a["optimizer_states"][0]["param_groups"][0]["lr"]
+    lr_b = b["optimizer_states"][0]["param_groups"][0]["lr"]
+    assert abs(lr_a - lr_b) < 1e-12
+    assert a["lr_schedulers"][0]["last_epoch"] == b["lr_schedulers"][0]["last_epoch"] == 6
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(repo, tiny_data, tmp_path):
+    run = tmp_path / "run"
+    fit(tiny_cfg(repo, "train.max_steps=2"), tiny_data, run)
+    before = (run / "model.safetensors").read_bytes()
+    with pytest.raises(NonFiniteLossError, match="non-finite loss at step 2"):
+        fit(tiny_cfg(repo, "train.max_steps=4", "loss.w_rec=.nan"), tiny_data, run)
+    assert (run / "model.safetensors").read_bytes() == before
+    assert last_state(run)["global_step"] == 2
+
+
+def test_init_from_copies_weights(repo, tiny_data, tmp_path):
+    fit(tiny_cfg(repo, "train.max_steps=2"), tiny_data, tmp_path / "pre")
+    summary = fit(tiny_cfg(repo, "train.max_steps=1"), tiny_data, tmp_path / "fine",
+                  init_run=tmp_path / "pre")
+    assert summary["init_from"]["copied"] > 10 and summary["init_from"]["skipped"] == []
+
+
+def test_run_errors(repo, tiny_data, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="no model.safetensors in the run folder"):
+        load_run(tmp_path / "empty")
+    fit(tiny_cfg(repo, "train.max_steps=1"), tiny_data, tmp_path / "run")
+    with pytest.raises(RunError, match="weights of recipe 'mtl', expected inpaint"):
+        load_run(tmp_path / "run", recipe="inpaint")
+    (tmp_path / "bad.safetensors").write_bytes(b"garbage")
+    with pytest.raises(RunError, match="not a readable safetensors file"):
+        load_run(tmp_path / "bad.safetensors")

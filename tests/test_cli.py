@@ -1,0 +1,67 @@
+"""CLI smoke run on the tiny preset: synth → train → eval → predict → verify, plus bad-input exits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from thzface.cli import main
+
+
+def test_end_to_end_tiny(repo, tiny_data, tmp_path, capsys):
+    run, report = tmp_path / "run", tmp_path / "report"
+    assert main(["train", str(repo / "configs/mtl-tiny.yaml"), "--data", str(tiny_data), "--out", str(run),
+                 "train.max_steps=3"]) == 0
+    assert main(["eval", str(run), "--data", str(tiny_data), "--out", str(report)]) == 0
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert {"closed-set", "identity-disjoint", "all"} <= set(metrics["protocols"])
+    v = metrics["protocols"]["all"]["verification"]
+    assert 0.0 <= v["eer"] <= 1.0 and 0.0 <= v["roc_auc"] <= 1.0
+    assert "<img" in (report / "report.html").read_text()
+    img = sorted((tiny_data / "thz").glob("*_b1b_*.png"))
+    assert main(["predict", str(run), str(img[0]), str(tiny_data / "thz"), "--out", str(tmp_path / "pred")]) == 0
+    preds = json.loads((tmp_path / "pred" / "predictions.json").read_text())
+    assert preds[0]["posture"] in ("front", "left", "right", "up", "down")
+    assert (tmp_path / "pred" / f"{img[0].stem}_recon.png").is_file()
+    capsys.readouterr()
+    assert main(["verify", str(run), str(img[0]), str(img[1])]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert -1.0 <= out["score"] <= 1.0 and isinstance(out["same_person"], bool)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["eval", "{tmp}/nope", "--out", "{tmp}/r"], "nope: run folder not found"),
+        (["train", "{repo}/configs/mtl-tiny.yaml", "--data", "{tmp}/missing", "--out", "{tmp}/r"],
+         "missing: data folder not found"),
+        (["train", "{repo}/configs/mtl-tiny.yaml", "--out", "{tmp}/r", "train.bogus=1"], "unknown key(s) ['bogus']"),
+        (["data", "split", "{tmp}", "--protocol", "closed-set"], "thz"),
+    ],
+)
+def test_bad_input_one_line_error(argv, message, repo, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path, repo=repo) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("thzface: error:") and message in err[0], err
+
+
+def test_predict_corrupt_image(repo, tiny_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(repo / "configs/mtl-tiny.yaml"), "--data", str(tiny_data), "--out", str(run),
+                 "train.max_steps=1"]) == 0
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    capsys.readouterr()
+    assert main(["predict", str(run), str(bad), "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.png" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p" / "predictions.json").exists()
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "thzface.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "synth" in out.stdout and "import-reference" in out.stdout
