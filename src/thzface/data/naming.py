@@ -59,7 +59,7 @@ def format_name(identity: str, posture: int, concealed: bool, sample: str | int)
         raise NameError_(f"identity {identity!r}: use letters, digits and '-' only (no underscore)")
     if not _TOKEN.match(sample):
         raise NameError_(f"sample {sample!r}: use letters, digits and '-' only (no underscore)")
-    if not (isinstance(posture, int) and 0 <= posture < NUM_POSTURES):
+    if isinstance(posture, bool) or not (isinstance(posture, int) and 0 <= posture < NUM_POSTURES):
         raise NameError_(f"posture {posture!r}: expected a 0-based label 0..{NUM_POSTURES - 1}")
     c = "b" if concealed else "n"
     return f"{identity}_{c}{posture + 1}{c}_{sample}{IMAGE_SUFFIX}"
@@ -69,8 +69,8 @@ def parse_name(name: str) -> ImageName:
     """Parse a seed file name (a bare name, not a path). Raises NameError_ with the exact problem."""
     if "/" in name or "\\" in name:
         raise NameError_(f"{name}: expected a bare file name, not a path")
-    if not name.lower().endswith(IMAGE_SUFFIX):
-        raise NameError_(f"{name}: expected a .png file")
+    if not name.endswith(IMAGE_SUFFIX):
+        raise NameError_(f"{name}: expected a .png file (lower-case suffix)")
     stem = name[: -len(IMAGE_SUFFIX)]
     parts = stem.split("_")
     if len(parts) != 3:

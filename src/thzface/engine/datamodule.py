@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 from torch.utils.data import DataLoader
 
 from thzface.config import Config
@@ -14,28 +12,7 @@ from thzface.data.augment import build_augment
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.sampler import PKSampler
-
-
-def split_validation(rows: list[TripletRow], fraction: float, seed: int) -> tuple[list[TripletRow], list[TripletRow]]:
-    """Hold out ``fraction`` of the rows of each (identity, posture) group for validation (closed-set)."""
-    if fraction <= 0:
-        return rows, []
-    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        groups[(r.anchor_name.identity, r.anchor_name.posture)].append(i)
-    rng = np.random.default_rng(seed)
-    val_idx: set[int] = set()
-    for key in sorted(groups):
-        idx = groups[key]
-        n_val = int(round(fraction * len(idx)))
-        if len(idx) >= 2 and n_val == 0 and fraction > 0:
-            n_val = 1
-        n_val = min(n_val, len(idx) - 1)
-        if n_val > 0:
-            val_idx.update(rng.choice(idx, size=n_val, replace=False).tolist())
-    train = [r for i, r in enumerate(rows) if i not in val_idx]
-    val = [r for i, r in enumerate(rows) if i in val_idx]
-    return train, val
+from thzface.data.split import split_validation
 
 
 class TripletDataModule(L.LightningDataModule):
@@ -54,8 +31,14 @@ class TripletDataModule(L.LightningDataModule):
         d = self.cfg.data
         augment = build_augment(self.cfg.aug.profile, self.cfg.aug.p) if train else None
         return TripletDataset(
-            self.root, rows, image_size=d.image_size, identities=self.identities, augment=augment,
-            use_visible=d.use_visible, target=d.target, seed=self.cfg.train.seed,
+            self.root,
+            rows,
+            image_size=d.image_size,
+            identities=self.identities,
+            augment=augment,
+            use_visible=d.use_visible,
+            target=d.target,
+            seed=self.cfg.train.seed,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -67,20 +50,33 @@ class TripletDataModule(L.LightningDataModule):
         if t.sampler == "pk":
             labels = [self.identities.index(r.anchor_name.identity) for r in self.train_rows]
             k = max(1, min(t.pk_k, t.batch_size))
-            sampler = PKSampler(labels, p=max(1, t.batch_size // k), k=k, seed=t.seed + 1000 * rank,
-                                num_batches=n_batches)
-            return DataLoader(ds, batch_sampler=sampler, num_workers=d.num_workers,
-                              persistent_workers=d.num_workers > 0)
+            sampler = PKSampler(
+                labels, p=max(1, t.batch_size // k), k=k, seed=t.seed + 1000 * rank, num_batches=n_batches
+            )
+            return DataLoader(
+                ds, batch_sampler=sampler, num_workers=d.num_workers, persistent_workers=False
+            )
         if t.sampler != "random":
             raise ValueError(f"train.sampler: unknown sampler {t.sampler!r} (pk | random)")
         import torch
 
         g = torch.Generator().manual_seed(t.seed + 1000 * rank)
-        return DataLoader(ds, batch_size=t.batch_size, shuffle=True, drop_last=len(ds) > t.batch_size,
-                          generator=g, num_workers=d.num_workers, persistent_workers=d.num_workers > 0)
+        return DataLoader(
+            ds,
+            batch_size=t.batch_size,
+            shuffle=True,
+            drop_last=len(ds) > t.batch_size,
+            generator=g,
+            num_workers=d.num_workers,
+            persistent_workers=False,
+        )
 
     def val_dataloader(self) -> DataLoader:
         rows = self.val_rows or self.train_rows[: max(1, min(len(self.train_rows), 64))]
         ds = self._dataset(rows, train=False)
-        return DataLoader(ds, batch_size=max(self.cfg.train.batch_size, 64), shuffle=False,
-                          num_workers=self.cfg.data.num_workers)
+        return DataLoader(
+            ds,
+            batch_size=max(self.cfg.train.batch_size, 64),
+            shuffle=False,
+            num_workers=self.cfg.data.num_workers,
+        )

@@ -104,7 +104,10 @@ class Task(L.LightningModule):
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 opt, mode=t.monitor_mode, factor=t.plateau_factor, patience=t.plateau_patience
             )
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": t.monitor, "interval": "epoch"}}
+            return {
+                "optimizer": opt,
+                "lr_scheduler": {"scheduler": sched, "monitor": t.monitor, "interval": "epoch"},
+            }
         if t.schedule == "cosine":
             total = int(self.trainer.estimated_stepping_batches)
             if t.max_steps > 0:
@@ -117,3 +120,10 @@ class Task(L.LightningModule):
 
     def on_fit_start(self) -> None:
         self._start_time = time.monotonic()
+
+    def on_train_epoch_start(self) -> None:
+        """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch)."""
+        dl = self.trainer.train_dataloader
+        for obj in (getattr(dl, "dataset", None), getattr(dl, "batch_sampler", None)):
+            if hasattr(obj, "set_epoch"):
+                obj.set_epoch(self.current_epoch)

@@ -50,7 +50,9 @@ class ExportBest(Callback):
         v = float(value)
         if not math.isfinite(v):
             return
-        better = self.best is None or (v > self.best if self.cfg.train.monitor_mode == "max" else v < self.best)
+        better = self.best is None or (
+            v > self.best if self.cfg.train.monitor_mode == "max" else v < self.best
+        )
         if better:
             self.best = v
             self._save(trainer, pl_module, v)
@@ -103,8 +105,14 @@ def fit(
     last = ckpt_dir / "last.ckpt"
     callbacks: list[Callback] = [
         ModelCheckpoint(
-            dirpath=ckpt_dir, filename="best", monitor=t.monitor, mode=t.monitor_mode, save_top_k=1,
-            save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
+            dirpath=ckpt_dir,
+            filename="best",
+            monitor=t.monitor,
+            mode=t.monitor_mode,
+            save_top_k=1,
+            save_last=True,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
         ),
         ExportBest(cfg, run_dir),
     ]
@@ -116,22 +124,36 @@ def fit(
     ]
     val_every: float | int = t.val_every if t.val_every <= 1 else int(t.val_every)
     trainer = L.Trainer(
-        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes, strategy=t.strategy,
-        precision=_precision(cfg), max_epochs=t.max_epochs, max_steps=t.max_steps,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=_precision(cfg),
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
         max_time=timedelta(seconds=t.max_time_s) if t.max_time_s > 0 else None,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-        val_check_interval=val_every, check_val_every_n_epoch=1, num_sanity_val_steps=0,
-        log_every_n_steps=t.log_every, callbacks=callbacks, logger=loggers,
-        enable_progress_bar=t.progress, enable_model_summary=False, deterministic=False,
-        use_distributed_sampler=False, default_root_dir=run_dir,
+        val_check_interval=val_every,
+        check_val_every_n_epoch=1,
+        num_sanity_val_steps=0,
+        log_every_n_steps=t.log_every,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=t.progress,
+        enable_model_summary=False,
+        deterministic=False,
+        use_distributed_sampler=False,
+        default_root_dir=run_dir,
     )
     ckpt_path = str(last) if resume and last.exists() else None
     summary["resumed_from"] = ckpt_path
     start = time.monotonic()
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     summary.update(
-        seconds=time.monotonic() - start, global_step=int(trainer.global_step),
-        best=callbacks[1].best, monitor=t.monitor,  # type: ignore[attr-defined]
+        seconds=time.monotonic() - start,
+        global_step=int(trainer.global_step),
+        best=callbacks[1].best,
+        monitor=t.monitor,  # type: ignore[attr-defined]
         samples_seen=int(trainer.global_step) * t.batch_size,
     )
     if trainer.global_rank == 0:

@@ -1,0 +1,67 @@
+"""Identity-balanced P×K batch sampler: each batch holds P distinct identities with K samples each.
+
+Identities are taken from a shuffled queue (refilled when empty, never twice in one batch) and samples from a
+shuffled queue per identity, so an epoch covers every identity and sample about evenly. An identity with fewer
+than K samples is drawn with replacement. The order depends only on ``(seed, epoch)``; call :meth:`set_epoch`
+each epoch. Use it as ``DataLoader(dataset, batch_sampler=PKSampler(...))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator, Sequence
+
+import numpy as np
+from torch.utils.data import Sampler
+
+
+class PKSampler(Sampler[list[int]]):
+    def __init__(
+        self, labels: Sequence[Hashable], p: int, k: int, seed: int = 0, num_batches: int | None = None
+    ) -> None:
+        if p < 1 or k < 1:
+            raise ValueError(f"PKSampler: p={p} and k={k} must both be >= 1")
+        self.groups: dict[Hashable, list[int]] = {}
+        for i, lab in enumerate(labels):
+            self.groups.setdefault(lab, []).append(i)
+        if p > len(self.groups):
+            raise ValueError(f"PKSampler: p={p} identities per batch but the labels hold only {len(self.groups)}")
+        if num_batches is not None and num_batches < 1:
+            raise ValueError(f"PKSampler: num_batches={num_batches} must be >= 1")
+        self.keys = sorted(self.groups, key=str)  # fixed order, independent of label order in the data
+        self.p, self.k, self.seed, self.epoch = p, k, seed, 0
+        self.num_batches = num_batches if num_batches is not None else max(1, len(labels) // (p * k))
+
+    @classmethod
+    def from_batch_size(cls, labels: Sequence[Hashable], batch_size: int, k: int, seed: int = 0) -> PKSampler:
+        """P = batch_size // K (``TrainConfig.batch_size`` and ``TrainConfig.pk_k``)."""
+        if batch_size < k:
+            raise ValueError(f"PKSampler: batch_size={batch_size} is smaller than K={k}")
+        return cls(labels, batch_size // k, k, seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        id_queue: list[int] = []
+        pools: dict[int, list[int]] = {}
+        for _ in range(self.num_batches):
+            chosen: list[int] = []
+            while len(chosen) < self.p:
+                if not id_queue:
+                    id_queue = [int(i) for i in rng.permutation(len(self.keys)) if i not in chosen]
+                chosen.append(id_queue.pop())
+            batch: list[int] = []
+            for c in chosen:
+                members = self.groups[self.keys[c]]
+                if len(members) < self.k:
+                    batch.extend(int(members[j]) for j in rng.integers(0, len(members), self.k))
+                    continue
+                pool = pools.setdefault(c, [])
+                if len(pool) < self.k:  # refill, keeping the leftovers first
+                    pool[:0] = [int(members[j]) for j in rng.permutation(len(members)) if members[j] not in pool]
+                batch.extend(pool.pop() for _ in range(self.k))
+            yield batch

@@ -1,0 +1,52 @@
+"""PKSampler: P distinct identities × K samples, small identities with replacement, deterministic."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from thzface.data.sampler import PKSampler
+
+LABELS = ["a"] * 6 + ["b"] * 5 + ["c"] * 4 + ["d"] * 2 + ["e"] * 7
+
+
+def test_batches_are_p_by_k() -> None:
+    sampler = PKSampler(LABELS, p=3, k=4, seed=0, num_batches=10)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 10
+    for batch in batches:
+        counts = Counter(LABELS[i] for i in batch)
+        assert len(batch) == 12 and len(counts) == 3 and set(counts.values()) == {4}
+        for lab in counts:
+            idx = [i for i in batch if LABELS[i] == lab]
+            if LABELS.count(lab) >= 4:
+                assert len(set(idx)) == 4  # without replacement when the identity has K samples
+    seen = Counter(LABELS[i] for b in batches for i in b)
+    assert set(seen) == set(LABELS)  # every identity visited over an epoch
+
+
+def test_deterministic_per_seed_and_epoch() -> None:
+    a = PKSampler(LABELS, 2, 2, seed=1)
+    first = list(a)
+    assert first == list(PKSampler(LABELS, 2, 2, seed=1))
+    assert first != list(PKSampler(LABELS, 2, 2, seed=2))
+    a.set_epoch(1)
+    assert list(a) != first
+    a.set_epoch(0)
+    assert list(a) == first
+    assert len(first) == len(LABELS) // 4
+
+
+def test_dataloader_and_errors() -> None:
+    ds = TensorDataset(torch.arange(len(LABELS)))
+    sampler = PKSampler.from_batch_size(LABELS, batch_size=8, k=2)
+    assert sampler.p == 4
+    (batch,) = next(iter(DataLoader(ds, batch_sampler=sampler)))
+    assert batch.shape == (8,)
+    with pytest.raises(ValueError, match="p=6 identities per batch but the labels hold only 5"):
+        PKSampler(LABELS, 6, 2)
+    with pytest.raises(ValueError, match="k=0"):
+        PKSampler(LABELS, 2, 0)
