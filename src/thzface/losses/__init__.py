@@ -1,0 +1,62 @@
+"""Training losses: pure differentiable torch functions → scalar, thin nn.Module wrappers, local-file LPIPS.
+
+Families: embedding (supcon, triplet, batch-hard, identity), classification (label-smoothing CE),
+reconstruction (Charbonnier, 1 - SSIM, Sobel gradient, masked L1, TV), distillation (feature, logit,
+relation), adversarial (hinge / non-saturating, WGAN-GP / R1 penalty), perceptual (LPIPS).
+"""
+
+from thzface.losses.adversarial import gan_d_loss, gan_g_loss, gradient_penalty
+from thzface.losses.classification import label_smoothing_ce
+from thzface.losses.distillation import feature_distillation, logit_distillation, relation_distillation
+from thzface.losses.embedding import batch_hard_triplet, identity_loss, supcon, triplet_margin
+from thzface.losses.modules import (
+    LogitDistillationLoss,
+    MaskedL1Loss,
+    ReconstructionLoss,
+    SSIMLoss,
+    SupConLoss,
+)
+from thzface.losses.perceptual import LPIPS, WeightsNotFoundError, lpips_loss
+from thzface.losses.reconstruction import (
+    charbonnier,
+    gradient_loss,
+    masked_l1,
+    reconstruction_loss,
+    reconstruction_terms,
+    sobel,
+    ssim_loss,
+    tv_loss,
+)
+
+build_perceptual = lpips_loss  # the name the recipe glue uses for the perceptual-loss factory
+
+__all__ = [
+    "LPIPS",
+    "LogitDistillationLoss",
+    "MaskedL1Loss",
+    "ReconstructionLoss",
+    "SSIMLoss",
+    "SupConLoss",
+    "WeightsNotFoundError",
+    "batch_hard_triplet",
+    "build_perceptual",
+    "charbonnier",
+    "feature_distillation",
+    "gan_d_loss",
+    "gan_g_loss",
+    "gradient_loss",
+    "gradient_penalty",
+    "identity_loss",
+    "label_smoothing_ce",
+    "logit_distillation",
+    "lpips_loss",
+    "masked_l1",
+    "reconstruction_loss",
+    "reconstruction_terms",
+    "relation_distillation",
+    "sobel",
+    "ssim_loss",
+    "supcon",
+    "triplet_margin",
+    "tv_loss",
+]

@@ -1,0 +1,249 @@
+"""Face-verification metrics (numpy): ROC/DET, AUC, EER, TAR@FAR, thresholds, k-fold accuracy, pair scores.
+
+Conventions: a score is a similarity (higher = more likely the same identity); a label is 1 for a genuine pair
+(same identity) and 0 for an impostor pair; a pair is accepted when ``score >= threshold``. The ROC is
+evaluated at every distinct score, so tied scores are accepted or rejected together (a tie between a genuine
+and an impostor pair moves the curve diagonally and counts half in the AUC). Every function that needs both
+classes raises a ValueError naming itself when only one is present.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from thzface.metrics.checks import as_1d, as_binary, check_lengths
+
+
+class OperatingPoint(NamedTuple):
+    """One point of the ROC: true-accept rate, false-accept rate actually reached, and its threshold."""
+
+    tar: float  # fraction of genuine pairs accepted
+    far: float  # fraction of impostor pairs accepted (<= the requested FAR)
+    threshold: float  # accept when score >= threshold (+inf: accept nothing)
+
+
+class KFoldResult(NamedTuple):
+    """Cross-validated verification accuracy: threshold chosen on k-1 folds, accuracy on the held-out one."""
+
+    mean: float  # mean of the per-fold accuracies
+    std: float  # population standard deviation of the per-fold accuracies
+    accuracies: np.ndarray  # (k,) held-out accuracy of each fold
+    thresholds: np.ndarray  # (k,) threshold chosen for each fold (on the other folds only)
+    folds: np.ndarray  # (N,) fold index of each pair
+
+
+class PairScores(NamedTuple):
+    """Scored pairs from a set of embeddings: genuine pairs first, then impostors, each sorted by (i, j)."""
+
+    scores: np.ndarray  # (M,) cosine similarity of each pair
+    labels: np.ndarray  # (M,) 1 genuine, 0 impostor (int64)
+    pairs: np.ndarray  # (M, 2) indices (i, j), i < j, into the embeddings
+
+
+def _scores_labels(scores: Any, labels: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate scores (N,) finite floats and labels (N,) 0/1 with both classes present."""
+    s = as_1d(scores, where, "scores")
+    y = as_binary(labels, where, "labels")
+    check_lengths(s, y, where, "scores and labels")
+    if y.all() or not y.any():
+        only = "genuine (1)" if y.all() else "impostor (0)"
+        raise ValueError(f"{where}: labels contain only {only} pairs; need both genuine (1) and impostor (0)")
+    return s, y
+
+
+def _roc_points(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fpr, tpr, thresholds) at +inf and at each distinct score, thresholds descending."""
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    ends = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s_sorted) - 1]  # last index of each run of ties
+    tp = np.cumsum(y_sorted)[ends]
+    fp = ends + 1 - tp
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    fpr = np.r_[0.0, fp / n_neg]
+    tpr = np.r_[0.0, tp / n_pos]
+    thresholds = np.r_[np.inf, s_sorted[ends]]
+    return fpr, tpr, thresholds
+
+
+def roc_curve(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ROC as (fpr, tpr, thresholds), one point per distinct score plus the (0, 0) point at threshold +inf."""
+    return _roc_points(*_scores_labels(scores, labels, "roc_curve"))
+
+
+def det_curve(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DET as (fpr, fnr, thresholds): false-accept and false-reject rates at the ROC's thresholds."""
+    fpr, tpr, thr = _roc_points(*_scores_labels(scores, labels, "det_curve"))
+    return fpr, 1.0 - tpr, thr
+
+
+def roc_auc(scores: Any, labels: Any) -> float:
+    """Area under the ROC (trapezoid; equals P(genuine > impostor) + 0.5 P(tie))."""
+    fpr, tpr, _ = _roc_points(*_scores_labels(scores, labels, "roc_auc"))
+    return float(np.trapezoid(tpr, fpr))
+
+
+def eer(scores: Any, labels: Any) -> tuple[float, float]:
+    """Equal error rate and its threshold, as (eer, threshold).
+
+    Walks the DET points (FAR rising, FRR falling) to the first with FRR <= FAR; if FRR == FAR there, that
+    point's rates and threshold are returned, else the crossing of the segment from the previous point is
+    interpolated linearly (rates and, when both are finite, thresholds).
+    """
+    fpr, tpr, thr = _roc_points(*_scores_labels(scores, labels, "eer"))
+    fnr = 1.0 - tpr
+    d = fnr - fpr  # (T,) from 1 at +inf down to -1
+    i = int(np.flatnonzero(d <= 0)[0])
+    if d[i] == 0:
+        return float(fpr[i]), float(thr[i])
+    t = d[i - 1] / (d[i - 1] - d[i])
+    rate = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
+    threshold = thr[i] if not np.isfinite(thr[i - 1]) else thr[i - 1] + t * (thr[i] - thr[i - 1])
+    return float(rate), float(threshold)
+
+
+def tar_at_far(scores: Any, labels: Any, far: float) -> OperatingPoint:
+    """Highest true-accept rate whose false-accept rate is <= ``far`` (no interpolation between points)."""
+    where = "tar_at_far"
+    if isinstance(far, bool) or not isinstance(far, (int, float, np.integer, np.floating)) or not 0 <= far <= 1:
+        raise ValueError(f"{where}: far must be a number in [0, 1], got {far!r}")
+    fpr, tpr, thr = _roc_points(*_scores_labels(scores, labels, where))
+    i = int(np.flatnonzero(fpr <= far)[-1])
+    return OperatingPoint(float(tpr[i]), float(fpr[i]), float(thr[i]))
+
+
+def _accuracy_curve(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(accuracy, thresholds) at +inf and at each distinct score, thresholds descending."""
+    fpr, tpr, thr = _roc_points(s, y)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    acc = (tpr * n_pos + (1.0 - fpr) * n_neg) / (n_pos + n_neg)
+    return acc, thr
+
+
+def best_threshold(scores: Any, labels: Any) -> tuple[float, float]:
+    """Threshold maximising accuracy on these pairs, as (threshold, accuracy).
+
+    The threshold returned lies halfway between the chosen score and the next lower distinct score (same
+    accuracy on these pairs, a margin for unseen ones); it is the lowest score when everything is accepted
+    and +inf when nothing is. Among equally accurate thresholds the highest is taken.
+    """
+    s, y = _scores_labels(scores, labels, "best_threshold")
+    acc, thr = _accuracy_curve(s, y)
+    i = int(np.argmax(acc))
+    threshold = thr[i] if i == 0 or i == len(thr) - 1 else 0.5 * (thr[i] + thr[i + 1])
+    return float(threshold), float(acc[i])
+
+
+def kfold_accuracy(scores: Any, labels: Any, k: int = 10, seed: int = 0) -> KFoldResult:
+    """k-fold verification accuracy: each fold is scored with the threshold chosen on the other k-1 folds.
+
+    Folds are stratified: genuine and impostor pairs are shuffled separately (``np.random.default_rng(seed)``)
+    and dealt round-robin, so every fold is non-empty for ``2 <= k <= N``.
+    """
+    where = "kfold_accuracy"
+    s, y = _scores_labels(scores, labels, where)
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 2 <= k <= len(s):
+        raise ValueError(f"{where}: k must be an int in [2, {len(s)}] (the number of pairs), got {k!r}")
+    rng = np.random.default_rng(seed)
+    order = np.r_[rng.permutation(np.flatnonzero(y)), rng.permutation(np.flatnonzero(~y))]
+    folds = np.empty(len(s), dtype=np.int64)
+    k = int(k)
+    folds[order] = np.arange(len(s)) % k
+    accuracies, thresholds = np.empty(k), np.empty(k)
+    for f in range(k):
+        held, train = folds == f, folds != f
+        if y[train].all() or not y[train].any():
+            raise ValueError(f"{where}: the pairs outside fold {f} hold only one class; use a smaller k")
+        thresholds[f], _ = best_threshold(s[train], y[train])
+        accuracies[f] = np.mean((s[held] >= thresholds[f]) == y[held])
+    return KFoldResult(float(accuracies.mean()), float(accuracies.std()), accuracies, thresholds, folds)
+
+
+def triplet_accuracy(d_ap: Any, d_an: Any) -> float:
+    """Fraction of triplets with d(anchor, positive) < d(anchor, negative) (ties count as failures).
+
+    This is the seed system's "verification accuracy"; it is reported for comparison only, next to ROC/EER.
+    """
+    where = "triplet_accuracy"
+    ap, an = as_1d(d_ap, where, "d_ap"), as_1d(d_an, where, "d_an")
+    check_lengths(ap, an, where, "d_ap and d_an")
+    return float(np.mean(ap < an))
+
+
+def _genuine_pairs(inv: np.ndarray) -> np.ndarray:
+    """All (i < j, same identity) pairs sorted by (i, j); (M, 2), built per identity group."""
+    chunks = [np.empty((0, 2), dtype=np.int64)]
+    for members in np.split(np.argsort(inv, kind="stable"), np.flatnonzero(np.diff(np.sort(inv))) + 1):
+        a, b = np.triu_indices(len(members), 1)
+        chunks.append(np.stack([members[a], members[b]], axis=1))
+    pairs = np.concatenate(chunks)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+
+
+def _impostor_pairs(inv: np.ndarray, max_impostors: int | None, rng: np.random.Generator) -> np.ndarray:
+    """All (i < j, different identity) pairs, or ``max_impostors`` of them drawn without replacement; (M,
+    2)."""
+    n = len(inv)
+    order = np.argsort(inv, kind="stable")
+    group_start = np.r_[0, np.flatnonzero(np.diff(inv[order])) + 1]
+    group_size = np.diff(np.r_[group_start, n])
+    pos = np.arange(n) - np.repeat(group_start, group_size)  # position of order[t] within its identity
+    same_after = np.empty(n, dtype=np.int64)
+    same_after[order] = np.repeat(group_size, group_size) - 1 - pos
+    per_row = (n - 1 - np.arange(n)) - same_after  # (N,) impostor partners j > i of each i
+    total = int(per_row.sum())
+    if max_impostors is None or max_impostors >= total:
+        i, j = np.triu_indices(n, 1)
+        keep = inv[i] != inv[j]
+        return np.stack([i[keep], j[keep]], axis=1)
+    picks = np.sort(rng.choice(total, size=max_impostors, replace=False))
+    ends = np.cumsum(per_row)
+    rows = np.searchsorted(ends, picks, side="right")
+    offsets = picks - (ends[rows] - per_row[rows])
+    cols = np.empty_like(rows)
+    for r in np.unique(rows):
+        sel = rows == r
+        partners = np.flatnonzero(inv[r + 1 :] != inv[r]) + r + 1
+        cols[sel] = partners[offsets[sel]]
+    return np.stack([rows, cols], axis=1)
+
+
+def pair_scores(
+    embeddings: Any,
+    identities: Any,
+    max_impostors: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> PairScores:
+    """Cosine scores of every genuine pair and of all (or ``max_impostors`` random) impostor pairs.
+
+    ``embeddings`` (N, D) need not be normalised (rows are normalised here; a zero row is an error);
+    ``identities`` (N,) are any comparable labels (ints or strings). Impostors are subsampled uniformly
+    without replacement with ``rng`` (default ``np.random.default_rng(0)``) and never materialised in full
+    when subsampling, so memory stays O(N + M).
+    """
+    where = "pair_scores"
+    e = np.asarray(embeddings.detach().cpu().numpy() if hasattr(embeddings, "detach") else embeddings)
+    if e.ndim != 2 or e.shape[0] < 2 or not np.issubdtype(e.dtype, np.number):
+        raise ValueError(f"{where}: embeddings must be numeric (N, D) with N >= 2, got shape {e.shape}")
+    e = e.astype(np.float64)
+    norms = np.linalg.norm(e, axis=1, keepdims=True)
+    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        raise ValueError(f"{where}: embeddings contain a zero or non-finite row")
+    e = e / norms
+    ids = np.asarray(identities.detach().cpu().numpy() if hasattr(identities, "detach") else identities)
+    if ids.ndim != 1 or len(ids) != len(e):
+        raise ValueError(f"{where}: identities must be 1-D of length {len(e)}, got shape {ids.shape}")
+    if max_impostors is not None and (not isinstance(max_impostors, (int, np.integer)) or max_impostors < 1):
+        raise ValueError(f"{where}: max_impostors must be a positive int or None, got {max_impostors!r}")
+    _, inv = np.unique(ids, return_inverse=True)
+    if inv.max() == 0:
+        raise ValueError(f"{where}: identities hold a single identity; impostor pairs need at least two")
+    genuine = _genuine_pairs(inv)
+    if len(genuine) == 0:
+        raise ValueError(f"{where}: no identity has two samples, so there are no genuine pairs")
+    impostor = _impostor_pairs(inv, max_impostors, rng if rng is not None else np.random.default_rng(0))
+    pairs = np.concatenate([genuine, impostor]).astype(np.int64)  # (M, 2)
+    scores = np.einsum("md,md->m", e[pairs[:, 0]], e[pairs[:, 1]])  # (M,)
+    labels = np.r_[np.ones(len(genuine), np.int64), np.zeros(len(impostor), np.int64)]
+    return PairScores(scores, labels, pairs)
