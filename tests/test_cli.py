@@ -13,8 +13,20 @@ from thzface.cli import main
 
 def test_end_to_end_tiny(repo, tiny_data, tmp_path, capsys):
     run, report = tmp_path / "run", tmp_path / "report"
-    assert main(["train", str(repo / "configs/mtl-tiny.yaml"), "--data", str(tiny_data), "--out", str(run),
-                 "train.max_steps=3"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(repo / "configs/mtl-tiny.yaml"),
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(run),
+                "train.max_steps=3",
+            ]
+        )
+        == 0
+    )
     assert main(["eval", str(run), "--data", str(tiny_data), "--out", str(report)]) == 0
     metrics = json.loads((report / "metrics.json").read_text())
     assert {"closed-set", "identity-disjoint", "all"} <= set(metrics["protocols"])
@@ -22,7 +34,9 @@ def test_end_to_end_tiny(repo, tiny_data, tmp_path, capsys):
     assert 0.0 <= v["eer"] <= 1.0 and 0.0 <= v["roc_auc"] <= 1.0
     assert "<img" in (report / "report.html").read_text()
     img = sorted((tiny_data / "thz").glob("*_b1b_*.png"))
-    assert main(["predict", str(run), str(img[0]), str(tiny_data / "thz"), "--out", str(tmp_path / "pred")]) == 0
+    assert (
+        main(["predict", str(run), str(img[0]), str(tiny_data / "thz"), "--out", str(tmp_path / "pred")]) == 0
+    )
     preds = json.loads((tmp_path / "pred" / "predictions.json").read_text())
     assert preds[0]["posture"] in ("front", "left", "right", "up", "down")
     assert (tmp_path / "pred" / f"{img[0].stem}_recon.png").is_file()
@@ -36,9 +50,14 @@ def test_end_to_end_tiny(repo, tiny_data, tmp_path, capsys):
     "argv, message",
     [
         (["eval", "{tmp}/nope", "--out", "{tmp}/r"], "nope: run folder not found"),
-        (["train", "{repo}/configs/mtl-tiny.yaml", "--data", "{tmp}/missing", "--out", "{tmp}/r"],
-         "missing: data folder not found"),
-        (["train", "{repo}/configs/mtl-tiny.yaml", "--out", "{tmp}/r", "train.bogus=1"], "unknown key(s) ['bogus']"),
+        (
+            ["train", "{repo}/configs/mtl-tiny.yaml", "--data", "{tmp}/missing", "--out", "{tmp}/r"],
+            "missing: data folder not found",
+        ),
+        (
+            ["train", "{repo}/configs/mtl-tiny.yaml", "--out", "{tmp}/r", "train.bogus=1"],
+            "unknown key(s) ['bogus']",
+        ),
         (["data", "split", "{tmp}", "--protocol", "closed-set"], "thz"),
     ],
 )
@@ -51,8 +70,20 @@ def test_bad_input_one_line_error(argv, message, repo, tmp_path, capsys):
 
 def test_predict_corrupt_image(repo, tiny_data, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", str(repo / "configs/mtl-tiny.yaml"), "--data", str(tiny_data), "--out", str(run),
-                 "train.max_steps=1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(repo / "configs/mtl-tiny.yaml"),
+                "--data",
+                str(tiny_data),
+                "--out",
+                str(run),
+                "train.max_steps=1",
+            ]
+        )
+        == 0
+    )
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nbroken")
     capsys.readouterr()

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
 from pathlib import Path
 
 from thzface.config import ConfigError
+from thzface.report import dumps
 
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, NotADirectoryError, KeyError,
-                                                    PermissionError, IsADirectoryError)
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    FileNotFoundError,
+    NotADirectoryError,
+    KeyError,
+    PermissionError,
+    IsADirectoryError,
+)
 
 
 def _print_json(obj: dict) -> None:
-    print(json.dumps(obj, indent=2, default=str))
+    print(dumps(obj))
 
 
 def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:
@@ -28,14 +34,25 @@ def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:
             raise FileNotFoundError(f"{p}: data folder not found")
         return p
     preset = spec[4:]
-    cache = Path(os.environ.get("THZFACE_CACHE", Path.home() / ".cache" / "thzface")) / "sim" / f"{preset}-seed{seed}"
+    cache = (
+        Path(os.environ.get("THZFACE_CACHE", Path.home() / ".cache" / "thzface"))
+        / "sim"
+        / f"{preset}-seed{seed}"
+    )
     if not (cache / "test.csv").is_file():
         synth(preset, cache, seed=seed, workers=workers, overrides=[])
     return cache
 
 
-def synth(preset: str | None, out: Path, seed: int, workers: int, overrides: list[str],
-          preset_file: str | None = None, progress: bool = True) -> dict:
+def synth(
+    preset: str | None,
+    out: Path,
+    seed: int,
+    workers: int,
+    overrides: list[str],
+    preset_file: str | None = None,
+    progress: bool = True,
+) -> dict:
     """Simulate a dataset and write its train/test split (mixed protocol: both protocols evaluable)."""
     from thzface.config import apply_overrides, from_dict, to_dict
     from thzface.data.split import write_split
@@ -47,8 +64,12 @@ def synth(preset: str | None, out: Path, seed: int, workers: int, overrides: lis
         cfg = from_dict(SimConfig, apply_overrides(to_dict(cfg), overrides), "synth overrides")
     meta = synthesize(cfg, Path(out), seed=seed, workers=workers, progress=progress)
     split = write_split(Path(out), protocol="mixed", seed=seed)
-    return {"out": str(out), "images": meta.get("num_images"), "split": split,
-            "statistics": meta.get("statistics", {}).get("concealed", meta.get("statistics"))}
+    return {
+        "out": str(out),
+        "images": meta.get("num_images"),
+        "split": split,
+        "statistics": meta.get("statistics", {}).get("concealed", meta.get("statistics")),
+    }
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
@@ -92,7 +113,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     recipe = get_recipe(read_metadata(weights_path(a.run))["recipe"])
     metrics = recipe.evaluate(Path(a.run), resolve_data(a.data), Path(a.out))
-    print(json.dumps(metrics.get("summary", {}), indent=2))
+    print(dumps(metrics.get("summary", {})))
     print(f"report written to {Path(a.out) / 'report.html'}")
     return 0
 
@@ -119,7 +140,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from thzface.bench import run_bench
 
     res = run_bench(a.what, a)
-    print(res.get("table", json.dumps(res, indent=2, default=str)))
+    print(res.get("table") or dumps(res))
     print(f"bench written to {Path(a.out) / 'bench.json'}")
     return 0
 
@@ -131,14 +152,32 @@ def cmd_import_reference(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    from thzface.export.onnx import export_onnx
+
+    _print_json(export_onnx(Path(a.run), Path(a.out) if a.out else None, check=a.check))
+    return 0
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    from thzface.serve import serve
+
+    serve(Path(a.run), host=a.host, port=a.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="thzface", description="Concealed-face analysis in THz imaging.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
     sub = p.add_subparsers(dest="verb", required=True)
 
     s = sub.add_parser("synth", help="simulate a THz face dataset in the seed format")
-    s.add_argument("--preset", default="demo", help="tiny | demo | bench-20 | twins-20 | pretrain-500 | sfm-20")
-    s.add_argument("--preset-file", default=None, help="YAML simulator preset (e.g. from `thzface sim calibrate`)")
+    s.add_argument(
+        "--preset", default="demo", help="tiny | demo | bench-20 | twins-20 | pretrain-500 | sfm-20"
+    )
+    s.add_argument(
+        "--preset-file", default=None, help="YAML simulator preset (e.g. from `thzface sim calibrate`)"
+    )
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=1)
@@ -161,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config")
     t.add_argument("--data", default=None, help="dataset folder, or sim:<preset> (default sim:demo)")
     t.add_argument("--out", required=True)
-    t.add_argument("--init-from", default=None, help="run folder whose weights initialise the model (fine-tuning)")
+    t.add_argument(
+        "--init-from", default=None, help="run folder whose weights initialise the model (fine-tuning)"
+    )
     t.add_argument("--no-resume", action="store_true", help="ignore RUN/checkpoints/last.ckpt")
     t.add_argument("overrides", nargs="*", help="dotted key=value config overrides")
     t.set_defaults(fn=cmd_train)
@@ -179,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     pr.add_argument("--mask", default=None, help="mask image or folder (inpainting recipes)")
     pr.add_argument("--samples", type=int, default=1, help="completions per image (unmask3d)")
-    pr.add_argument("--edit", action="append", default=[], help="coefficient edit, e.g. expression=happiness:0.5")
+    pr.add_argument(
+        "--edit", action="append", default=[], help="coefficient edit, e.g. expression=happiness:0.5"
+    )
     pr.add_argument("--seed", type=int, default=0)
     pr.set_defaults(fn=cmd_predict)
 
@@ -203,11 +246,31 @@ def build_parser() -> argparse.ArgumentParser:
     ir.add_argument("ckpt")
     ir.add_argument("--out", required=True)
     ir.set_defaults(fn=cmd_import_reference)
+    ex = sub.add_parser("export", help="export a run for deployment")
+    exsub = ex.add_subparsers(dest="export_cmd", required=True)
+    onnx = exsub.add_parser("onnx", help="ONNX model (embedding + posture + reconstruction), dynamic batch")
+    onnx.add_argument("run")
+    onnx.add_argument("--out", default=None, help="default: RUN/model.onnx")
+    onnx.add_argument("--check", action="store_true", help="compare onnxruntime with PyTorch on sample inputs")
+    ex.set_defaults(fn=cmd_export)
+
+    sv = sub.add_parser("serve", help="local web app + JSON API for a run")
+    sv.add_argument("run")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.set_defaults(fn=cmd_serve)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may come before or after options: collect the leftovers of verbs that take them
+    bad = [x for x in extra if x.startswith("-") or "=" not in x]
+    if bad or (extra and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
+    if extra:
+        args.overrides = list(args.overrides) + extra
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     if not args.verbose:
         for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):

@@ -24,7 +24,13 @@ def test_fit_writes_run_and_weights_round_trip(repo, tiny_data, tmp_path):
     run = tmp_path / "run"
     summary = fit(tiny_cfg(repo, "train.max_steps=4"), tiny_data, run)
     assert summary["global_step"] == 4
-    for name in ("config.yaml", "model.safetensors", "checkpoints/last.ckpt", "logs/metrics.csv", "curves.png"):
+    for name in (
+        "config.yaml",
+        "model.safetensors",
+        "checkpoints/last.ckpt",
+        "logs/metrics.csv",
+        "curves.png",
+    ):
         assert (run / name).is_file(), name
     assert any((run / "tb").rglob("events.out.tfevents*"))
     cfg, model, extra = load_run(run)
@@ -62,8 +68,9 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(repo, tiny_data, tmp_path
 
 def test_init_from_copies_weights(repo, tiny_data, tmp_path):
     fit(tiny_cfg(repo, "train.max_steps=2"), tiny_data, tmp_path / "pre")
-    summary = fit(tiny_cfg(repo, "train.max_steps=1"), tiny_data, tmp_path / "fine",
-                  init_run=tmp_path / "pre")
+    summary = fit(
+        tiny_cfg(repo, "train.max_steps=1"), tiny_data, tmp_path / "fine", init_run=tmp_path / "pre"
+    )
     assert summary["init_from"]["copied"] > 10 and summary["init_from"]["skipped"] == []
 
 

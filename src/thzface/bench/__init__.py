@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import json
 import platform
 from datetime import date
 from pathlib import Path
 
 from thzface.config import atomic_write_text
+from thzface.report import dumps
 
 BENCHES: dict[str, str] = {
     "sim": "thzface.bench.sim",
@@ -23,15 +23,21 @@ def machine() -> dict:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"date": date.today().isoformat(), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "gpu": gpu}
+    return {
+        "date": date.today().isoformat(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "gpu": gpu,
+    }
 
 
 def write_bench(out: Path, result: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     result = {"machine": machine(), **result}
-    atomic_write_text(out / "bench.json", json.dumps(result, indent=2, default=float))
+    atomic_write_text(out / "bench.json", dumps(result))
 
 
 def run_bench(what: str, args) -> dict:

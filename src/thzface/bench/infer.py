@@ -9,8 +9,14 @@ import torch
 
 
 @torch.no_grad()
-def throughput(model: torch.nn.Module, image_size: int, batch: int, channels: int = 1, min_s: float = 2.0,
-               **forward_kwargs) -> float:
+def throughput(
+    model: torch.nn.Module,
+    image_size: int,
+    batch: int,
+    channels: int = 1,
+    min_s: float = 2.0,
+    **forward_kwargs,
+) -> float:
     """Images per second of ``model(x, **forward_kwargs)`` for a (batch, C, S, S) input, timed for ≥ min_s."""
     model.eval()
     x = torch.rand(batch, channels, image_size, image_size, generator=torch.Generator().manual_seed(0))
@@ -32,7 +38,10 @@ def run(args) -> dict:
         raise ValueError("bench infer: pass the run folder with --data RUN")
     cfg, model, _ = load_run(run_dir)
     size = cfg.data.image_size
-    res = {"run": str(run_dir), "images_per_s_batch1": throughput(model, size, 1),
-           "images_per_s_batch64": throughput(model, size, 64)}
+    res = {
+        "run": str(run_dir),
+        "images_per_s_batch1": throughput(model, size, 1),
+        "images_per_s_batch64": throughput(model, size, 64),
+    }
     res["table"] = "\n".join(f"{k}: {v:.1f}" for k, v in res.items() if isinstance(v, float))
     return res

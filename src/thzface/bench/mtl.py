@@ -15,10 +15,26 @@ from thzface.models.profile import count_parameters, flops_per_sample
 from thzface.recipes.mtl_eval import evaluate
 
 PRESETS = ("default", "paper")
-KEYS = ["parameters", "flops_per_sample", "train_samples_per_s", "steps", "infer_img_per_s_b1",
-        "infer_img_per_s_b64", "idd_eer", "idd_roc_auc", "idd_tar@far=0.01", "cs_eer", "cs_roc_auc",
-        "posture_acc", "posture_macro_f1", "ssim", "psnr", "ssim_oracle", "concealed_ssim",
-        "silhouette_identity"]
+KEYS = [
+    "parameters",
+    "flops_per_sample",
+    "train_samples_per_s",
+    "steps",
+    "infer_img_per_s_b1",
+    "infer_img_per_s_b64",
+    "idd_eer",
+    "idd_roc_auc",
+    "idd_tar@far=0.01",
+    "cs_eer",
+    "cs_roc_auc",
+    "posture_acc",
+    "posture_macro_f1",
+    "ssim",
+    "psnr",
+    "ssim_oracle",
+    "concealed_ssim",
+    "silhouette_identity",
+]
 
 
 def flatten(metrics: dict) -> dict:
@@ -30,27 +46,43 @@ def flatten(metrics: dict) -> dict:
         for k in ("eer", "roc_auc", "tar@far=0.01", "kfold_accuracy", "triplet_accuracy"):
             out[f"{short}_{k}"] = v.get(k)
     a = p["all"]
-    out.update(posture_acc=a["posture"]["accuracy"], posture_macro_f1=a["posture"]["macro_f1"],
-               ssim=a["reconstruction"]["predicted"]["ssim"], psnr=a["reconstruction"]["predicted"]["psnr"],
-               ssim_oracle=a["reconstruction"]["oracle"]["ssim"],
-               concealed_ssim=a["reconstruction"]["predicted"].get("concealed_ssim"),
-               silhouette_identity=a["separability"]["silhouette_identity"])
+    out.update(
+        posture_acc=a["posture"]["accuracy"],
+        posture_macro_f1=a["posture"]["macro_f1"],
+        ssim=a["reconstruction"]["predicted"]["ssim"],
+        psnr=a["reconstruction"]["predicted"]["psnr"],
+        ssim_oracle=a["reconstruction"]["oracle"]["ssim"],
+        concealed_ssim=a["reconstruction"]["predicted"].get("concealed_ssim"),
+        silhouette_identity=a["separability"]["silhouette_identity"],
+    )
     return out
 
 
 def train_and_eval(config: Path, data: Path, out: Path, budget_s: float, seed: int, extra: list[str]) -> dict:
-    cfg = load_config(config, [f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.progress=false",
-                               f"train.seed={seed}", *extra])
+    cfg = load_config(
+        config,
+        [
+            f"train.max_time_s={budget_s}",
+            "train.max_epochs=100000",
+            "train.progress=false",
+            f"train.seed={seed}",
+            *extra,
+        ],
+    )
     summary = fit(cfg, data, out / "run", resume=False)
     metrics = evaluate(out / "run", data, out / "report")
     _, model, _ = load_run(out / "run")
     size = cfg.data.image_size
     row = flatten(metrics)
-    row.update(parameters=count_parameters(model), flops_per_sample=flops_per_sample(model, size),
-               train_samples_per_s=summary["samples_seen"] / max(summary["seconds"], 1e-9),
-               steps=summary["global_step"], train_seconds=summary["seconds"],
-               infer_img_per_s_b1=throughput(model, size, 1, min_s=1.0),
-               infer_img_per_s_b64=throughput(model, size, 64, min_s=1.0))
+    row.update(
+        parameters=count_parameters(model),
+        flops_per_sample=flops_per_sample(model, size),
+        train_samples_per_s=summary["samples_seen"] / max(summary["seconds"], 1e-9),
+        steps=summary["global_step"],
+        train_seconds=summary["seconds"],
+        infer_img_per_s_b1=throughput(model, size, 1, min_s=1.0),
+        infer_img_per_s_b64=throughput(model, size, 64, min_s=1.0),
+    )
     return row
 
 
@@ -62,11 +94,23 @@ def run(args) -> dict:
     configs = Path(getattr(args, "configs", None) or Path(__file__).resolve().parents[3] / "configs")
     results: dict = {}
     for preset in PRESETS:
-        runs = [train_and_eval(configs / f"mtl-{preset}.yaml", data, out / preset / f"seed{s}", args.budget_s, s,
-                               [])
-                for s in range(args.seeds)]
-        mean = {k: float(np.nanmean([r[k] for r in runs if r.get(k) is not None]))
-                for k in runs[0] if any(r.get(k) is not None for r in runs)}
+        runs = [
+            train_and_eval(
+                configs / f"mtl-{preset}.yaml", data, out / preset / f"seed{s}", args.budget_s, s, []
+            )
+            for s in range(args.seeds)
+        ]
+        mean = {
+            k: float(np.nanmean([r[k] for r in runs if r.get(k) is not None]))
+            for k in runs[0]
+            if any(r.get(k) is not None for r in runs)
+        }
         results[preset] = {"mean": mean, "runs": runs}
     table = format_table({p: results[p]["mean"] for p in PRESETS}, KEYS)
-    return {"data": str(data), "budget_s": args.budget_s, "seeds": args.seeds, "presets": results, "table": table}
+    return {
+        "data": str(data),
+        "budget_s": args.budget_s,
+        "seeds": args.seeds,
+        "presets": results,
+        "table": table,
+    }

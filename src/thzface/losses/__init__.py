@@ -28,7 +28,6 @@ from thzface.losses.reconstruction import (
     tv_loss,
 )
 
-build_perceptual = lpips_loss  # the name the recipe glue uses for the perceptual-loss factory
 
 __all__ = [
     "LPIPS",
@@ -39,7 +38,6 @@ __all__ = [
     "SupConLoss",
     "WeightsNotFoundError",
     "batch_hard_triplet",
-    "build_perceptual",
     "charbonnier",
     "feature_distillation",
     "gan_d_loss",

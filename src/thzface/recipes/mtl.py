@@ -71,11 +71,13 @@ class MtlTask(Task):
     def __init__(self, cfg: Config, model: torch.nn.Module):
         super().__init__(cfg, model)
         lc: LossConfig = cfg.loss
-        self.perceptual = Ls.build_perceptual(lc.lpips_path) if lc.w_lpips > 0 else None
+        self.perceptual = Ls.lpips_loss(lc.lpips_path) if lc.w_lpips > 0 else None
 
     def metric_labels(self, batch: dict) -> torch.Tensor:
         n = batch["anchor"].shape[0]
-        if self.cfg.loss.metric_labels == "triplet":  # paper preset: the reference's labelling, kept on purpose
+        if (
+            self.cfg.loss.metric_labels == "triplet"
+        ):  # paper preset: the reference's labelling, kept on purpose
             idx = torch.arange(n, device=batch["anchor"].device)
             return torch.cat([idx, idx, idx + n])  # (3n,)
         return torch.cat([batch["identity"], batch["identity"], batch["neg_identity"]])  # (3n,)
@@ -107,8 +109,11 @@ class MtlTask(Task):
         out = self.model(batch["anchor"], route="predicted")
         emb_p, _ = classify(self.model, batch["positive"])
         return {
-            "emb_a": out.embedding, "emb_p": emb_p, "identity": batch["identity"],
-            "posture": batch["posture"], "pred": out.posture_logits.argmax(1),
+            "emb_a": out.embedding,
+            "emb_p": emb_p,
+            "identity": batch["identity"],
+            "posture": batch["posture"],
+            "pred": out.posture_logits.argmax(1),
             "ssim": torch.from_numpy(R.ssim(out.reconstruction, batch["target"])),
             "psnr": torch.from_numpy(R.psnr(out.reconstruction, batch["target"])),
         }

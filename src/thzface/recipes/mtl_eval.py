@@ -24,19 +24,41 @@ from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
 from thzface.metrics import verification as V
+from thzface.report import dumps
 
 FARS = (1e-2, 1e-3)
 
 
 @torch.no_grad()
-def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
+def collect(
+    model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64
+) -> dict:
     """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
     from thzface.recipes.mtl import classify
 
-    ds = TripletDataset(root, rows, image_size=cfg.data.image_size, identities=identity_list(rows),
-                        augment=None, target=cfg.data.target)
-    out: dict[str, list] = {k: [] for k in ("emb_a", "emb_p", "emb_n", "logits", "rec", "rec_oracle",
-                                            "target", "anchor", "mask", "has_mask")}
+    ds = TripletDataset(
+        root,
+        rows,
+        image_size=cfg.data.image_size,
+        identities=identity_list(rows),
+        augment=None,
+        target=cfg.data.target,
+    )
+    out: dict[str, list] = {
+        k: []
+        for k in (
+            "emb_a",
+            "emb_p",
+            "emb_n",
+            "logits",
+            "rec",
+            "rec_oracle",
+            "target",
+            "anchor",
+            "mask",
+            "has_mask",
+        )
+    }
     model.eval()
     for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
         pred = model(b["anchor"], route="predicted")
@@ -50,7 +72,9 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
         for k in ("target", "anchor", "has_mask"):
             out[k].append(b[k])
         out["mask"].append(b["garment_mask"])
-    res = {k: torch.cat(v).float().numpy() if v[0].dim() > 0 else torch.stack(v).numpy() for k, v in out.items()}
+    res = {
+        k: torch.cat(v).float().numpy() if v[0].dim() > 0 else torch.stack(v).numpy() for k, v in out.items()
+    }
     res["has_mask"] = res["has_mask"].astype(bool).reshape(-1)
     res["identity"] = np.array([r.anchor_name.identity for r in rows])
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
@@ -78,9 +102,15 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
     d_ap = np.linalg.norm(c["emb_a"][idx] - c["emb_p"][idx], axis=1)
     d_an = np.linalg.norm(c["emb_a"][idx] - c["emb_n"][idx], axis=1)
     out = {
-        "pairs": int(len(labels)), "genuine": int(labels.sum()), "impostor": int((1 - labels).sum()),
-        "roc_auc": V.roc_auc(scores, labels), "eer": eer, "eer_threshold": eer_thr,
-        "kfold_accuracy": kf.mean, "kfold_accuracy_std": kf.std, "kfold_threshold": float(np.mean(kf.thresholds)),
+        "pairs": int(len(labels)),
+        "genuine": int(labels.sum()),
+        "impostor": int((1 - labels).sum()),
+        "roc_auc": V.roc_auc(scores, labels),
+        "eer": eer,
+        "eer_threshold": eer_thr,
+        "kfold_accuracy": kf.mean,
+        "kfold_accuracy_std": kf.std,
+        "kfold_threshold": float(np.mean(kf.thresholds)),
         "triplet_accuracy": V.triplet_accuracy(d_ap, d_an),
     }
     for far in FARS:
@@ -93,8 +123,11 @@ def reconstruction(c: dict, idx: np.ndarray) -> dict:
     res: dict = {}
     for route, key in (("predicted", "rec"), ("oracle", "rec_oracle")):
         p, t = c[key][idx], c["target"][idx]
-        r = {"psnr": float(np.mean(R.psnr(p, t))), "ssim": float(np.mean(R.ssim(p, t))),
-             "l1": float(np.mean(R.l1(p, t)))}
+        r = {
+            "psnr": float(np.mean(R.psnr(p, t))),
+            "ssim": float(np.mean(R.ssim(p, t))),
+            "l1": float(np.mean(R.l1(p, t))),
+        }
         m = c["has_mask"][idx]
         if m.any():
             pm, tm, mm = p[m], t[m], c["mask"][idx][m]
@@ -106,8 +139,11 @@ def reconstruction(c: dict, idx: np.ndarray) -> dict:
 
 def posture(c: dict, idx: np.ndarray) -> dict:
     y, yp = c["posture"][idx], c["logits"][idx].argmax(1)
-    return {"accuracy": C.accuracy(y, yp), "macro_f1": C.macro_f1(y, yp, num_classes=len(POSTURES)),
-            "confusion": C.confusion_matrix(y, yp, num_classes=len(POSTURES)).tolist()}
+    return {
+        "accuracy": C.accuracy(y, yp),
+        "macro_f1": C.macro_f1(y, yp, num_classes=len(POSTURES)),
+        "confusion": C.confusion_matrix(y, yp, num_classes=len(POSTURES)).tolist(),
+    }
 
 
 def separability(c: dict, idx: np.ndarray) -> dict:
@@ -126,25 +162,35 @@ def tables(c: dict, idx: np.ndarray) -> dict:
     ea, ep = c["emb_a"][idx], c["emb_p"][idx]
     ids = c["identity"][idx]
     s = ea @ ep.T
-    gen = np.array([s[i][(ids == ids[i]) & (np.arange(len(ids)) != i)].mean() if (ids == ids[i]).sum() > 1
-                    else np.nan for i in range(len(ids))])
+    gen = np.array(
+        [
+            s[i][(ids == ids[i]) & (np.arange(len(ids)) != i)].mean() if (ids == ids[i]).sum() > 1 else np.nan
+            for i in range(len(ids))
+        ]
+    )
     imp = np.array([s[i][ids != ids[i]].mean() if (ids != ids[i]).any() else np.nan for i in range(len(ids))])
     out: dict = {}
     for by, keys in (("identity", ids), ("posture", np.array([POSTURES[p] for p in c["posture"][idx]]))):
         rows = {}
         for k in sorted(set(keys.tolist())):
             m = keys == k
-            rows[str(k)] = {"n": int(m.sum()), "posture_acc": float(correct[m].mean()),
-                            "ssim": float(ssim[m].mean()), "genuine_score": float(np.nanmean(gen[m])),
-                            "impostor_score": float(np.nanmean(imp[m]))}
+            rows[str(k)] = {
+                "n": int(m.sum()),
+                "posture_acc": float(correct[m].mean()),
+                "ssim": float(ssim[m].mean()),
+                "genuine_score": float(np.nanmean(gen[m])),
+                "impostor_score": float(np.nanmean(imp[m])),
+            }
         out[f"per_{by}"] = rows
     return out
 
 
 def compute_metrics(c: dict, seen: set[str], seed: int = 0) -> dict:
     """Every metric per protocol subset present (closed-set, identity-disjoint) and over all test rows."""
-    subsets = {"closed-set": np.array([i in seen for i in c["identity"]]),
-               "identity-disjoint": np.array([i not in seen for i in c["identity"]])}
+    subsets = {
+        "closed-set": np.array([i in seen for i in c["identity"]]),
+        "identity-disjoint": np.array([i not in seen for i in c["identity"]]),
+    }
     subsets["all"] = np.ones(len(c["identity"]), bool)
     out: dict = {"protocols": {}}
     for name, m in subsets.items():
@@ -152,9 +198,13 @@ def compute_metrics(c: dict, seen: set[str], seed: int = 0) -> dict:
         if len(idx) < 2:
             continue
         out["protocols"][name] = {
-            "rows": int(len(idx)), "identities": int(len(np.unique(c["identity"][idx]))),
-            "verification": verification(c, idx, seed), "posture": posture(c, idx),
-            "reconstruction": reconstruction(c, idx), "separability": separability(c, idx), **tables(c, idx),
+            "rows": int(len(idx)),
+            "identities": int(len(np.unique(c["identity"][idx]))),
+            "verification": verification(c, idx, seed),
+            "posture": posture(c, idx),
+            "reconstruction": reconstruction(c, idx),
+            "separability": separability(c, idx),
+            **tables(c, idx),
         }
     return out
 
@@ -164,10 +214,15 @@ def summary(metrics: dict) -> dict:
     s: dict = {}
     for name, p in metrics["protocols"].items():
         v = p["verification"]
-        s[name] = {"eer": v.get("eer"), "roc_auc": v.get("roc_auc"), "tar@far=0.01": v.get("tar@far=0.01"),
-                   "posture_acc": p["posture"]["accuracy"], "ssim": p["reconstruction"]["predicted"]["ssim"],
-                   "psnr": p["reconstruction"]["predicted"]["psnr"],
-                   "silhouette_identity": p["separability"]["silhouette_identity"]}
+        s[name] = {
+            "eer": v.get("eer"),
+            "roc_auc": v.get("roc_auc"),
+            "tar@far=0.01": v.get("tar@far=0.01"),
+            "posture_acc": p["posture"]["accuracy"],
+            "ssim": p["reconstruction"]["predicted"]["ssim"],
+            "psnr": p["reconstruction"]["predicted"]["psnr"],
+            "silhouette_identity": p["separability"]["silhouette_identity"],
+        }
     return s
 
 
@@ -186,11 +241,20 @@ def evaluate(run: Path, root: Path, out: Path, recipes: tuple[str, ...] = ("mtl"
     metrics["summary"] = summary(metrics)
     thr_src = metrics["protocols"].get("identity-disjoint", metrics["protocols"].get("all", {}))
     threshold = thr_src.get("verification", {}).get("kfold_threshold")
-    metrics["run"] = {"path": str(run), "recipe": cfg.recipe, "preset": cfg.preset, "trained": extra,
-                      "data": str(root), "test_csv": cfg.data.test_csv, "threshold": threshold}
+    metrics["run"] = {
+        "path": str(run),
+        "recipe": cfg.recipe,
+        "preset": cfg.preset,
+        "trained": extra,
+        "data": str(root),
+        "test_csv": cfg.data.test_csv,
+        "threshold": threshold,
+    }
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2, default=float))
+    atomic_write_text(out / "metrics.json", dumps(metrics))
     if threshold is not None:
-        atomic_write_text(Path(run) / "threshold.json", json.dumps({"threshold": threshold, "source": str(out)}))
+        atomic_write_text(
+            Path(run) / "threshold.json", json.dumps({"threshold": threshold, "source": str(out)})
+        )
     write_mtl_report(out, metrics, c, seen, run=Path(run))
     return metrics

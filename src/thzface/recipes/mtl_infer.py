@@ -56,8 +56,11 @@ class Predictor:
 
             return run_session(self.session, x.numpy())
         out = self.model(x, route="predicted")
-        return {"embedding": out.embedding.numpy(), "posture_probs": out.posture_logits.softmax(1).numpy(),
-                "reconstruction": out.reconstruction.numpy()}
+        return {
+            "embedding": out.embedding.numpy(),
+            "posture_probs": out.posture_logits.softmax(1).numpy(),
+            "reconstruction": out.reconstruction.numpy(),
+        }
 
     def threshold(self) -> float | None:
         f = self.run / "threshold.json"
@@ -78,14 +81,23 @@ def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int
             probs = res["posture_probs"][j]
             recon = out / f"{f.stem}_recon.png"
             save_png_atomic(res["reconstruction"][j], recon)
-            records.append({"image": str(f), "posture": POSTURES[int(probs.argmax())],
-                            "probability": float(probs.max()),
-                            "probabilities": {p: float(v) for p, v in zip(POSTURES, probs, strict=True)},
-                            "embedding": [round(float(v), 6) for v in res["embedding"][j]],
-                            "reconstruction": str(recon)})
+            records.append(
+                {
+                    "image": str(f),
+                    "posture": POSTURES[int(probs.argmax())],
+                    "probability": float(probs.max()),
+                    "probabilities": {p: float(v) for p, v in zip(POSTURES, probs, strict=True)},
+                    "embedding": [round(float(v), 6) for v in res["embedding"][j]],
+                    "reconstruction": str(recon),
+                }
+            )
     atomic_write_text(out / "predictions.json", json.dumps(records, indent=1))
-    return {"images": len(records), "out": str(out), "predictions": str(out / "predictions.json"),
-            "postures": {r["image"]: f"{r['posture']} ({r['probability']:.2f})" for r in records}}
+    return {
+        "images": len(records),
+        "out": str(out),
+        "predictions": str(out / "predictions.json"),
+        "postures": {r["image"]: f"{r['posture']} ({r['probability']:.2f})" for r in records},
+    }
 
 
 def verify(run: Path, a: Path, b: Path, threshold: float | None = None) -> dict:
@@ -96,8 +108,18 @@ def verify(run: Path, a: Path, b: Path, threshold: float | None = None) -> dict:
     e = res["embedding"]
     score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1])))
     thr = threshold if threshold is not None else pred.threshold()
-    source = "--threshold" if threshold is not None else ("RUN/threshold.json (from eval)" if thr is not None else None)
+    source = (
+        "--threshold"
+        if threshold is not None
+        else ("RUN/threshold.json (from eval)" if thr is not None else None)
+    )
     if thr is None:
         raise ValueError(f"{run}: no threshold.json (run `thzface eval` first) and no --threshold given")
-    return {"a": str(a), "b": str(b), "score": score, "threshold": thr, "threshold_source": source,
-            "same_person": bool(score >= thr)}
+    return {
+        "a": str(a),
+        "b": str(b),
+        "score": score,
+        "threshold": thr,
+        "threshold_source": source,
+        "same_person": bool(score >= thr),
+    }

@@ -42,8 +42,15 @@ def confusion(cm: np.ndarray, labels: list[str], title: str = "posture confusion
     ax.set(xlabel="predicted", ylabel="true", title=title)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+            )
     return _png(fig)
 
 

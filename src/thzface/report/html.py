@@ -46,8 +46,10 @@ def table(rows: dict[str, dict], first: str) -> str:
 
 
 def page(title: str, sections: list[str]) -> str:
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>"
+    )
 
 
 def write_page(out: Path, title: str, sections: list[str]) -> Path:
@@ -62,9 +64,11 @@ def write_mtl_report(
     from thzface.recipes.mtl_eval import cross_pairs
 
     info = metrics.get("run", {})
-    sec = [f"<p class=note>run <code>{html.escape(str(info.get('path')))}</code> · recipe {info.get('recipe')} · "
-           f"data <code>{html.escape(str(info.get('data')))}</code> · produced by "
-           f"<code>thzface eval RUN --data DIR --out REPORT</code></p>"]
+    sec = [
+        f"<p class=note>run <code>{html.escape(str(info.get('path')))}</code> · recipe {info.get('recipe')} · "
+        f"data <code>{html.escape(str(info.get('data')))}</code> · produced by "
+        f"<code>thzface eval RUN --data DIR --out REPORT</code></p>"
+    ]
     sec.append("<h2>Summary</h2>" + table(metrics["summary"], "protocol"))
     curves = {}
     for name in metrics["protocols"]:
@@ -82,21 +86,37 @@ def write_mtl_report(
         sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities)</h2>")
         sec.append("<h3>Verification</h3>" + table({name: v}, "protocol"))
         sec.append("<h3>Reconstruction</h3>" + table(p["reconstruction"], "routing"))
-        sec.append("<h3>Posture</h3>" + img_tag(F.confusion(np.array(p["posture"]["confusion"]), list(POSTURES)),
-                                                "confusion") + table({name: {
-                                                    "accuracy": p["posture"]["accuracy"],
-                                                    "macro_f1": p["posture"]["macro_f1"], **p["separability"]}},
-                                                    "protocol"))
+        sec.append(
+            "<h3>Posture</h3>"
+            + img_tag(F.confusion(np.array(p["posture"]["confusion"]), list(POSTURES)), "confusion")
+            + table(
+                {
+                    name: {
+                        "accuracy": p["posture"]["accuracy"],
+                        "macro_f1": p["posture"]["macro_f1"],
+                        **p["separability"],
+                    }
+                },
+                "protocol",
+            )
+        )
         sec.append("<h3>Per posture</h3>" + table(p["per_posture"], "posture"))
-        sec.append("<details><summary>Per identity</summary>" + table(p["per_identity"], "identity") + "</details>")
+        sec.append(
+            "<details><summary>Per identity</summary>" + table(p["per_identity"], "identity") + "</details>"
+        )
     n = min(max_grid, len(c["names"]))
     pick = np.linspace(0, len(c["names"]) - 1, n).round().astype(int)
-    grid = F.image_grid({"concealed": c["anchor"][pick], "reconstructed": c["rec"][pick],
-                         "oracle-routed": c["rec_oracle"][pick], "target": c["target"][pick]},
-                        [c["names"][i] for i in pick])
+    grid = F.image_grid(
+        {
+            "concealed": c["anchor"][pick],
+            "reconstructed": c["rec"][pick],
+            "oracle-routed": c["rec_oracle"][pick],
+            "target": c["target"][pick],
+        },
+        [c["names"][i] for i in pick],
+    )
     atomic_write_bytes(out / "reconstructions.png", grid)
     sec.append("<h2>Reconstructions</h2>" + img_tag(grid, "reconstruction grid"))
     if run is not None and (run / "curves.png").is_file():
         sec.append("<h2>Training curves</h2>" + img_tag((run / "curves.png").read_bytes(), "curves"))
     return write_page(out, "thzface evaluation report", sec)
-
