@@ -273,5 +273,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     return config_from_dict(data, where=str(path))
 
 
+def find_config(name: str) -> Path:
+    """``configs/<name>.yaml`` of the source checkout (the shipped configs); ConfigError when absent."""
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: shipped config {name!r} not found (is thzface installed from a checkout?)")
+    return path
+
+
 def save_config(cfg: Config, path: str | Path) -> None:
     atomic_write_text(path, dump_yaml(cfg))

@@ -8,7 +8,7 @@ import numpy as np
 
 from thzface.bench import format_table
 from thzface.bench.infer import throughput
-from thzface.config import load_config
+from thzface.config import find_config, load_config
 from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
@@ -91,13 +91,10 @@ def run(args) -> dict:
 
     data = resolve_data(args.data)
     out = Path(args.out)
-    configs = Path(getattr(args, "configs", None) or Path(__file__).resolve().parents[3] / "configs")
     results: dict = {}
     for preset in PRESETS:
         runs = [
-            train_and_eval(
-                configs / f"mtl-{preset}.yaml", data, out / preset / f"seed{s}", args.budget_s, s, []
-            )
+            train_and_eval(find_config(f"mtl-{preset}"), data, out / preset / f"seed{s}", args.budget_s, s, [])
             for s in range(args.seeds)
         ]
         mean = {

@@ -1,0 +1,1 @@
+"""Export: ONNX, importer of the reference weights."""

@@ -1,0 +1,225 @@
+"""Multi-task THz model (recipe ``mtl``): shared encoder → L2 embedding, posture logits, posture-routed
+reconstruction of the unconcealed face.
+
+``arch: paper`` is a faithful replica of the reference THz-only model (23.50 M parameters; its released
+weights load through :mod:`thzface.export.importer`). ``arch: default`` is our lighter design. Routing of the
+reconstruction decoder (see :meth:`MultiTaskModel.routing`):
+
+* ``route="predicted"`` (inference default): from the *predicted* posture — a one-hot argmax for ``moe_hard``
+  and ``film``, the softmax probabilities for ``moe_soft``;
+* ``route="soft"``: the softmax probabilities (every expert runs and receives gradient);
+* ``route="oracle"``: one-hot of the given ground-truth labels (0-based) — how the reference trained and,
+  wrongly, tested; kept so evaluation can report it apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from thzface.models.blocks import L2Norm, is_exporting
+from thzface.models.decoders import MixtureDecoder, UNetDecoder
+from thzface.models.encoder import EncoderFeatures, ResNetEncoder, conv_trunk, pooled_trunk
+
+Route = Literal["predicted", "oracle", "soft"]
+ROUTES: tuple[str, ...] = ("predicted", "oracle", "soft")
+ARCHS: tuple[str, ...] = ("paper", "default")
+DECODERS: tuple[str, ...] = ("moe_hard", "moe_soft", "film")
+POOLS: tuple[str, ...] = ("avg", "attn")
+
+
+@dataclass
+class MtlModelConfig:
+    arch: Literal["paper", "default"] = "default"  # paper: reference conv trunk, exact input size; default: pooled
+    in_channels: int = 1  # input image channels (THz: 1)
+    out_channels: int = 1  # reconstruction channels
+    image_size: int = 64  # nominal input size; paper needs exactly this, default any multiple of 2^len(widths)
+    stem_width: int = 32  # channels of the conv3×3 stem at full resolution
+    widths: tuple[int, ...] = (32, 64, 96, 128)  # channels of the residual stride-2 stages
+    pool: Literal["avg", "attn"] = "attn"  # default arch: pooling of the bottleneck into the trunk
+    trunk_dim: int = 256  # latent vector size F read by the heads
+    dropout: float = 0.1  # dropout after the trunk and inside the verification head
+    embed_hidden: int = 256  # hidden width of the verification MLP
+    embed_dim: int = 128  # embedding size D (L2-normalised)
+    num_postures: int = 5  # posture classes (= experts of a mixture decoder)
+    decoder: Literal["moe_hard", "moe_soft", "film"] = "film"  # reconstruction decoder kind (module docstring)
+    decoder_reduce: int = 96  # channels after the decoder's 1×1 bottleneck reduction
+    decoder_widths: tuple[int, ...] = (64, 48, 32, 16)  # channels of the ×2 up stages (one per encoder stage)
+    rdb_growth: int = 16  # growth of the decoder's residual dense block
+    rdb_layers: int = 5  # convs in the residual dense block (0: no block)
+    gate_grad: bool = False  # soft routing: let the reconstruction loss train the posture head via the gate
+
+    def __post_init__(self) -> None:
+        self.widths, self.decoder_widths = tuple(self.widths), tuple(self.decoder_widths)
+        sizes = [self.in_channels, self.out_channels, self.image_size, self.stem_width, self.trunk_dim]
+        sizes += [self.embed_hidden, self.embed_dim, self.num_postures, self.decoder_reduce, self.rdb_growth]
+        sizes += [*self.widths, *self.decoder_widths]
+        if min(sizes) <= 0 or not self.widths or self.rdb_layers < 0:
+            raise ValueError("MtlModelConfig: sizes, widths and decoder_widths must be positive and non-empty")
+        if len(self.decoder_widths) != len(self.widths):
+            raise ValueError(
+                f"MtlModelConfig: decoder_widths {self.decoder_widths} needs one entry per stage of {self.widths}"
+            )
+        if self.image_size % 2 ** len(self.widths):
+            raise ValueError(f"MtlModelConfig: image_size {self.image_size} is not a multiple of 2^{len(self.widths)}")
+        for name, allowed in (("arch", ARCHS), ("decoder", DECODERS), ("pool", POOLS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"MtlModelConfig: {name} {getattr(self, name)!r} is not one of {list(allowed)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"MtlModelConfig: dropout {self.dropout} must be in [0, 1)")
+
+
+def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> MtlModelConfig:
+    """Named presets: ``paper`` (reference replica, 64×64), ``default`` (ours, 64×64), ``tiny`` (tests, 32×32)."""
+    presets = {
+        "paper": MtlModelConfig(
+            arch="paper",
+            image_size=64,
+            stem_width=64,
+            widths=(64, 128, 256, 512),
+            trunk_dim=512,
+            dropout=0.5,
+            embed_hidden=256,
+            embed_dim=128,
+            decoder="moe_hard",
+            decoder_reduce=256,
+            decoder_widths=(128, 64, 32, 16),
+            rdb_growth=32,
+            rdb_layers=5,
+        ),
+        "default": MtlModelConfig(),
+        "tiny": MtlModelConfig(
+            image_size=32,
+            stem_width=8,
+            widths=(8, 16, 24, 32),
+            trunk_dim=64,
+            embed_hidden=64,
+            embed_dim=32,
+            decoder_reduce=32,
+            decoder_widths=(24, 16, 12, 8),
+            rdb_growth=8,
+            rdb_layers=2,
+        ),
+    }
+    if name not in presets:
+        raise ValueError(f"mtl_preset: unknown preset {name!r}; known: {sorted(presets)}")
+    return replace(presets[name], **overrides)
+
+
+@dataclass
+class MultiTaskOutput:
+    embedding: torch.Tensor  # (B, D) L2-normalised verification embedding
+    posture_logits: torch.Tensor  # (B, P) posture logits
+    reconstruction: torch.Tensor  # (B, C, H, W) unconcealed-face estimate in [0, 1]
+    latent: torch.Tensor  # (B, F) trunk latent shared by the heads
+    routing: torch.Tensor  # (B, P) decoder routing weights actually used
+
+
+class MultiTaskModel(nn.Module):
+    """Encoder + verification head + posture head + posture-routed decoder, built from :class:`MtlModelConfig`."""
+
+    def __init__(self, cfg: MtlModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = ResNetEncoder(cfg.in_channels, cfg.stem_width, cfg.widths)
+        bottleneck = cfg.image_size // self.encoder.reduction
+        self.trunk = (
+            conv_trunk(cfg.widths[-1], cfg.trunk_dim, bottleneck, cfg.dropout)
+            if cfg.arch == "paper"
+            else pooled_trunk(cfg.widths[-1], cfg.trunk_dim, cfg.pool, cfg.dropout)
+        )
+        self.verification_head = nn.Sequential(
+            nn.Linear(cfg.trunk_dim, cfg.embed_hidden),
+            nn.BatchNorm1d(cfg.embed_hidden),
+            nn.ReLU(),
+            nn.Dropout(cfg.dropout),
+            nn.Linear(cfg.embed_hidden, cfg.embed_dim),
+            L2Norm(),
+        )
+        self.posture_head = nn.Linear(cfg.trunk_dim, cfg.num_postures)
+        film = cfg.decoder == "film"
+        n_dec, cond = (1, cfg.num_postures) if film else (cfg.num_postures, 0)
+        experts = [self._make_decoder(cond_dim=cond) for _ in range(n_dec)]
+        self.decoder: nn.Module = experts[0] if film else MixtureDecoder(experts)
+
+    def _make_decoder(self, cond_dim: int) -> UNetDecoder:
+        c = self.cfg
+        return UNetDecoder(
+            c.widths[-1], tuple(reversed(c.widths[:-1])), c.decoder_reduce, c.decoder_widths,
+            c.out_channels, c.rdb_growth, c.rdb_layers, cond_dim,
+        )  # fmt: skip
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if is_exporting():
+            return
+        c, r = self.cfg, self.encoder.reduction
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != c.in_channels:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"MultiTaskModel: x must be (B, {c.in_channels}, H, W), got {got}")
+        h, w = int(x.shape[2]), int(x.shape[3])
+        if c.arch == "paper" and (h, w) != (c.image_size, c.image_size):
+            raise ValueError(f"MultiTaskModel(paper): input must be {c.image_size}×{c.image_size}, got {h}×{w}")
+        if h % r or w % r or h == 0 or w == 0:
+            raise ValueError(f"MultiTaskModel: input size {h}×{w} must be a positive multiple of {r}")
+
+    def encode(self, x: torch.Tensor) -> EncoderFeatures:
+        """x (B, C, H, W) in [0, 1] → skips, bottleneck and latent vector."""
+        self._check_input(x)
+        stages = self.encoder(x)  # list of (B, w_i, H/2^(i+1), W/2^(i+1))
+        latent = self.trunk(stages[-1])  # (B, F)
+        return EncoderFeatures(skips=stages[:-1], bottleneck=stages[-1], latent=latent)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Verification embedding only (no decoder): (B, D), L2-normalised."""
+        return self.verification_head(self.encode(x).latent)  # (B, D)
+
+    def routing(
+        self, posture_logits: torch.Tensor, posture: torch.Tensor | None, route: str
+    ) -> tuple[torch.Tensor, bool]:
+        """Routing weights (B, P) for ``route`` and whether they are one-hot (see the module docstring)."""
+        n, p = posture_logits.shape
+        if route not in ROUTES:
+            raise ValueError(f"MultiTaskModel: route {route!r} is not one of {list(ROUTES)}")
+        if route == "oracle":
+            if posture is None:
+                raise ValueError("MultiTaskModel: route='oracle' needs the ground-truth posture labels")
+            if posture.shape != (n,) or posture.dtype not in (torch.int64, torch.int32):
+                raise ValueError(f"MultiTaskModel: posture must be integer labels of shape ({n},)")
+            if bool(((posture < 0) | (posture >= p)).any()):
+                raise ValueError(f"MultiTaskModel: posture labels must be 0-based in [0, {p - 1}]")
+            return F.one_hot(posture.long(), p).to(posture_logits.dtype), True
+        if route == "soft" or self.cfg.decoder == "moe_soft":
+            probs = posture_logits.softmax(dim=1)  # (B, P)
+            return (probs if self.cfg.gate_grad else probs.detach()), False
+        return F.one_hot(posture_logits.argmax(dim=1), p).to(posture_logits.dtype), True  # (B, P)
+
+    def reconstruct(self, feats: EncoderFeatures, weights: torch.Tensor, hard: bool) -> torch.Tensor:
+        """Decode the unconcealed face (B, C, H, W) from encoder features and routing weights (B, P)."""
+        if isinstance(self.decoder, MixtureDecoder):
+            return self.decoder(feats.bottleneck, feats.skips, weights, hard)
+        return self.decoder(feats.bottleneck, feats.skips, cond=weights)
+
+    def forward(
+        self, x: torch.Tensor, posture: torch.Tensor | None = None, route: Route = "predicted"
+    ) -> MultiTaskOutput:
+        feats = self.encode(x)
+        logits = self.posture_head(feats.latent)  # (B, P)
+        weights, hard = self.routing(logits, posture, route)  # (B, P)
+        return MultiTaskOutput(
+            embedding=self.verification_head(feats.latent),  # (B, D)
+            posture_logits=logits,
+            reconstruction=self.reconstruct(feats, weights, hard),  # (B, C, H, W)
+            latent=feats.latent,
+            routing=weights,
+        )
+
+
+def build_model(cfg: MtlModelConfig) -> MultiTaskModel:
+    """The one place that turns an :class:`MtlModelConfig` into a model."""
+    if not isinstance(cfg, MtlModelConfig):
+        raise ValueError(f"build_model: expected MtlModelConfig, got {type(cfg).__name__}")
+    return MultiTaskModel(cfg)
