@@ -152,6 +152,21 @@ def cmd_import_reference(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sim(a: argparse.Namespace) -> int:
+    if a.sim_cmd == "calibrate":
+        from thzface.calibrate import calibrate
+
+        res = calibrate(Path(a.dir), Path(a.out), seed=a.seed)
+        print(res.get("table") or dumps(res))
+        print(f"preset written to {a.out} (use: thzface synth --preset-file {a.out} --out DIR)")
+        return 0
+    from thzface.calibrate import compare
+
+    res = compare(Path(a.dir_a), Path(a.dir_b), Path(a.out) if a.out else None)
+    print(res.get("table") or dumps(res))
+    return 0
+
+
 def cmd_export(a: argparse.Namespace) -> int:
     from thzface.export.onnx import export_onnx
 
@@ -183,6 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("overrides", nargs="*", help="dotted key=value overrides of the preset")
     s.set_defaults(fn=cmd_synth)
+
+    sm = sub.add_parser("sim", help="calibrate the simulator to real scans, compare dataset statistics")
+    smsub = sm.add_subparsers(dest="sim_cmd", required=True)
+    cal = smsub.add_parser("calibrate", help="fit sensor/scene parameters to a folder → simulator preset YAML")
+    cal.add_argument("dir")
+    cal.add_argument("--out", required=True)
+    cal.add_argument("--seed", type=int, default=0)
+    cmp_ = smsub.add_parser("compare", help="dataset statistics of two folders side by side, with a plot")
+    cmp_.add_argument("dir_a")
+    cmp_.add_argument("dir_b")
+    cmp_.add_argument("--out", default=None, help="PNG of the comparison plot")
+    sm.set_defaults(fn=cmd_sim)
 
     d = sub.add_parser("data", help="check or split a dataset folder")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
