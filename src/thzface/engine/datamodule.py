@@ -50,12 +50,9 @@ class TripletDataModule(L.LightningDataModule):
         if t.sampler == "pk":
             labels = [self.identities.index(r.anchor_name.identity) for r in self.train_rows]
             k = max(1, min(t.pk_k, t.batch_size))
-            sampler = PKSampler(
-                labels, p=max(1, t.batch_size // k), k=k, seed=t.seed + 1000 * rank, num_batches=n_batches
-            )
-            return DataLoader(
-                ds, batch_sampler=sampler, num_workers=d.num_workers, persistent_workers=False
-            )
+            p = max(1, min(t.batch_size // k, len(set(labels))))  # never more identities than the data holds
+            sampler = PKSampler(labels, p=p, k=k, seed=t.seed + 1000 * rank, num_batches=n_batches)
+            return DataLoader(ds, batch_sampler=sampler, num_workers=d.num_workers, persistent_workers=False)
         if t.sampler != "random":
             raise ValueError(f"train.sampler: unknown sampler {t.sampler!r} (pk | random)")
         import torch

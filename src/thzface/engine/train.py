@@ -58,6 +58,8 @@ class ExportBest(Callback):
             self._save(trainer, pl_module, v)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: Task) -> None:
+        # the latest state, also when max_steps/max_time stopped the run between checkpoint hooks
+        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
         if not (self.run_dir / WEIGHTS).exists():
             self._save(trainer, pl_module, None)
 
