@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,9 @@ from thzface.models.blocks import LRELU_SLOPE, is_exporting
 MODALITIES = ("thz", "visible")
 NORMS = ("batch", "group")
 UPS = ("bilinear", "transpose")
-FILLS = ("zero", "mean")
+FILLS = ("zero", "mean", "diffusion")
+DIFFUSION_ITERS = 60  # Jacobi iterations per pyramid level of the diffusion fill
+_AVG4 = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
 
 
 @dataclass
@@ -39,8 +41,11 @@ class InpaintModelConfig:
     gate_ratio: float = 0.5  # inner channels of a gate = round(gate_ratio * skip channels), at least 1
     norm: Literal["batch", "group"] = "batch"  # normalisation inside the conv blocks and gates
     up: Literal["bilinear", "transpose"] = "bilinear"  # ×2 upsampling: bilinear (seed) or 2×2 transposed conv
-    fill: Literal["zero", "mean"] = "zero"  # what the network sees in the hole: zeros (seed) or the known mean
+    fill: Literal["zero", "mean", "diffusion"] = "zero"  # hole content the network sees: zeros (seed), known mean,
+    # or a diffusion (harmonic) fill from the hole's border
     signed: bool = False  # True: images mapped to [-1, 1] inside and a tanh head (seed); False: sigmoid head
+    residual: bool = False  # True: the (zero-initialised) head corrects the logit of the filled image, so an
+    # untrained model returns the fill and training only has to learn the improvement
 
     def __post_init__(self) -> None:
         self.widths = tuple(int(w) for w in self.widths)
@@ -133,13 +138,42 @@ class InpaintOutput:
 
 
 def hide_holes(image: torch.Tensor, mask: torch.Tensor, fill: str) -> torch.Tensor:
-    """The image with its hole replaced by zeros or by the per-image, per-channel mean of the known pixels."""
+    """The image with its hole replaced by zeros, by the per-image, per-channel mean of the known pixels, or by
+    :func:`diffusion_fill`; the hidden pixels never influence the result."""
     known = 1.0 - mask  # (B, 1, H, W)
     if fill == "zero":
         return image * known  # (B, C, H, W)
+    if fill == "diffusion":
+        return diffusion_fill(image, mask)
     total = known.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)  # (B, 1, 1, 1)
     mean = (image * known).sum(dim=(2, 3), keepdim=True) / total  # (B, C, 1, 1)
     return image * known + mean * mask  # (B, C, H, W)
+
+
+def _smooth(x: torch.Tensor, known: torch.Tensor, hole: torch.Tensor, iters: int) -> torch.Tensor:
+    c = x.shape[1]
+    k = _AVG4.to(x).view(1, 1, 3, 3).repeat(c, 1, 1, 1)  # (C, 1, 3, 3)
+    for _ in range(iters):
+        avg = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, groups=c)  # (B, C, H, W)
+        x = hole * avg + (1 - hole) * known
+    return x
+
+
+def diffusion_fill(image: torch.Tensor, mask: torch.Tensor, iters: int = DIFFUSION_ITERS) -> torch.Tensor:
+    """Harmonic fill: the Laplace equation inside the hole with the known pixels as boundary (Jacobi iterations of
+    the 4-neighbour mean, replicate border), coarse to fine (the half-size problem first, upsampled as the start).
+    (B, C, H, W), mask (B, 1, H, W) → (B, C, H, W)."""
+    hole = (mask > 0.5).to(image.dtype)  # (B, 1, H, W)
+    known = image * (1 - hole)  # (B, C, H, W)
+    h, w = image.shape[-2:]
+    if min(h, w) >= 8 and h % 2 == 0 and w % 2 == 0:
+        weight = F.avg_pool2d(1 - hole, 2)  # (B, 1, H/2, W/2) share of known pixels
+        small = F.avg_pool2d(known, 2) / weight.clamp_min(1e-6)  # (B, C, H/2, W/2)
+        coarse = diffusion_fill(small, (weight == 0).to(image.dtype), iters)
+        start = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)  # (B, C, H, W)
+    else:
+        start = hide_holes(image, hole, "mean")
+    return _smooth(hole * start + (1 - hole) * known, known, hole, iters)
 
 
 class AttentionUNet(nn.Module):
@@ -154,6 +188,9 @@ class AttentionUNet(nn.Module):
         self.down.extend(ConvBlock(w[i - 1], w[i], cfg.norm) for i in range(1, len(w)))
         self.ups = nn.ModuleList(UpStage(w[i], w[i - 1], w[i - 1], cfg) for i in range(len(w) - 1, 0, -1))
         self.head = nn.Conv2d(w[0], cfg.image_channels, 1)
+        if cfg.residual:
+            for param in self.head.parameters():
+                nn.init.zeros_(param)
 
     def _check(self, image: torch.Tensor, mask: torch.Tensor) -> None:
         c, n = self.cfg.image_channels, len(self.cfg.widths) - 1
@@ -168,9 +205,8 @@ class AttentionUNet(nn.Module):
         """``image`` (B, C, H, W) in [0, 1] (hole content is ignored), ``mask`` (B, 1, H, W), 1 in the hole."""
         if not is_exporting():
             self._check(image, mask)
-        x = hide_holes(image, mask, self.cfg.fill)  # (B, C, H, W)
-        if self.cfg.signed:
-            x = 2.0 * x - 1.0
+        filled = hide_holes(image, mask, self.cfg.fill)  # (B, C, H, W)
+        x = 2.0 * filled - 1.0 if self.cfg.signed else filled
         h = torch.cat([x, mask], dim=1)  # (B, C+1, H, W)
         skips = []
         for i, block in enumerate(self.down):
@@ -182,6 +218,9 @@ class AttentionUNet(nn.Module):
             if alpha is not None:
                 gates.append(alpha)
         z = self.head(h)  # (B, C, H, W)
+        if self.cfg.residual:  # head output corrects the logit of the fill (tanh head: half the logit)
+            p = filled.clamp(1e-3, 1.0 - 1e-3)
+            z = z + (torch.log(p) - torch.log1p(-p)) * (0.5 if self.cfg.signed else 1.0)  # (B, C, H, W)
         raw = (torch.tanh(z) + 1.0) / 2.0 if self.cfg.signed else torch.sigmoid(z)  # (B, C, H, W)
         return InpaintOutput(raw=raw, output=mask * raw + (1.0 - mask) * image, gates=gates)
 
@@ -192,15 +231,15 @@ class AttentionUNet(nn.Module):
 
 def inpaint_preset(name: Literal["paper", "default", "tiny"], **overrides) -> InpaintModelConfig:
     """``paper`` (seed 002: RGB 512², 31.9 M), ``default`` (ours: THz 64², CPU-sized), ``tiny`` (tests, 32²)."""
-    presets = {
+    presets: dict[str, dict[str, Any]] = {
         "paper": dict(modality="visible", image_channels=3, image_size=512, widths=(64, 128, 256, 512, 1024),
                       signed=True),
-        "default": dict(widths=(32, 64, 128, 256), norm="batch", up="transpose", fill="mean"),
+        "default": dict(widths=(16, 32, 64, 128), up="transpose", fill="diffusion", residual=True),
         "tiny": dict(image_size=32, widths=(8, 16, 32)),
     }  # fmt: skip
     if name not in presets:
         raise ValueError(f"inpaint_preset: unknown preset {name!r}; known: {sorted(presets)}")
-    return InpaintModelConfig(**{**presets[name], **overrides})  # type: ignore[arg-type]
+    return InpaintModelConfig(**{**presets[name], **overrides})
 
 
 def build_model(cfg: InpaintModelConfig) -> AttentionUNet:

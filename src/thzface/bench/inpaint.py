@@ -1,0 +1,151 @@
+"""``thzface bench inpaint``: ``default`` vs ``paper`` (same wall-clock budget) vs trivial fills, same masks.
+
+Every arm is scored on the same fixed, seeded mask sets of the dataset's test images (buckets 10–30, 30–50,
+50–70 % of the head, plus the real garment silhouettes), on the THz unconcealed scans. Both presets run at the
+dataset's image size (the ``paper`` preset's 512² is the seed's; its parameter count does not depend on size)
+and on one-channel THz images. The stated identity embedder of every arm is ``args.embedder`` (a trained
+``mtl``/``distill`` run) when given, else a ``default`` ``mtl`` run trained here for the same budget; the
+identity loss is off in training (it would be scored by the same embedder).
+Hole-region numbers are the headline; whole-image numbers sit beside them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thzface.bench import format_table
+from thzface.config import load_config
+from thzface.data.io import open_image
+from thzface.engine.checkpoint import load_run
+from thzface.engine.train import fit
+from thzface.models.profile import count_parameters
+from thzface.recipes.inpaint_baselines import BASELINES
+from thzface.recipes.inpaint_data import split_dataset
+from thzface.recipes.inpaint_eval import HEADLINE, evaluate, evaluate_method, full_batch, summary
+from thzface.recipes.inpaint_identity import load_embedder
+
+PRESETS = ("default", "paper")
+
+
+@torch.no_grad()
+def ms_per_image(method, image: torch.Tensor, mask: torch.Tensor, batch: int) -> float:
+    """Milliseconds per image of ``method(image, mask)`` on batches of ``batch`` (timed for >= SPEED_MIN_S)."""
+    from thzface.recipes import inpaint_eval
+
+    x, m = image[:1].expand(batch, -1, -1, -1).contiguous(), mask[:1].expand(batch, -1, -1, -1).contiguous()
+    method(x, m)  # warm-up
+    n, start = 0, time.perf_counter()
+    while True:
+        method(x, m)
+        n += batch
+        elapsed = time.perf_counter() - start
+        if elapsed >= inpaint_eval.SPEED_MIN_S and n >= 3 * batch:
+            return 1000.0 * elapsed / n
+
+
+def eval_masks_key(mc) -> tuple:
+    """What fixes the evaluation masks (the training mix may differ between presets)."""
+    return (tuple(mc.buckets), mc.region, tuple(mc.eval_kinds), mc.eval_seed)
+
+
+def flatten(per_set: dict) -> dict:
+    """``{metric}_{set}`` numbers of one arm for the side-by-side table."""
+    return {f"{k}_{name}": row.get(k) for name, row in summary(per_set).items() for k in HEADLINE if k in row}
+
+
+def table_keys(sets: list[str]) -> list[str]:
+    keys = ["parameters", "steps", "train_s", "ms_per_image_b1", "ms_per_image_b16"]
+    return keys + [f"{k}_{s}" for s in sets for k in HEADLINE]
+
+
+def dataset_side(data: Path) -> int:
+    first = next((p for p in sorted((data / "thz").iterdir()) if p.suffix.lower() == ".png"), None)
+    if first is None:
+        raise ValueError(f"{data / 'thz'}: no PNG images")
+    return int(open_image(first).size[0])
+
+
+def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float, seed: int, side: int) -> dict:
+    """Train ``inpaint-<preset>`` on THz images at the dataset's size for ``budget_s`` seconds; fit's summary."""
+    cfg = load_config(
+        configs / f"inpaint-{preset}.yaml",
+        [f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.max_steps=-1", "train.progress=false",
+         f"train.seed={seed}", f"data.image_size={side}", f"model.image_size={side}", "model.modality=thz",
+         "model.image_channels=1", "loss.w_identity=0", "loss.identity_run="],
+    )  # fmt: skip
+    return fit(cfg, data, out / "run", resume=False)
+
+
+def embedder_config(configs: Path, data: Path, budget_s: float, side: int):
+    """``mtl-default`` for ``budget_s`` seconds at the dataset's size; P x K batches fitted to the identities."""
+    from thzface.data.csv import read_triplets
+
+    ids = {r.anchor_name.identity for r in read_triplets(data / "train_val.csv", data)}
+    cfg = load_config(configs / "mtl-default.yaml")
+    batch = min(cfg.train.batch_size, cfg.train.pk_k * len(ids))
+    return load_config(configs / "mtl-default.yaml", [
+        f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.progress=false",
+        f"train.batch_size={batch}", f"data.image_size={side}", f"model.image_size={side}"])  # fmt: skip
+
+
+def run(args) -> dict:
+    from thzface.cli import resolve_data
+
+    data = resolve_data(args.data, workers=getattr(args, "workers", 1))
+    out = Path(args.out)
+    configs = Path(getattr(args, "configs", None) or Path(__file__).resolve().parents[3] / "configs")
+    side = dataset_side(data)
+    emb_run = Path(args.embedder) if getattr(args, "embedder", None) else out / "embedder"
+    if not getattr(args, "embedder", None):
+        fit(embedder_config(configs, data, args.budget_s, side), data, emb_run, resume=False)
+    embedder = load_embedder(emb_run)
+    arms: dict = {}
+    mask_cfg = None
+    for preset in PRESETS:
+        rows = []
+        for s in range(args.seeds):
+            arm_out = out / preset / f"seed{s}"
+            trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side)
+            run_dir = Path(trained["run"])
+            metrics = evaluate(run_dir, data, arm_out / "report", embedder=emb_run)
+            cfg, model, extra = load_run(run_dir)
+            if mask_cfg is not None and eval_masks_key(cfg.loss.masks) != eval_masks_key(mask_cfg):
+                raise ValueError(f"bench inpaint: inpaint-{preset}.yaml evaluates other masks than the first preset")
+            mask_cfg = cfg.loss.masks
+            row = flatten(metrics["sets"])
+            row.update(parameters=count_parameters(model), steps=int(extra.get("step", 0)), **metrics["speed"])
+            row["train_s"] = float(trained["seconds"])
+            rows.append(row)
+        arms[preset] = {"mean": _mean_rows(rows), "runs": rows}
+    test = full_batch(split_dataset(load_config(configs / "inpaint-default.yaml",
+                                                [f"data.image_size={side}", f"model.image_size={side}"]), data,
+                                    "test.csv"))  # fmt: skip
+    assert mask_cfg is not None  # set by the first trained arm (seeds >= 1)
+    for name, method in BASELINES.items():
+        per_set, _ = evaluate_method(method, test, mask_cfg, embedder)
+        image, mask = test["image"], torch.ones_like(test["image"][:, :1])
+        row = flatten(per_set)
+        row.update(parameters=0, ms_per_image_b1=ms_per_image(method, image, mask, 1),
+                   ms_per_image_b16=ms_per_image(method, image, mask, 16))  # fmt: skip
+        arms[name] = {"mean": row, "runs": [row], "sets": per_set}
+    sets = list(arms["mean-fill"]["sets"])
+    table = format_table({a: v["mean"] for a, v in arms.items()}, table_keys(sets), first="metric (set)")
+    return {
+        "data": str(data),
+        "image_size": side,
+        "modality": "thz",
+        "budget_s": args.budget_s,
+        "seeds": args.seeds,
+        "identity_embedder": embedder.source,
+        "arms": arms,
+        "table": table,
+    }
+
+
+def _mean_rows(rows: list[dict]) -> dict:
+    keys = [k for k in rows[0] if any(r.get(k) is not None for r in rows)]
+    return {k: float(np.nanmean([r[k] for r in rows if r.get(k) is not None])) for k in keys}

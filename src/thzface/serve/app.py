@@ -1,0 +1,235 @@
+"""``thzface serve RUN``: a local FastAPI web app (page at ``/``) and JSON API for posture, reconstruction and
+verification of uploaded THz scans.
+
+API (multipart/form-data uploads; every error answers ``{"error": "<one line>"}`` with a 4xx status):
+
+* ``GET /api/info`` → run, image size, postures, threshold, upload limits, sample names;
+* ``POST /api/analyze`` with field ``image`` → posture, probabilities, embedding norm, input and reconstruction
+  as base64 PNG;
+* ``POST /api/verify`` with fields ``a`` and ``b`` → cosine score, threshold (``RUN/threshold.json`` from
+  ``thzface eval``), decision, and each scan's posture;
+* ``GET /api/samples/<name>`` → one of the offered sample scans.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+import torch
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from thzface.data.naming import POSTURES
+from thzface.recipes.mtl_infer import Predictor
+from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
+from thzface.serve.samples import find_samples
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies above ``max_bytes`` (by Content-Length, or while streaming)."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    def message(self) -> str:
+        return f"request body larger than {human_bytes(self.max_bytes)} (send one or two images within the file limit)"
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            response = JSONResponse({"error": self.message()}, status_code=413)
+            return await response(scope, receive, send)
+        total = 0
+
+        async def counted():
+            nonlocal total
+            msg = await receive()
+            total += len(msg.get("body", b""))
+            if total > self.max_bytes:
+                raise HTTPException(413, self.message())
+            return msg
+
+        await self.app(scope, counted, send)
+
+
+class Analyzer:
+    """A loaded run behind a lock: decoded scans → posture, embedding, reconstruction; pairs → verification."""
+
+    def __init__(self, run: Path, backend: str = "torch") -> None:
+        self.run = Path(run)
+        self.predictor = Predictor(self.run, backend)
+        self.size = int(self.predictor.size)
+        self.channels = int(self.predictor.cfg.model.in_channels)
+        self.lock = threading.Lock()
+
+    def infer(self, images: list[np.ndarray]) -> dict[str, np.ndarray]:
+        x = torch.from_numpy(np.stack(images))  # (N, C, S, S)
+        with self.lock:
+            return self.predictor(x)
+
+    def analyze(self, d: Decoded) -> dict:
+        res = self.infer([d.array])
+        probs, emb = res["posture_probs"][0], res["embedding"][0]  # (P,), (D,)
+        return {
+            "posture": POSTURES[int(probs.argmax())],
+            "probability": float(probs.max()),
+            "probabilities": {p: float(v) for p, v in zip(POSTURES, probs, strict=True)},
+            "embedding_norm": float(np.linalg.norm(emb)),
+            "embedding_dim": int(emb.shape[0]),
+            "input_png": png_base64(d.array),
+            "reconstruction_png": png_base64(res["reconstruction"][0]),
+            "image_size": self.size,
+            "original_size": list(d.original_size),
+            "cropped": d.cropped,
+        }
+
+    def threshold(self) -> tuple[float | None, str | None]:
+        """The run's decision threshold and where it came from; (None, why) when there is no usable one."""
+        thr = self.predictor.threshold()
+        if thr is None:
+            return None, None
+        if not np.isfinite(thr):  # eval found no operating point (e.g. an untrained model)
+            return None, f"RUN/threshold.json holds {thr}: thzface eval found no usable operating point"
+        return thr, "RUN/threshold.json (from thzface eval)"
+
+    def verify(self, a: Decoded, b: Decoded) -> dict:
+        res = self.infer([a.array, b.array])
+        e, probs = res["embedding"], res["posture_probs"]  # (2, D), (2, P)
+        score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1]) + 1e-12))
+        thr, source = self.threshold()
+        same = None if thr is None else bool(score >= thr)
+        if same is not None:
+            decision = "same person" if same else "different people"
+        elif source is not None:
+            decision = f"no decision: {source}"
+        else:
+            decision = f"no threshold yet: run `thzface eval {self.run} --data DIR --out REPORT` first"
+        postures = [{"posture": POSTURES[int(p.argmax())], "probability": float(p.max())} for p in probs]
+        return {
+            "score": score,
+            "threshold": thr,
+            "threshold_source": source,
+            "same_person": same,
+            "decision": decision,
+            "a": postures[0],
+            "b": postures[1],
+        }
+
+
+async def read_uploads(request: Request, fields: tuple[str, ...], limits: UploadLimits) -> list[tuple[str, bytes]]:
+    """The named file fields of a multipart request as (filename, bytes); UploadError when one is missing."""
+    form = await request.form(max_files=len(fields), max_fields=len(fields) + 4)
+    out = []
+    for f in fields:
+        item = form.get(f)
+        if item is None:
+            raise UploadError(f"missing form field {f!r}: send the scan as multipart/form-data field {f!r}", 400)
+        if not isinstance(item, UploadFile):
+            raise UploadError(f"form field {f!r} must be a file upload, not text", 400)
+        name, data = item.filename or f, await item.read(limits.max_bytes + 1)
+        size = item.size if item.size is not None else len(data)
+        if size > limits.max_bytes:
+            raise UploadError(f"{name}: file is {human_bytes(size)}, the limit is {human_bytes(limits.max_bytes)}", 413)
+        out.append((name, data))
+    return out
+
+
+def create_app(
+    run: Path, backend: str = "torch", samples: Path | None = None, limits: UploadLimits | None = None
+) -> FastAPI:
+    """The web app for ``run`` (weights loaded once); ``samples``: dataset folder whose scans the page offers."""
+    limits = limits or UploadLimits()
+    analyzer = Analyzer(Path(run), backend)
+    sample_files = {p.name: p for p in find_samples(Path(run), samples)}
+    app = FastAPI(title="thzface", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+    app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(UploadError)
+    async def upload_error(_: Request, e: UploadError) -> JSONResponse:
+        return JSONResponse({"error": str(e)}, status_code=e.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, e: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code)
+
+    async def decoded(request: Request, fields: tuple[str, ...]) -> list[Decoded]:
+        uploads = await read_uploads(request, fields, limits)
+        return [decode_upload(data, name, analyzer.size, analyzer.channels, limits) for name, data in uploads]
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/info")
+    def info() -> dict:
+        thr, source = analyzer.threshold()
+        cfg = analyzer.predictor.cfg
+        return {
+            "run": str(analyzer.run),
+            "recipe": cfg.recipe,
+            "preset": cfg.preset,
+            "backend": backend,
+            "image_size": analyzer.size,
+            "postures": list(POSTURES),
+            "threshold": thr,
+            "threshold_source": source,
+            "limits": limits.describe(),
+            "samples": sorted(sample_files),
+        }
+
+    @app.get("/api/samples/{name}")
+    def sample(name: str) -> FileResponse:
+        if name not in sample_files:
+            raise HTTPException(404, f"{name}: not one of the offered samples")
+        return FileResponse(sample_files[name])
+
+    @app.post("/api/analyze")
+    async def analyze(request: Request) -> dict:
+        (d,) = await decoded(request, ("image",))
+        return {**(await run_in_threadpool(analyzer.analyze, d)), "backend": backend}
+
+    @app.post("/api/verify")
+    async def verify(request: Request) -> dict:
+        a, b = await decoded(request, ("a", "b"))
+        return await run_in_threadpool(analyzer.verify, a, b)
+
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    run: Path, host: str = "127.0.0.1", port: int = 8000, backend: str = "torch", samples: Path | None = None
+) -> None:
+    """``thzface serve RUN [--host 127.0.0.1] [--port 8000]``: run the web app until interrupted."""
+    import uvicorn
+
+    if not 0 < port < 65536:
+        raise ValueError(f"--port {port}: must be in 1..65535")
+    if not is_loopback(host):
+        log.warning("serving on %s: the app has no authentication; anyone who can reach this host can use it", host)
+    app = create_app(Path(run), backend=backend, samples=samples)
+    print(f"thzface serve: http://{host}:{port}/ (JSON API under /api, Ctrl-C to stop)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

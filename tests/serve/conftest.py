@@ -1,0 +1,23 @@
+"""A tiny trained and evaluated mtl run (so RUN/threshold.json exists), shared by the web-app tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thzface.config import load_config
+from thzface.engine.train import fit
+from thzface.recipes.mtl import evaluate
+
+
+@pytest.fixture(scope="session")
+def serve_run(repo: Path, tiny_data: Path, tmp_path_factory) -> Path:
+    """Trained once per session at a fixed path (tests/export's fixture reuses the same run), then evaluated."""
+    run = tmp_path_factory.getbasetemp() / "tiny-mtl-run"
+    if not (run / "model.safetensors").is_file():
+        fit(load_config(repo / "configs" / "mtl-tiny.yaml", ["train.max_steps=2"]), tiny_data, run)
+    if not (run / "threshold.json").is_file():
+        evaluate(run, tiny_data, tmp_path_factory.mktemp("serve-report"))
+    assert (run / "threshold.json").is_file(), "thzface eval wrote no threshold for the tiny run"
+    return run
