@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from thzface.losses import LPIPS, WeightsNotFoundError, build_perceptual, lpips_loss
+from thzface.losses import LPIPS, WeightsNotFoundError, lpips_loss
 from thzface.losses.perceptual import _CHANNELS, _features
 
 
@@ -51,7 +51,7 @@ def test_missing_or_none_path_names_it(tmp_path) -> None:
     with pytest.raises(ValueError, match=f"backbone weights file not found: {missing}"):
         lpips_loss(missing)
     with pytest.raises(FileNotFoundError, match="LPIPS linear weights file not found"):
-        build_perceptual(__file__, lin_path=tmp_path / "lin.pth")
+        lpips_loss(__file__, lin_path=tmp_path / "lin.pth")
 
 
 def test_unreadable_or_wrong_weights(tmp_path, alex_files) -> None:
