@@ -129,8 +129,15 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 
 def cmd_verify(a: argparse.Namespace) -> int:
-    from thzface.recipes.mtl_infer import verify
+    from thzface.engine.checkpoint import read_metadata, weights_path
 
+    recipe = read_metadata(weights_path(a.run))["recipe"]
+    if recipe == "twin":
+        from thzface.recipes.twin_infer import verify
+    elif recipe in ("mtl", "distill"):
+        from thzface.recipes.mtl_infer import verify
+    else:
+        raise ValueError(f"{a.run}: recipe {recipe!r} is not a verification model (mtl, distill or twin)")
     res = verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold)
     _print_json(res)
     return 0
@@ -261,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=cmd_verify)
 
     b = sub.add_parser("bench", help="benchmarks (write OUT/bench.json)")
-    b.add_argument("what", help="sim | mtl | infer")
+    b.add_argument("what", help="sim | mtl | infer | onnx | inpaint | distill | twin | unmask3d | calibrate")
     b.add_argument("--data", default=None)
     b.add_argument("--budget-s", type=float, default=600.0)
     b.add_argument("--out", required=True)

@@ -1,0 +1,132 @@
+"""``thzface bench twin``: what do the face parts add? Global-only vs parts-only vs fused, twin vs random impostors.
+
+Per seed: an ``mtl`` embedder is trained (``args.global_config``, default ``configs/mtl-default.yaml``, for
+``args.global_budget_s`` or ``budget_s`` seconds; or taken from ``args.global_run``) and frozen; then three
+``twin-default`` systems are trained for ``budget_s`` each on the same data — ``global+mlp`` (fusion MLP on the
+frozen global embedding only, same two-stage twin training), ``parts`` (no global branch) and ``fused`` (both) —
+and evaluated next to the frozen embedding itself (``global``). Part-based systems are scored with the data's
+part boxes (``/given``) and with their own part-box head (``/pred``, the deployable case). Numbers per protocol:
+``idd_`` identity-disjoint test identities (held-out thresholds from identity folds), ``cs_`` closed-set (seen
+identities, unseen samples).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from thzface.bench import format_table
+from thzface.config import load_config
+from thzface.data.csv import read_triplets
+from thzface.data.split import read_twins
+from thzface.engine.checkpoint import load_run
+from thzface.engine.train import fit
+from thzface.models.parts import GlobalEmbedder
+from thzface.models.profile import count_parameters
+from thzface.recipes import twin_eval as TE
+from thzface.report import dumps
+
+SYSTEMS: dict[str, list[str]] = {
+    "global+mlp": ["model.parts=[]", "model.box_head=false"],
+    "parts": ["model.global_kind=none"],
+    "fused": [],
+}
+VARIANTS = {"embedding": "", "boxes=given": "/given", "boxes=predicted": "/pred"}
+PROTOCOLS = {"idd": "identity-disjoint", "cs": "closed-set"}
+KEYS = [
+    *(f"idd_{k}" for k in ("twin_eer", "random_eer", "twin_roc_auc", "random_roc_auc", "twin_tar@far=0.1",
+                           "twin_heldout_hter", "random_heldout_hter", "twin_far@random_threshold",
+                           "frr@random_threshold")),
+    *(f"cs_{k}" for k in ("twin_eer", "random_eer", "twin_roc_auc", "random_roc_auc")),
+    "box_iou", "parameters", "steps", "train_seconds",
+]  # fmt: skip
+
+
+def flatten(metrics: dict, variant: str) -> dict:
+    """Headline numbers of one variant, prefixed by protocol (idd_, cs_)."""
+    out: dict = {}
+    for short, name in PROTOCOLS.items():
+        v = metrics["protocols"].get(name, {}).get(variant)
+        if v is not None:
+            out.update({f"{short}_{k}": val for k, val in TE.headline(v).items()})
+    return out
+
+
+def budget(budget_s: float, seed: int) -> list[str]:
+    return [f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.max_steps=-1", "train.progress=false",
+            f"train.seed={seed}"]  # fmt: skip
+
+
+def eval_global(g_run: Path, data: Path, config: Path, out: Path) -> dict:
+    """The frozen global embedding alone, scored with the twin metrics (no training on top)."""
+    cfg = load_config(config)
+    gcfg, mtl, _ = load_run(g_run, recipe="mtl")
+    net = GlobalEmbedder(gcfg.model, "embedding")
+    net.load_from(mtl)
+    rows = read_triplets(data / cfg.data.test_csv, data)
+    c = TE.collect(lambda x, b, h: (net(x), None), cfg, data, rows)
+    seen = {r.anchor_name.identity for r in read_triplets(data / cfg.data.train_csv, data)}
+    metrics = TE.compute_metrics({"embedding": c}, seen, read_twins(data), seed=cfg.train.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(dumps(metrics))
+    return {**flatten(metrics, "embedding"), "parameters": sum(p.numel() for p in net.parameters())}
+
+
+def global_config(args, configs: Path) -> Path:
+    """The mtl config of the global embedder: ``args.global_config`` (a path) or configs/mtl-default.yaml."""
+    return Path(getattr(args, "global_config", None) or configs / "mtl-default.yaml")
+
+
+def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str, dict]:
+    g_run = Path(args.global_run) if getattr(args, "global_run", None) else out / "global"
+    rows: dict[str, dict] = {}
+    if not getattr(args, "global_run", None):
+        g_cfg = load_config(global_config(args, configs), budget(getattr(args, "global_budget_s", None) or
+                                                                 args.budget_s, seed))  # fmt: skip
+        s = fit(g_cfg, data, g_run, resume=False)
+        rows["global"] = {"steps": s["global_step"], "train_seconds": s["seconds"]}
+    rows["global"] = {**rows.get("global", {}), **eval_global(g_run, data, configs / "twin-default.yaml",
+                                                              out / "global-report")}  # fmt: skip
+    for name, overrides in SYSTEMS.items():
+        cfg = load_config(configs / "twin-default.yaml",
+                          [*budget(args.budget_s, seed), f"model.global_run={g_run}", *overrides])  # fmt: skip
+        run = out / name
+        s = fit(cfg, data, run, resume=False)
+        metrics = TE.evaluate(run, data, run / "report")
+        _, model, _ = load_run(run, recipe="twin")
+        common = {"parameters": count_parameters(model), "steps": s["global_step"], "train_seconds": s["seconds"],
+                  "box_iou": metrics["box_head"].get("mean_iou")}  # fmt: skip
+        for variant, suffix in VARIANTS.items():
+            if any(variant in p for p in metrics["protocols"].values()):
+                rows[f"{name}{suffix}"] = {**flatten(metrics, variant), **common}
+    return rows
+
+
+def mean_over_seeds(runs: list[dict]) -> dict:
+    """Per key, the mean of the finite values over seeds (None where no seed has one)."""
+    keys = {k for r in runs for k in r}
+    vals = {k: [float(r[k]) for r in runs if r.get(k) is not None and np.isfinite(r[k])] for k in keys}
+    return {k: (float(np.mean(v)) if v else None) for k, v in sorted(vals.items())}
+
+
+def run(args) -> dict:
+    from thzface.cli import resolve_data
+
+    data = resolve_data(args.data or "sim:twins-20", workers=args.workers)
+    out = Path(args.out)
+    configs = Path(getattr(args, "configs", None) or Path(__file__).resolve().parents[3] / "configs")
+    per_seed = [run_seed(args, data, configs, out / f"seed{s}", s) for s in range(args.seeds)]
+    systems = list(per_seed[0])
+    mean = {name: mean_over_seeds([r[name] for r in per_seed]) for name in systems}
+    return {
+        "data": str(data),
+        "twins": len(read_twins(data)) // 2,
+        "budget_s": args.budget_s,
+        "seeds": args.seeds,
+        "global_run": getattr(args, "global_run", None)
+        or f"trained per seed ({global_config(args, configs)}, "
+        f"{getattr(args, 'global_budget_s', None) or args.budget_s} s)",
+        "systems": {name: {"mean": mean[name], "runs": [r[name] for r in per_seed]} for name in systems},
+        "table": format_table(mean, KEYS, first="metric (mean over seeds)"),
+    }
