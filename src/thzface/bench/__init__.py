@@ -13,7 +13,13 @@ from thzface.report import dumps
 BENCHES: dict[str, str] = {
     "sim": "thzface.bench.sim",
     "mtl": "thzface.bench.mtl",
+    "calibrate": "thzface.bench.calibrate",
     "infer": "thzface.bench.infer",
+    "onnx": "thzface.bench.onnx",
+    "twin": "thzface.bench.twin",
+    "inpaint": "thzface.bench.inpaint",
+    "distill": "thzface.bench.distill",
+    "unmask3d": "thzface.bench.unmask3d",
 }
 
 

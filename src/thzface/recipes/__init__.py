@@ -12,6 +12,10 @@ from types import ModuleType
 
 RECIPES: dict[str, str] = {
     "mtl": "thzface.recipes.mtl",
+    "inpaint": "thzface.recipes.inpaint",
+    "twin": "thzface.recipes.twin",
+    "distill": "thzface.recipes.distill",
+    "unmask3d": "thzface.recipes.unmask3d",
 }
 
 

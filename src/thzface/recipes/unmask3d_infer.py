@@ -1,0 +1,100 @@
+"""``thzface predict`` for ``unmask3d``: K completions per concealed image, with optional mask and coefficient edits.
+
+Writes ``OUT/<stem>_mask.png`` (the hole used), ``OUT/<stem>_render.png`` (depth, shading, labels as RGB),
+``OUT/<stem>_s<k>.png`` for k = 1..K and ``OUT/predictions.json`` (coefficients by group, mask area, files).
+Completion k of every image uses noise seed ``(--seed, k)``: the same seed reproduces it, another seed differs.
+``--edit`` sets coefficients before rendering (``expression=happiness:0.5``, ``jaw_open=0.8``, ``shape=3:1.5``,
+``pose=yaw:20``); ``--mask`` (file, or folder with one ``<stem>.png`` per input) replaces the N3D's mask.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thzface.config import atomic_write_text
+from thzface.data.io import load_image, save_png_atomic
+from thzface.engine.checkpoint import load_run
+from thzface.recipes.mtl_infer import expand_inputs
+from thzface.recipes.unmask3d_eval import build_renderer
+from thzface.recipes.unmask3d_pipeline import analyse, complete, sample_seeds
+from thzface.recipes.unmask3d_render import BUILTIN_ALIASES, parse_edit
+
+
+def load_masks(spec: str | None, files: list[Path], size: int) -> torch.Tensor | None:
+    """(N, 1, S, S) binary masks from ``--mask`` (one file for all, or a folder of ``<stem>.png``); None if unset."""
+    if not spec:
+        return None
+    p = Path(spec)
+    if p.is_file():
+        m = load_image(p, size, 1)  # (1, S, S)
+        return torch.from_numpy(np.stack([m] * len(files)) > 0.5).float()
+    if not p.is_dir():
+        raise FileNotFoundError(f"--mask {p}: no such file or folder")
+    out = []
+    for f in files:
+        q = p / f"{f.stem}.png"
+        if not q.is_file():
+            raise FileNotFoundError(f"--mask {p}: no mask {q.name} for input {f.name}")
+        out.append(load_image(q, size, 1))
+    return torch.from_numpy(np.stack(out) > 0.5).float()  # (N, 1, S, S)
+
+
+def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int = 16) -> dict:
+    backend = getattr(args, "backend", "torch") or "torch"
+    if backend != "torch":
+        raise ValueError(f"--backend {backend}: unmask3d runs on torch only (its renderer is numpy code)")
+    k = int(getattr(args, "samples", 1) or 1)
+    if k < 1:
+        raise ValueError(f"--samples {k}: must be >= 1")
+    seed = int(getattr(args, "seed", 0) or 0)
+    cfg, model, _ = load_run(run, recipe="unmask3d")
+    renderer = build_renderer(cfg)
+    lay = renderer.layout
+    aliases = BUILTIN_ALIASES if cfg.model.face_model == "builtin" else {}
+    edits = [parse_edit(e, lay, aliases) for e in (getattr(args, "edit", None) or [])]
+    files = expand_inputs(inputs)
+    size, channels = cfg.data.image_size, cfg.model.image_channels
+    masks = load_masks(getattr(args, "mask", None), files, size)
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for i in range(0, len(files), batch_size):
+        chunk = files[i : i + batch_size]
+        image = torch.from_numpy(np.stack([load_image(f, size, channels) for f in chunk]))  # (n, C, S, S)
+        given = None if masks is None else masks[i : i + len(chunk)]
+        a = analyse(model, renderer, image, edits=edits, mask=given)
+        outs = [complete(model, image, a, sample_seeds(seed, j, len(chunk))) for j in range(k)]  # k x (n, C, S, S)
+        for j, f in enumerate(chunk):
+            names = {"mask": out / f"{f.stem}_mask.png", "render": out / f"{f.stem}_render.png"}
+            save_png_atomic(a.mask[j].numpy(), names["mask"])
+            save_png_atomic(a.render[j].numpy(), names["render"])
+            completions = []
+            for s in range(k):
+                path = out / f"{f.stem}_s{s + 1}.png"
+                save_png_atomic(outs[s][j].numpy(), path)
+                completions.append(str(path))
+            coeffs = a.coeffs[j].numpy()
+            records.append(
+                {
+                    "image": str(f),
+                    "mask_source": "given" if given is not None else "N3D",
+                    "mask_area": float(a.mask[j].mean()),
+                    "coefficients": {g: [round(float(v), 5) for v in coeffs[sl]] for g, sl in lay.groups().items()},
+                    "expression_names": list(lay.expr_names),
+                    "render": str(names["render"]),
+                    "mask": str(names["mask"]),
+                    "completions": completions,
+                }
+            )
+    atomic_write_text(out / "predictions.json", json.dumps(records, indent=1))
+    return {
+        "images": len(records),
+        "samples": k,
+        "seed": seed,
+        "edits": getattr(args, "edit", None) or [],
+        "out": str(out),
+        "predictions": str(out / "predictions.json"),
+    }
