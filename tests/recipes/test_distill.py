@@ -216,3 +216,12 @@ def test_loss_config_inherits_every_mtl_field() -> None:
 
     assert {f.name for f in dataclasses.fields(MtlLoss)} <= {f.name for f in dataclasses.fields(LossConfig)}
     assert {f.name for f in dataclasses.fields(MtlModelConfig)} <= {f.name for f in dataclasses.fields(ModelConfig)}
+
+
+def test_paper_preset_has_the_reference_parameter_counts(repo) -> None:
+    """Reference multimodal model: 35.61 M parameters in all, 23.48 M in the student used at inference."""
+    task = build_task(load_config(repo / "configs" / "distill-paper.yaml"))
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    student, total = count(task.model), count(task)
+    assert round(student / 1e6, 2) == 23.48 and round(total / 1e6, 2) == 35.61
+    assert task.teacher.thz_encoder is None  # the THz encoder is shared with the student, as in the reference

@@ -11,7 +11,7 @@ from thzface.models.teacher import CrossModalFusion, TeacherConfig, build_teache
 STUDENT = mtl_preset("tiny")  # 32×32, widths (8, 16, 24, 32) → 2×2 tokens of width 32
 
 
-@pytest.mark.parametrize("fusion,trunk", [("paper", "conv"), ("default", "attn"), ("default", "avg")])
+@pytest.mark.parametrize("fusion,trunk", [("paper", "conv"), ("residual", "attn"), ("paper", "avg")])
 def test_shapes_and_finite(fusion: str, trunk: str) -> None:
     torch.manual_seed(0)
     t = build_teacher(TeacherConfig(fusion=fusion, trunk=trunk, heads=2, trunk_dim=24, embed_dim=16), STUDENT)

@@ -22,20 +22,22 @@ class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/Inf loss; the last good checkpoint is kept."""
 
 
-def lr_lambda_cosine(warmup: int, total: int, start_time: float, max_time_s: float):
-    """Linear warmup then cosine decay to 0; progress is the larger of step/total and elapsed/max_time.
+def lr_lambda_cosine(warmup_frac: float, total: int, start_time: float, max_time_s: float):
+    """Linear warmup over the first ``warmup_frac`` of training, then cosine decay to 0.
 
-    With a wall-clock budget (``max_time_s > 0``) the decay follows whichever budget runs out first, so a
-    time-limited run still ends at a low learning rate.
+    Progress is the larger of step/total and, with a wall-clock budget (``max_time_s > 0``), elapsed/max_time,
+    so a time-limited run warms up and decays on its real schedule whatever ``max_epochs`` says.
     """
 
     def fn(step: int) -> float:
-        if warmup > 0 and step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
+        progress = step / max(1, total)
         if max_time_s > 0:
             progress = max(progress, (time.monotonic() - start_time) / max_time_s)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        progress = min(1.0, progress)
+        if warmup_frac > 0 and progress < warmup_frac:
+            return max(progress / warmup_frac, 1.0 / max(1, int(warmup_frac * total)))
+        rest = (progress - warmup_frac) / max(1e-12, 1.0 - warmup_frac)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, rest)))
 
     return fn
 
@@ -112,8 +114,7 @@ class Task(L.LightningModule):
             total = int(self.trainer.estimated_stepping_batches)
             if t.max_steps > 0:
                 total = min(total, t.max_steps)
-            warmup = int(t.warmup_frac * total)
-            fn = lr_lambda_cosine(warmup, total, self._start_time, t.max_time_s)
+            fn = lr_lambda_cosine(t.warmup_frac, total, self._start_time, t.max_time_s)
             sched = torch.optim.lr_scheduler.LambdaLR(opt, fn)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
         raise ValueError(f"train.schedule: unknown schedule {t.schedule!r} (cosine | plateau | constant)")

@@ -5,8 +5,9 @@ Each modality's bottleneck map (B, C, h, w) becomes h·w tokens of width C. Two 
 are concatenated and mapped back to C channels (Linear → LayerNorm → ReLU). A trunk turns the fused token map
 into the teacher latent read by the teacher heads (L2 embedding, posture logits).
 
-``fusion: paper`` is the reference's bare pair of cross-attention blocks. ``fusion: default`` adds a learned
-positional encoding per modality and pre-norm residual connections around both blocks. Both encoders have the
+``fusion: paper`` is the reference's bare pair of cross-attention blocks (the default: the variant below did
+not measure better, see docs/distill.md). ``fusion: residual`` adds a learned positional encoding per modality
+and pre-norm residual connections around both blocks. Both encoders have the
 student's encoder design (``stem_width``, ``widths``); visible images are grayscale (one channel) as the
 dataset loads them. With ``share_thz_encoder`` the teacher owns no THz encoder and reads the student's
 bottleneck (the reference's joint model); a teacher that is trained alone or frozen owns one.
@@ -25,13 +26,13 @@ from thzface.models.encoder import ResNetEncoder, conv_trunk, pooled_trunk
 from thzface.models.multitask import MtlModelConfig
 
 VIS_CHANNELS = 1  # visible images are loaded as grayscale (TripletDataset), as the reference did
-FUSIONS: tuple[str, ...] = ("paper", "default")
+FUSIONS: tuple[str, ...] = ("paper", "residual")
 TRUNKS: tuple[str, ...] = ("conv", "avg", "attn")
 
 
 @dataclass
 class TeacherConfig:
-    fusion: Literal["paper", "default"] = "default"  # paper: bare cross-attention; default: + pos. encoding, residual
+    fusion: Literal["paper", "residual"] = "paper"  # paper: bare cross-attention; residual: + pos. encoding, pre-norm
     heads: int = 4  # attention heads of each cross-attention block (must divide the token width widths[-1])
     attn_dropout: float = 0.1  # dropout on the attention weights
     trunk: Literal["conv", "avg", "attn"] = "attn"  # fused token map → latent: conv (reference k×k), avg, attn pool
@@ -104,7 +105,7 @@ class TeacherModel(nn.Module):
         self.vis_encoder = ResNetEncoder(VIS_CHANNELS, *enc)
         side = student.image_size // self.vis_encoder.reduction
         dim = student.widths[-1]
-        self.fusion = CrossModalFusion(dim, cfg.heads, cfg.attn_dropout, side * side, cfg.fusion == "default")
+        self.fusion = CrossModalFusion(dim, cfg.heads, cfg.attn_dropout, side * side, cfg.fusion == "residual")
         self.trunk = (
             conv_trunk(dim, cfg.trunk_dim, side, cfg.dropout)
             if cfg.trunk == "conv"
