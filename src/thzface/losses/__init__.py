@@ -28,7 +28,6 @@ from thzface.losses.reconstruction import (
     tv_loss,
 )
 
-
 __all__ = [
     "LPIPS",
     "LogitDistillationLoss",
