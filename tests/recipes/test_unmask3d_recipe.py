@@ -98,6 +98,11 @@ def test_discriminator_gradient_penalty(repo, datamodule):
     assert float(task.discriminator_losses(b["target"], fake, b["mask"])["gp"]) == pytest.approx(0.0, abs=1e-8)
 
 
+def test_face_model_must_match_the_dataset(repo, tiny_data):
+    with pytest.raises(ValueError, match="simulated with face model 'builtin', but model.face_model is 'sfm'"):
+        build_datamodule(tiny_cfg(repo, ["model.face_model=sfm"]), tiny_data)
+
+
 def test_manual_optimisation_needs_grad_clip_off(repo):
     with pytest.raises(ValueError, match="train.grad_clip: unmask3d trains with manual"):
         build_task(tiny_cfg(repo, ["train.grad_clip=1.0"]))

@@ -28,7 +28,7 @@ from thzface.data.datasets import identity_list, sample_seed
 from thzface.data.io import load_image
 from thzface.data.sampler import PKSampler
 from thzface.data.split import split_validation
-from thzface.recipes.unmask3d_render import Renderer, fit_placement
+from thzface.recipes.unmask3d_render import Renderer, face_model_of, fit_placement
 
 NUM_LANDMARKS = 68
 
@@ -204,6 +204,12 @@ class Unmask3DDataModule(L.LightningDataModule):
         )
         self.identities = identity_list(rows)
         train, val = split_validation(rows, cfg.data.val_fraction, cfg.train.seed)
+        written = face_model_of(self.root)
+        if written is not None and written != m.face_model:
+            raise ValueError(
+                f"{self.root / 'meta.json'}: the dataset was simulated with face model {written!r}, "
+                f"but model.face_model is {m.face_model!r}"
+            )
         self.renderer = Renderer(m.face_model, m.face_model_path, m.render_grid_deg, cfg.data.image_size)
         aug = photometric_augment(cfg.aug.profile, cfg.aug.p)
         self.train_set = Unmask3DDataset(self.root, train, cfg, self.renderer, self.identities, aug)

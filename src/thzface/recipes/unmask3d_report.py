@@ -24,7 +24,7 @@ def sample_grid(c: dict, rows: int = GRID_ROWS) -> bytes:
         "true render": c["render_true"][:n, 1:2],
     }
     for k in range(c["samples"].shape[1]):
-        cols[f"sample {k + 1}"] = c["samples"][:n, k]
+        cols[f"sample {k + 1} (true mask)"] = c["samples"][:n, k]
     cols["end to end"] = c["out"][:n]
     cols["edited"] = c["out_edit"][:n]
     cols["target"] = c["target"][:n]
