@@ -15,6 +15,34 @@ from thzface.data.sampler import PKSampler
 from thzface.data.split import split_validation
 
 
+def train_loader(cfg: Config, ds, labels: list, trainer=None) -> DataLoader:
+    """Training loader for ``cfg.train.sampler``: identity-balanced P×K batches (``labels`` = identity per item)
+    or shuffled batches; rank-offset seeds under DDP, one epoch = len(ds) / (batch × world) batches."""
+    import torch
+
+    t, d = cfg.train, cfg.data
+    rank = trainer.global_rank if trainer is not None else 0
+    world = trainer.world_size if trainer is not None else 1
+    if t.sampler == "pk":
+        k = max(1, min(t.pk_k, t.batch_size))
+        p = max(1, min(t.batch_size // k, len(set(labels))))  # never more identities than the data holds
+        n_batches = max(1, len(ds) // (t.batch_size * world))
+        sampler = PKSampler(labels, p=p, k=k, seed=t.seed + 1000 * rank, num_batches=n_batches)
+        return DataLoader(ds, batch_sampler=sampler, num_workers=d.num_workers, persistent_workers=False)
+    if t.sampler != "random":
+        raise ValueError(f"train.sampler: unknown sampler {t.sampler!r} (pk | random)")
+    g = torch.Generator().manual_seed(t.seed + 1000 * rank)
+    return DataLoader(
+        ds,
+        batch_size=t.batch_size,
+        shuffle=True,
+        drop_last=len(ds) > t.batch_size,
+        generator=g,
+        num_workers=d.num_workers,
+        persistent_workers=False,
+    )
+
+
 class TripletDataModule(L.LightningDataModule):
     """Reads ``DIR/<train_csv>``, splits validation rows, serves P×K (or shuffled) triplet batches."""
 
@@ -42,31 +70,8 @@ class TripletDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        t, d = self.cfg.train, self.cfg.data
         ds = self._dataset(self.train_rows, train=True)
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        world = self.trainer.world_size if self.trainer is not None else 1
-        n_batches = max(1, len(ds) // (t.batch_size * world))
-        if t.sampler == "pk":
-            labels = [self.identities.index(r.anchor_name.identity) for r in self.train_rows]
-            k = max(1, min(t.pk_k, t.batch_size))
-            p = max(1, min(t.batch_size // k, len(set(labels))))  # never more identities than the data holds
-            sampler = PKSampler(labels, p=p, k=k, seed=t.seed + 1000 * rank, num_batches=n_batches)
-            return DataLoader(ds, batch_sampler=sampler, num_workers=d.num_workers, persistent_workers=False)
-        if t.sampler != "random":
-            raise ValueError(f"train.sampler: unknown sampler {t.sampler!r} (pk | random)")
-        import torch
-
-        g = torch.Generator().manual_seed(t.seed + 1000 * rank)
-        return DataLoader(
-            ds,
-            batch_size=t.batch_size,
-            shuffle=True,
-            drop_last=len(ds) > t.batch_size,
-            generator=g,
-            num_workers=d.num_workers,
-            persistent_workers=False,
-        )
+        return train_loader(self.cfg, ds, [r.anchor_name.identity for r in self.train_rows], self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         rows = self.val_rows or self.train_rows[: max(1, min(len(self.train_rows), 64))]

@@ -26,7 +26,6 @@ from thzface.data.augment import PROFILES, Augment
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import identity_list, sample_seed
 from thzface.data.io import load_image
-from thzface.data.sampler import PKSampler
 from thzface.data.split import split_validation
 from thzface.recipes.unmask3d_render import Renderer, face_model_of, fit_placement
 
@@ -221,28 +220,10 @@ class Unmask3DDataModule(L.LightningDataModule):
         return coefficient_stats(self.train_set.coefficient_table(), self.renderer.layout.groups())
 
     def train_dataloader(self) -> DataLoader:
-        t, d = self.cfg.train, self.cfg.data
+        from thzface.engine.datamodule import train_loader
+
         ds = self.train_set
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        world = self.trainer.world_size if self.trainer is not None else 1
-        if t.sampler == "pk":
-            labels = [r.anchor_name.identity for r in ds.rows]
-            k = max(1, min(t.pk_k, t.batch_size))
-            p = min(max(1, t.batch_size // k), len(set(labels)))
-            n_batches = max(1, len(ds) // (t.batch_size * world))
-            sampler = PKSampler(labels, p=p, k=k, seed=t.seed + 1000 * rank, num_batches=n_batches)
-            return DataLoader(ds, batch_sampler=sampler, num_workers=d.num_workers)
-        if t.sampler != "random":
-            raise ValueError(f"train.sampler: unknown sampler {t.sampler!r} (pk | random)")
-        g = torch.Generator().manual_seed(t.seed + 1000 * rank)
-        return DataLoader(
-            ds,
-            batch_size=t.batch_size,
-            shuffle=True,
-            drop_last=len(ds) > t.batch_size,
-            generator=g,
-            num_workers=d.num_workers,
-        )
+        return train_loader(self.cfg, ds, [r.anchor_name.identity for r in ds.rows], self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(
