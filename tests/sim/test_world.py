@@ -119,3 +119,15 @@ def test_instrument_per_dataset_fixes_the_scanner_not_the_noise(fast):
     assert fixed[0]["sensor"] == fixed[1]["sensor"] and fixed[0]["fov_mm"] == fixed[1]["fov_mm"]
     assert fixed[0]["system"]["water"] != fixed[1]["system"]["water"]  # the person still varies
     assert free[0]["system"]["standoff_mm"] != free[1]["system"]["standoff_mm"]
+
+
+def test_one_instrument_draw_gives_each_scan_its_own_stripe_and_noise_realisation():
+    from thzface.sim.sensor import draw_sensor
+
+    cfg = get_preset("tiny").sensor
+    draws = [
+        draw_sensor(cfg, 32, 5.0, False, np.random.default_rng(7), np.random.default_rng(i)) for i in (0, 1)
+    ]  # the same instrument generator state (per_dataset), two scans
+    assert draws[0].row_gain_sigma == draws[1].row_gain_sigma and draws[0].ar_rho == draws[1].ar_rho
+    for field in ("gain", "offset", "noise"):
+        assert not np.allclose(draws[0].fields[field], draws[1].fields[field]), field

@@ -18,7 +18,7 @@ def calibrate(folder: Path, out: Path, seed: int = 0, **kwargs) -> dict:
 
 
 def compare(dir_a: Path, dir_b: Path, out_png: Path | None = None) -> dict:
-    """Statistics of two folders side by side (see :func:`thzface.calibrate.compare.compare`)."""
-    from thzface.calibrate.compare import compare as _compare
+    """Statistics of two folders side by side (see :func:`thzface.calibrate.side_by_side.compare`)."""
+    from thzface.calibrate.side_by_side import compare as _compare
 
     return _compare(Path(dir_a), Path(dir_b), Path(out_png) if out_png is not None else None)

@@ -7,7 +7,8 @@
    identities, postures and noise streams, so differences are smooth).
 3. Levenberg-Marquardt on ``|W^1/2 (T_real - T_sim(u))|^2`` with Broyden updates of ``J`` after every
    simulation; ``W`` = inverse of (bootstrap variance of the real features + the simulation's own variance).
-4. Uncertainty: ``Cov(u) = (J^T W J)^-1`` at the best point; a parameter counts as identified when its 1-sigma
+4. Uncertainty: ``Cov(u) = (J^T W J)^-1`` at the best point, times the cost per feature when above 1 (misfit
+   inflation); a parameter counts as identified when its 1-sigma
    interval is narrower than a quarter of its search range.
 """
 
@@ -95,7 +96,9 @@ class _Search:
 
     def run(self, u: dict[str, float], mode: str, n: int) -> tuple[Measurement, Scans]:
         values = {k: BY_NAME[k].from_u(v) for k, v in u.items()}
-        cfg = apply_params(self.base, values, mode, image_size=self.size)
+        # per_sample: what is not fitted (detector, correlated noise, ADC, FOV ...) is averaged over its base
+        # ranges, as the real scanner's single unknown draw cannot be reproduced
+        cfg = apply_params(self.base, values, mode, image_size=self.size, instrument="per_sample")
         t = time.time()
         scans = simulate_scans(cfg, n, self.st.seed, self.st.workers)
         self.count += 1
@@ -221,7 +224,10 @@ def fit(real_scans: Scans, base: SimConfig, pitch_mm: float, st: FitSettings) ->
             lam *= 4
     u_b, t_b, c_b, m_b = best
     a = jac / sd[:, None]
-    cov = np.linalg.pinv(a.T @ a)  # (P, P)
+    hess = a.T @ a
+    # a direction the features do not constrain must get a large variance, not pinv's zero
+    cov = np.linalg.inv(hess + 1e-6 * max(float(np.max(np.diag(hess))), 1e-12) * np.eye(len(free)))  # (P, P)
+    cov *= max(1.0, c_b)  # misfit (cost per feature > 1: the model cannot match) widens the intervals
     su = np.sqrt(np.clip(np.diag(cov), 0, None))
     values, sigma, interval, ident = {}, {}, {}, {}
     for p in PARAMS:

@@ -115,10 +115,12 @@ def apply_params(
     display: str,
     half: dict[str, float] | None = None,
     image_size: int | None = None,
+    instrument: str | None = None,
 ) -> SimConfig:
     """``base`` with each given parameter's range set to ``value +- half`` (half 0: fixed) and one display map.
 
-    Parameters missing from ``values`` keep the base ranges. The lobe width is written as an aperture at the
+    Parameters missing from ``values`` keep the base ranges; ``instrument`` (per_sample | per_dataset) replaces
+    the base's when given. The lobe width is written as an aperture at the
     base stand-off midpoint (theta_0 = D / 4z, thz-physics section 1.2(b)), with the stand-off fixed there.
     """
     if display not in DISPLAYS:
@@ -167,4 +169,7 @@ def apply_params(
             scaled[f] = dataclasses.replace(fc, tan_delta=(fc.tan_delta[0] * lo, fc.tan_delta[1] * hi))
         fabrics = dataclasses.replace(base.fabrics, **scaled)
     size = base.image_size if image_size is None else int(image_size)
-    return dataclasses.replace(base, image_size=size, sensor=sensor, active=active, skin=skin, fabrics=fabrics)
+    inst = base.instrument if instrument is None else instrument
+    return dataclasses.replace(
+        base, image_size=size, instrument=inst, sensor=sensor, active=active, skin=skin, fabrics=fabrics
+    )

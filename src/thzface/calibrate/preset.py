@@ -1,5 +1,8 @@
 """Turn a fit into a simulator preset: identified parameters narrowed to value +- 1 sigma, the rest kept.
 
+The preset draws its instrument per sample: within the fitted ranges, and over the base ranges for what the
+images could not pin down (domain randomisation where calibration is silent).
+
 The preset is a full :class:`thzface.sim.config.SimConfig` written with ``sim.presets.save_preset_file``, so
 ``thzface synth --preset-file PRESET.yaml`` reads it back unchanged; a side file ``<PRESET>.calibration.json``
 carries the fitted values, uncertainties and statistics (a preset file holds no unknown keys).
@@ -36,7 +39,7 @@ def preset_from_fit(base: SimConfig, fit: FitResult, image_size: int, name: str 
         p = BY_NAME[k]
         values[k] = fit.values[k]
         half[k] = min(max(fit.sigma[k], MIN_HALF.get(k, 0.0)), 0.5 * (p.hi - p.lo))
-    cfg = apply_params(base, values, fit.display, half, image_size=image_size)
+    cfg = apply_params(base, values, fit.display, half, image_size=image_size, instrument="per_sample")
     return dataclasses.replace(cfg, preset=name)
 
 

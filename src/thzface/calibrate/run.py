@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thzface.calibrate.compare import example_strip, format_side_by_side, plot, scan_statistics
+from thzface.calibrate.side_by_side import example_strip, format_side_by_side, plot, scan_statistics
 from thzface.calibrate.fit import FitResult, FitSettings, fit
 from thzface.calibrate.params import PARAMS, base_values
 from thzface.calibrate.preset import calibration_path, preset_from_fit, write_preset

@@ -84,8 +84,8 @@ def draw_sensor(
     corr /= np.maximum(corr.std(axis=(1, 2), keepdims=True), 1e-12)
     d.fields = {
         "shift": sway + serp,
-        "gain": 1 + d.row_gain_sigma * ar1(size, d.ar_rho, rng),
-        "offset": d.row_offset_sigma * ar1(size, d.ar_rho, rng),
+        "gain": 1 + d.row_gain_sigma * ar1(size, d.ar_rho, rng_fields),  # drift: a realisation per scan
+        "offset": d.row_offset_sigma * ar1(size, d.ar_rho, rng_fields),
         "noise": np.sqrt(1 - d.corr_frac) * white + np.sqrt(d.corr_frac) * corr,  # (2, H, W): I and Q
         "drop_rows": rng_fields.random(size) < d.drop_row_frac,
         "hold_rows": rng_fields.random(size) < 0.5,  # dropped row: hold the previous one (else zero)
