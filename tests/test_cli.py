@@ -34,9 +34,7 @@ def test_end_to_end_tiny(repo, tiny_data, tmp_path, capsys):
     assert 0.0 <= v["eer"] <= 1.0 and 0.0 <= v["roc_auc"] <= 1.0
     assert "<img" in (report / "report.html").read_text()
     img = sorted((tiny_data / "thz").glob("*_b1b_*.png"))
-    assert (
-        main(["predict", str(run), str(img[0]), str(tiny_data / "thz"), "--out", str(tmp_path / "pred")]) == 0
-    )
+    assert main(["predict", str(run), str(img[0]), str(tiny_data / "thz"), "--out", str(tmp_path / "pred")]) == 0
     preds = json.loads((tmp_path / "pred" / "predictions.json").read_text())
     assert preds[0]["posture"] in ("front", "left", "right", "up", "down")
     assert (tmp_path / "pred" / f"{img[0].stem}_recon.png").is_file()

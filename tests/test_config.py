@@ -60,9 +60,7 @@ def test_every_shipped_config_loads_and_round_trips(repo, tmp_path):
     assert paths, "no configs shipped"
     for p in paths:
         cfg = load_config(p)
-        assert p.stem.startswith(cfg.recipe + "-"), (
-            f"{p.name}: recipe {cfg.recipe} does not match the file name"
-        )
+        assert p.stem.startswith(cfg.recipe + "-"), f"{p.name}: recipe {cfg.recipe} does not match the file name"
         save_config(cfg, tmp_path / "c.yaml")
         again = load_config(tmp_path / "c.yaml")
         assert dump_yaml(again) == dump_yaml(cfg)

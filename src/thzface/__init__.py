@@ -1,2 +1,3 @@
 """thzface: concealed-face analysis in THz imaging."""
+
 __version__ = "0.1.0"

@@ -34,11 +34,7 @@ def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:
             raise FileNotFoundError(f"{p}: data folder not found")
         return p
     preset = spec[4:]
-    cache = (
-        Path(os.environ.get("THZFACE_CACHE", Path.home() / ".cache" / "thzface"))
-        / "sim"
-        / f"{preset}-seed{seed}"
-    )
+    cache = Path(os.environ.get("THZFACE_CACHE", Path.home() / ".cache" / "thzface")) / "sim" / f"{preset}-seed{seed}"
     if not (cache / "test.csv").is_file():
         synth(preset, cache, seed=seed, workers=workers, overrides=[])
     return cache
@@ -194,12 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True)
 
     s = sub.add_parser("synth", help="simulate a THz face dataset in the seed format")
-    s.add_argument(
-        "--preset", default="demo", help="tiny | demo | bench-20 | twins-20 | pretrain-500 | sfm-20"
-    )
-    s.add_argument(
-        "--preset-file", default=None, help="YAML simulator preset (e.g. from `thzface sim calibrate`)"
-    )
+    s.add_argument("--preset", default="demo", help="tiny | demo | bench-20 | twins-20 | pretrain-500 | sfm-20")
+    s.add_argument("--preset-file", default=None, help="YAML simulator preset (e.g. from `thzface sim calibrate`)")
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=1)
@@ -234,9 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config")
     t.add_argument("--data", default=None, help="dataset folder, or sim:<preset> (default sim:demo)")
     t.add_argument("--out", required=True)
-    t.add_argument(
-        "--init-from", default=None, help="run folder whose weights initialise the model (fine-tuning)"
-    )
+    t.add_argument("--init-from", default=None, help="run folder whose weights initialise the model (fine-tuning)")
     t.add_argument("--no-resume", action="store_true", help="ignore RUN/checkpoints/last.ckpt")
     t.add_argument("overrides", nargs="*", help="dotted key=value config overrides")
     t.set_defaults(fn=cmd_train)
@@ -254,9 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--backend", choices=["torch", "onnx"], default="torch")
     pr.add_argument("--mask", default=None, help="mask image or folder (inpainting recipes)")
     pr.add_argument("--samples", type=int, default=1, help="completions per image (unmask3d)")
-    pr.add_argument(
-        "--edit", action="append", default=[], help="coefficient edit, e.g. expression=happiness:0.5"
-    )
+    pr.add_argument("--edit", action="append", default=[], help="coefficient edit, e.g. expression=happiness:0.5")
     pr.add_argument("--seed", type=int, default=0)
     pr.set_defaults(fn=cmd_predict)
 

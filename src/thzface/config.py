@@ -199,9 +199,7 @@ class DataConfig:
     image_size: int = 64  # network input size (images are resized when they differ)
     val_fraction: float = 0.15  # share of train rows held out for validation, per (identity, posture) group
     use_visible: bool = False  # load the visible columns (distillation / visible-light recipes)
-    target: str = (
-        "positive"  # reconstruction target: positive (unconcealed scan) | clean (noise-free, simulator)
-    )
+    target: str = "positive"  # reconstruction target: positive (unconcealed scan) | clean (noise-free, simulator)
     num_workers: int = 0  # DataLoader workers
 
 

@@ -11,9 +11,21 @@ from thzface.engine.checkpoint import load_run
 
 def test_two_gloo_processes(repo, tiny_data, tmp_path):
     run = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "thzface.cli", "train", str(repo / "configs/mtl-tiny.yaml"), "--data",
-           str(tiny_data), "--out", str(run), "train.devices=2", "train.strategy=ddp", "train.accelerator=cpu",
-           "train.max_steps=2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "thzface.cli",
+        "train",
+        str(repo / "configs/mtl-tiny.yaml"),
+        "--data",
+        str(tiny_data),
+        "--out",
+        str(run),
+        "train.devices=2",
+        "train.strategy=ddp",
+        "train.accelerator=cpu",
+        "train.max_steps=2",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -68,9 +68,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(repo, tiny_data, tmp_path
 
 def test_init_from_copies_weights(repo, tiny_data, tmp_path):
     fit(tiny_cfg(repo, "train.max_steps=2"), tiny_data, tmp_path / "pre")
-    summary = fit(
-        tiny_cfg(repo, "train.max_steps=1"), tiny_data, tmp_path / "fine", init_run=tmp_path / "pre"
-    )
+    summary = fit(tiny_cfg(repo, "train.max_steps=1"), tiny_data, tmp_path / "fine", init_run=tmp_path / "pre")
     assert summary["init_from"]["copied"] > 10 and summary["init_from"]["skipped"] == []
 
 

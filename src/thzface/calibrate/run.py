@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from thzface.calibrate.side_by_side import example_strip, format_side_by_side, plot, scan_statistics
 from thzface.calibrate.fit import FitResult, FitSettings, fit
 from thzface.calibrate.params import PARAMS, base_values
 from thzface.calibrate.preset import calibration_path, preset_from_fit, write_preset
 from thzface.calibrate.scans import load_scans
+from thzface.calibrate.side_by_side import example_strip, format_side_by_side, plot, scan_statistics
 from thzface.calibrate.simulate import simulate_scans
 from thzface.config import atomic_write_bytes, atomic_write_text
 from thzface.report import jsonable

@@ -75,8 +75,7 @@ def parse_name(name: str) -> ImageName:
     parts = stem.split("_")
     if len(parts) != 3:
         raise NameError_(
-            f"{name}: expected <identity>_<b|n><posture><b|n>_<sample>.png with exactly two '_', "
-            f"found {len(parts) - 1}"
+            f"{name}: expected <identity>_<b|n><posture><b|n>_<sample>.png with exactly two '_', found {len(parts) - 1}"
         )
     identity, state, sample = parts
     if not identity:

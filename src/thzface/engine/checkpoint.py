@@ -24,9 +24,7 @@ class RunError(ValueError):
     """A run folder or weights file is missing, corrupt or of another recipe."""
 
 
-def save_weights(
-    state_dict: dict[str, torch.Tensor], cfg: Config, path: str | Path, extra: dict | None = None
-) -> None:
+def save_weights(state_dict: dict[str, torch.Tensor], cfg: Config, path: str | Path, extra: dict | None = None) -> None:
     """Write weights + config metadata atomically (temp file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,8 +90,6 @@ def load_run(run: str | Path, recipe: str | None = None, map_location: str = "cp
     state = load_file(str(path), device=map_location)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise RunError(
-            f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
-        )
+        raise RunError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.eval()
     return cfg, model, meta["extra"]

@@ -50,9 +50,7 @@ class ExportBest(Callback):
         v = float(value)
         if not math.isfinite(v):
             return
-        better = self.best is None or (
-            v > self.best if self.cfg.train.monitor_mode == "max" else v < self.best
-        )
+        better = self.best is None or (v > self.best if self.cfg.train.monitor_mode == "max" else v < self.best)
         if better:
             self.best = v
             self._save(trainer, pl_module, v)

@@ -151,5 +151,9 @@ def import_reference_run(ckpt_path: str | Path, out: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     save_weights(model.state_dict(), cfg, out / "model.safetensors", extra={"imported_from": str(ckpt_path)})
-    return {"run": str(out), **{k: (len(v) if isinstance(v, list) else v) for k, v in report.items()},
-            "missing_keys": report.get("missing", []), "unexpected_keys": report.get("unexpected", [])}
+    return {
+        "run": str(out),
+        **{k: (len(v) if isinstance(v, list) else v) for k, v in report.items()},
+        "missing_keys": report.get("missing", []),
+        "unexpected_keys": report.get("unexpected", []),
+    }

@@ -75,9 +75,7 @@ class MtlTask(Task):
 
     def metric_labels(self, batch: dict) -> torch.Tensor:
         n = batch["anchor"].shape[0]
-        if (
-            self.cfg.loss.metric_labels == "triplet"
-        ):  # paper preset: the reference's labelling, kept on purpose
+        if self.cfg.loss.metric_labels == "triplet":  # paper preset: the reference's labelling, kept on purpose
             idx = torch.arange(n, device=batch["anchor"].device)
             return torch.cat([idx, idx, idx + n])  # (3n,)
         return torch.cat([batch["identity"], batch["identity"], batch["neg_identity"]])  # (3n,)

@@ -30,9 +30,7 @@ FARS = (1e-2, 1e-3)
 
 
 @torch.no_grad()
-def collect(
-    model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64
-) -> dict:
+def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
     """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
     from thzface.recipes.mtl import classify
 
@@ -72,9 +70,7 @@ def collect(
         for k in ("target", "anchor", "has_mask"):
             out[k].append(b[k])
         out["mask"].append(b["garment_mask"])
-    res = {
-        k: torch.cat(v).float().numpy() if v[0].dim() > 0 else torch.stack(v).numpy() for k, v in out.items()
-    }
+    res = {k: torch.cat(v).float().numpy() if v[0].dim() > 0 else torch.stack(v).numpy() for k, v in out.items()}
     res["has_mask"] = res["has_mask"].astype(bool).reshape(-1)
     res["identity"] = np.array([r.anchor_name.identity for r in rows])
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
@@ -253,8 +249,6 @@ def evaluate(run: Path, root: Path, out: Path, recipes: tuple[str, ...] = ("mtl"
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", dumps(metrics))
     if threshold is not None:
-        atomic_write_text(
-            Path(run) / "threshold.json", json.dumps({"threshold": threshold, "source": str(out)})
-        )
+        atomic_write_text(Path(run) / "threshold.json", json.dumps({"threshold": threshold, "source": str(out)}))
     write_mtl_report(out, metrics, c, seen, run=Path(run))
     return metrics

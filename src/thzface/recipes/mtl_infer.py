@@ -108,11 +108,7 @@ def verify(run: Path, a: Path, b: Path, threshold: float | None = None) -> dict:
     e = res["embedding"]
     score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1])))
     thr = threshold if threshold is not None else pred.threshold()
-    source = (
-        "--threshold"
-        if threshold is not None
-        else ("RUN/threshold.json (from eval)" if thr is not None else None)
-    )
+    source = "--threshold" if threshold is not None else ("RUN/threshold.json (from eval)" if thr is not None else None)
     if thr is None:
         raise ValueError(f"{run}: no threshold.json (run `thzface eval` first) and no --threshold given")
     return {

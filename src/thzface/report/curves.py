@@ -39,9 +39,7 @@ def plot_curves(csv_path: str | Path, out_png: str | Path) -> Path | None:
     from thzface.config import atomic_write_bytes
 
     series = read_metrics_csv(csv_path)
-    keys = sorted(
-        k for k in series if (k.startswith("train/") and k.endswith("loss")) or k.startswith("val/")
-    )
+    keys = sorted(k for k in series if (k.startswith("train/") and k.endswith("loss")) or k.startswith("val/"))
     if not keys:
         return None
     n = len(keys)

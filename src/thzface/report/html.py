@@ -101,9 +101,7 @@ def write_mtl_report(
             )
         )
         sec.append("<h3>Per posture</h3>" + table(p["per_posture"], "posture"))
-        sec.append(
-            "<details><summary>Per identity</summary>" + table(p["per_identity"], "identity") + "</details>"
-        )
+        sec.append("<details><summary>Per identity</summary>" + table(p["per_identity"], "identity") + "</details>")
     n = min(max_grid, len(c["names"]))
     pick = np.linspace(0, len(c["names"]) - 1, n).round().astype(int)
     grid = F.image_grid(
