@@ -205,8 +205,9 @@ class DataConfig:
 
 @dataclass
 class AugConfig:
-    profile: str = "gentle"  # none | gentle | medium | strong (reference parameters, seed-reference §1)
+    profile: str = "gentle"  # none | gentle | medium | strong (reference parameters, seed-reference §1) | scan (ours)
     p: float = 1.0  # probability that a sample is augmented at all
+    paired: bool = False  # warp the reconstruction target (positive, clean, garment mask) with the anchor
 
 
 @dataclass

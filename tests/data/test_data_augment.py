@@ -9,7 +9,7 @@ import torch
 
 from thzface.data.augment import PROFILES, Augment, AugProfile, build_augment
 from thzface.data.csv import TripletRow
-from thzface.data.datasets import TripletDataset
+from thzface.data.datasets import TripletDataset, sample_seed
 from thzface.data.io import load_image
 
 
@@ -130,3 +130,38 @@ def test_dataset_augments_inputs_only(make_ds) -> None:
     ds.set_epoch(1)
     assert not torch.equal(ds[0]["anchor"], s["anchor"])
     assert torch.equal(ds[0]["positive"], positive)
+
+
+def test_with_targets_draws_like_call_and_warps_targets_without_corruption() -> None:
+    x = _smooth_batch(8)
+    aug = build_augment("strong", p=0.5)
+    plain = aug(x, torch.Generator().manual_seed(4))
+    y, (t,) = aug.with_targets(x, [x.clone()], torch.Generator().manual_seed(4))
+    assert torch.equal(y, plain)  # the input stream is unchanged by carrying targets along
+    geometry = Augment(AugProfile("geo", rotation_deg=20, scale=(0.8, 1.2), translate_px=6), p=0.5)
+    y, (t,) = geometry.with_targets(x, [x.clone()], torch.Generator().manual_seed(4))
+    assert torch.equal(y, t) and not torch.equal(t, x)  # geometry only: the target is warped exactly like x
+    untouched = (t == x).flatten(1).all(dim=1)  # p = 0.5: the samples not augmented keep their target
+    assert 0 < int(untouched.sum()) < 8
+    with pytest.raises(ValueError, match="targets must be"):
+        aug.with_targets(x, [x[:2]], torch.Generator())
+
+
+def test_scan_profile_is_milder_than_the_reference_profiles() -> None:
+    x = _smooth_batch(64)
+    assert 0 < _change("scan", x) < _change("gentle", x)
+
+
+def test_paired_dataset_warps_positive_target_and_mask_with_the_anchor(make_ds) -> None:
+    root = make_ds()
+    rows = [TripletRow("ida_b1b_0.png", "ida_n1n_0.png", "idb_b1b_0.png")]
+    geo = Augment(AugProfile("geo", rotation_deg=25, translate_px=6), paired=True)
+    s = TripletDataset(root, rows, 16, ["ida", "idb"], augment=geo, seed=7)[0]
+    anchor = torch.from_numpy(load_image(root / "thz" / "ida_b1b_0.png", 16))
+    positive = torch.from_numpy(load_image(root / "thz" / "ida_n1n_0.png", 16))
+    g = torch.Generator().manual_seed(sample_seed(7, 0, 0, 0))  # (seed, epoch, index, anchor member)
+    a, (p, _) = geo.with_targets(anchor[None], [positive[None], positive[None]], g)
+    assert torch.equal(s["anchor"], a[0]) and not torch.equal(s["anchor"], anchor)
+    assert torch.equal(s["positive"], p[0]) and torch.equal(s["target"], p[0])  # one matrix for all three
+    s_plain = TripletDataset(root, rows, 16, ["ida", "idb"], augment=build_augment("scan"), seed=7)[0]
+    assert torch.equal(s_plain["positive"], positive)  # unpaired: the target never moves

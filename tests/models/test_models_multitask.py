@@ -210,3 +210,15 @@ def test_onnx_export_matches_eager(decoder: str, tmp_path) -> None:
         want = wrapped(x)
     for g, w in zip(got, want, strict=True):
         assert torch.allclose(torch.from_numpy(g), w, atol=1e-5)
+
+
+def test_residual_reconstruction_starts_as_the_input_and_plain_does_not() -> None:
+    batch = tiny_batch(4)
+    x = batch["x"]
+    with torch.no_grad():
+        res = build("film").eval()(x).reconstruction
+        plain = build("film", residual=False).eval()(x).reconstruction
+    assert build("film").cfg.residual and (res - x).abs().max() < 0.05
+    assert (plain - x).abs().max() > 0.2  # a sigmoid decoder starts near grey 0.5
+    with pytest.raises(ValueError, match="residual"):
+        mtl_preset("tiny", out_channels=3)

@@ -34,10 +34,11 @@ DISPLAYS = ("sqrt", "db", "linear")  # recovery seed i hides display map DISPLAY
 REAL = ["identities.count=20", "identities.twin_pairs=0", "samples=3"]  # 300 samples, 600 scans
 PRETRAIN = ["identities.count=60", "identities.twin_pairs=0", "samples=2"]  # 600 samples, 1200 scans
 # a small mtl model at 32 px, constant learning rate (a time budget has no schedule length): the transfer runs
-# must take hundreds of steps within the budget on two CPU cores
+# must take hundreds of steps within the budget on two CPU cores; mtl-default's augmentation
 TRANSFER_CONFIG = "mtl-tiny"
 TRANSFER_OVERRIDES = ["train.max_steps=-1", "train.max_epochs=100000", "train.schedule=constant",
-                      "train.batch_size=32", "train.progress=false", "train.val_every=1.0"]  # fmt: skip
+                      "train.batch_size=32", "train.progress=false", "train.val_every=1.0",
+                      "aug.profile=scan", "aug.p=0.5", "aug.paired=true"]  # fmt: skip
 TRANSFER_KEYS = ["idd_eer", "idd_roc_auc", "idd_tar@far=0.01", "ssim", "psnr", "posture_acc", "steps"]
 
 

@@ -1,6 +1,10 @@
 """THz augmentation profiles none/gentle/medium/strong (the reference's parameters) on (B, C, H, W) tensors.
 
-The table :data:`PROFILES` holds exactly the values of the reference code (seed-reference §1). Lengths are in
+The table :data:`PROFILES` holds exactly the values of the reference code (seed-reference §1) for gentle, medium
+and strong, plus our ``scan`` profile: sparse glint images lose their identity cues under the reference's
+additive noise (σ 0.05-0.15 on a near-black image), cutouts and band drops (identity stays at chance, see
+docs/benchmarks.md), so ``scan`` keeps to what a scanner does between sessions: a few degrees, a few percent of
+scale, two pixels of placement, thin scan-line drop-outs, faint noise. Lengths are in
 pixels **at the reference's 64×64 input** and scale with the image side (``round(px · H / 64)``, at least 1),
 so a 16-px test image sees the same relative corruption. Where the reference leaves a detail open, the choice
 here is:
@@ -21,6 +25,7 @@ Augmentation is for inputs (anchor, negative) only — never for reconstruction 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -68,6 +73,10 @@ PROFILES: dict[str, AugProfile] = {
         cutout_p=0.5, cutout_count=(4, 6), cutout_size_px=(8, 20),
         band_p=0.5, band_width_px=(8, 16), noise_sigma=(0.1, 0.2),
     ),
+    "scan": AugProfile(
+        "scan", rotation_deg=5, scale=(0.95, 1.05), translate_px=2,
+        stripe_p=0.2, stripe_width_px=(1, 2), stripe_max=2, noise_sigma=(0.0, 0.02),
+    ),
 }  # fmt: skip
 
 
@@ -90,14 +99,15 @@ def _bands(start: torch.Tensor, width: torch.Tensor, active: torch.Tensor, lengt
 class Augment:
     """Seeded THz augmentation for one profile; call with a (B, C, H, W) batch and a ``torch.Generator``."""
 
-    def __init__(self, profile: AugProfile, p: float = 1.0) -> None:
+    def __init__(self, profile: AugProfile, p: float = 1.0, paired: bool = False) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"aug p={p}: must lie in [0, 1]")
         self.profile = profile
         self.p = p
+        self.paired = paired  # datasets warp the reconstruction target with the input (see with_targets)
 
     def __repr__(self) -> str:
-        return f"Augment({self.profile.name!r}, p={self.p})"
+        return f"Augment({self.profile.name!r}, p={self.p}, paired={self.paired})"
 
     def _px(self, v: float, size: int) -> int:
         return max(1, round(v * size / REFERENCE_SIZE))
@@ -106,9 +116,9 @@ class Augment:
         """Integer lengths drawn in the reference-pixel range ``lim``, scaled to ``size``."""
         return _randint(self._px(lim[0], size), self._px(lim[1], size), shape, g)
 
-    def _geometry(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Affine then random resized crop, composed into one matrix: a single bilinear warp."""
-        pr, (b, _, h, w) = self.profile, x.shape
+    def _matrix(self, b: int, h: int, w: int, g: torch.Generator) -> torch.Tensor | None:
+        """Affine then random resized crop composed into one pixel matrix (B, 3, 3); None for the identity."""
+        pr = self.profile
         mat = torch.eye(3).repeat(b, 1, 1)  # (B, 3, 3) source pixel → output pixel
         if pr.rotation_deg or pr.scale != (1.0, 1.0) or pr.translate_px:
             angle = torch.deg2rad(_uniform(-pr.rotation_deg, pr.rotation_deg, b, g))  # (B,)
@@ -131,9 +141,7 @@ class Augment:
             crop[:, 1, 1], crop[:, 1, 2] = (h - 1) / (ch - 1), -y0 * (h - 1) / (ch - 1)
             crop[:, 2, 2] = 1
             mat = crop @ mat  # (B, 3, 3)
-        if torch.equal(mat, torch.eye(3).expand_as(mat)):
-            return x
-        return warp_affine(x, mat[:, :2], (h, w), padding_mode="zeros", align_corners=True)  # (B, C, H, W)
+        return None if torch.equal(mat, torch.eye(3).expand_as(mat)) else mat
 
     def _drop_mask(self, b: int, h: int, w: int, g: torch.Generator) -> torch.Tensor:
         """(B, 1, H, W) bool: pixels zeroed by stripes, cutout and band-drop."""
@@ -173,25 +181,43 @@ class Augment:
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment a (B, C, H, W) float batch in [0, 1]; returns a new tensor of the same shape."""
+        return self.with_targets(x, [], generator)[0]
+
+    def with_targets(
+        self, x: torch.Tensor, targets: Sequence[torch.Tensor], generator: torch.Generator
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Augment ``x`` (B, C, H, W) and warp each of ``targets`` (B, C', H, W) with the same geometry, without
+        corruption, so a reconstruction target stays aligned with its input. ``x`` draws exactly what
+        :meth:`__call__` draws (same generator, same result)."""
         if x.ndim != 4:
             raise ValueError(f"augment: expected a (B, C, H, W) batch, got shape {tuple(x.shape)}")
+        if any(t.ndim != 4 or t.shape[0] != x.shape[0] or t.shape[2:] != x.shape[2:] for t in targets):
+            raise ValueError(f"augment: targets must be (B, C', H, W) batches like x {tuple(x.shape)}")
         if self.profile.name == "none" or self.p == 0.0:
-            return x.clone()
+            return x.clone(), [t.clone() for t in targets]
         b, _, h, w = x.shape
         x = x.float()
-        apply = torch.rand(b, generator=generator) < self.p  # (B,)
-        y = self._geometry(x, generator)  # (B, C, H, W)
+        apply = torch.rand(b, generator=generator).view(b, 1, 1, 1) < self.p  # (B, 1, 1, 1)
+        mat = self._matrix(b, h, w, generator)  # (B, 3, 3) or None: no geometry
+        y = x if mat is None else _warp(x, mat)  # (B, C, H, W)
         y = y.masked_fill(self._drop_mask(b, h, w, generator), 0.0)  # (B, C, H, W)
         lo, hi = self.profile.noise_sigma
         if hi > 0:
             sigma = _uniform(lo, hi, b, generator).view(b, 1, 1, 1)  # (B, 1, 1, 1)
             y = y + sigma * torch.randn(y.shape, generator=generator)  # (B, C, H, W)
         y = y.clamp(0.0, 1.0)
-        return torch.where(apply.view(b, 1, 1, 1), y, x)  # (B, C, H, W)
+        warped = [t.clone() if mat is None else torch.where(apply, _warp(t.float(), mat), t) for t in targets]
+        return torch.where(apply, y, x), warped  # (B, C, H, W), [(B, C', H, W)]
 
 
-def build_augment(profile: str, p: float = 1.0) -> Augment:
+def _warp(x: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
+    """One bilinear warp of (B, C, H, W) by pixel matrices (B, 3, 3), zero padding."""
+    h, w = x.shape[2:]
+    return warp_affine(x, mat[:, :2], (h, w), padding_mode="zeros", align_corners=True)  # (B, C, H, W)
+
+
+def build_augment(profile: str, p: float = 1.0, paired: bool = False) -> Augment:
     """The augmentation for a profile name (``none`` is the identity); ValueError on unknown names."""
     if profile not in PROFILES:
         raise ValueError(f"aug profile {profile!r}: expected one of {sorted(PROFILES)}")
-    return Augment(PROFILES[profile], p)
+    return Augment(PROFILES[profile], p, paired)

@@ -3,7 +3,7 @@
 Images load through :func:`thzface.data.io.load_image` (bicubic resize to ``image_size``) and are cached in
 memory per dataset object (a THz set of ~1,400 64×64 images is ~23 MB). Augmentation of a triplet's anchor and
 negative is seeded by ``(seed, epoch, index, member)`` so one sample can be reproduced alone; targets (the
-positive and the clean image) are never augmented.
+positive and the clean image) are never corrupted; with a ``paired`` augmentation they follow the anchor's warp.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ class TripletDataset(Dataset):
         return self.augment(img[None], g)[0]  # (1, S, S)
 
     def __getitem__(self, index: int) -> dict:
-        """``anchor``/``negative`` (1, S, S) augmented; ``positive``/``target`` (1, S, S) never augmented
+        """``anchor``/``negative`` (1, S, S) augmented; ``positive``/``target`` (1, S, S) never corrupted (warped
+        with the anchor when the augmentation is ``paired``)
         (``target`` = ``clean/`` image with target="clean" when present, else the positive); ``identity``,
         ``neg_identity`` (indices into ``identities``), ``posture``, ``neg_posture`` (0-based); ``garment_mask``
         (1, S, S) from ``aux/<anchor>.npz``, aligned with the target (zeros and ``has_mask`` False without one);
@@ -145,8 +146,19 @@ class TripletDataset(Dataset):
         mask = self._masks[aux]
         zeros = torch.zeros(1, self.size, self.size)  # (1, S, S)
         ident, neg_ident = self.labels[index]
+        anchor = self._thz(thz / r.anchor)  # (1, S, S)
+        if self.augment is not None and self.augment.paired:  # the targets follow the anchor's geometry
+            g = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index, 0))
+            m = zeros if mask is None else mask
+            a, (positive, target, m) = self.augment.with_targets(
+                anchor[None], [positive[None], target[None], m[None]], g
+            )
+            anchor, positive, target = a[0], positive[0], target[0]  # (1, S, S) each
+            mask = None if mask is None else (m[0] > 0.5).float()
+        else:
+            anchor = self._augment(anchor, index, 0)
         sample = {
-            "anchor": self._augment(self._thz(thz / r.anchor), index, 0),  # (1, S, S)
+            "anchor": anchor,  # (1, S, S)
             "positive": positive.clone(),
             "target": target.clone(),
             "negative": self._augment(self._thz(thz / r.negative), index, 1),  # (1, S, S)

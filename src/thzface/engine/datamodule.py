@@ -57,7 +57,8 @@ class TripletDataModule(L.LightningDataModule):
 
     def _dataset(self, rows: list[TripletRow], train: bool) -> TripletDataset:
         d = self.cfg.data
-        augment = build_augment(self.cfg.aug.profile, self.cfg.aug.p) if train else None
+        a = self.cfg.aug
+        augment = build_augment(a.profile, a.p, a.paired) if train else None
         return TripletDataset(
             self.root,
             rows,

@@ -30,6 +30,8 @@ ROUTES: tuple[str, ...] = ("predicted", "oracle", "soft")
 ARCHS: tuple[str, ...] = ("paper", "default")
 DECODERS: tuple[str, ...] = ("moe_hard", "moe_soft", "film")
 POOLS: tuple[str, ...] = ("avg", "attn")
+RESIDUAL_HEAD_SCALE = 1e-2  # residual mode: initial scale of the decoder's last conv
+RESIDUAL_EPS = 1.0 / 512  # input clamp before the logit of a residual reconstruction (half an 8-bit step)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class MtlModelConfig:
     rdb_growth: int = 16  # growth of the decoder's residual dense block
     rdb_layers: int = 5  # convs in the residual dense block (0: no block)
     gate_grad: bool = False  # soft routing: let the reconstruction loss train the posture head via the gate
+    residual: bool = False  # reconstruction = sigmoid(logit(input) + decoder logits): starts as the input itself
 
     def __post_init__(self) -> None:
         self.widths, self.decoder_widths = tuple(self.widths), tuple(self.decoder_widths)
@@ -69,6 +72,8 @@ class MtlModelConfig:
         for name, allowed in (("arch", ARCHS), ("decoder", DECODERS), ("pool", POOLS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"MtlModelConfig: {name} {getattr(self, name)!r} is not one of {list(allowed)}")
+        if self.residual and self.in_channels != self.out_channels:
+            raise ValueError("MtlModelConfig: residual reconstruction needs in_channels == out_channels")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"MtlModelConfig: dropout {self.dropout} must be in [0, 1)")
 
@@ -91,7 +96,7 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
             rdb_growth=32,
             rdb_layers=5,
         ),
-        "default": MtlModelConfig(),
+        "default": MtlModelConfig(residual=True),
         "tiny": MtlModelConfig(
             image_size=32,
             stem_width=8,
@@ -103,6 +108,7 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
             decoder_widths=(24, 16, 12, 8),
             rdb_growth=8,
             rdb_layers=2,
+            residual=True,
         ),
     }
     if name not in presets:
@@ -145,12 +151,17 @@ class MultiTaskModel(nn.Module):
         n_dec, cond = (1, cfg.num_postures) if film else (cfg.num_postures, 0)
         experts = [self._make_decoder(cond_dim=cond) for _ in range(n_dec)]
         self.decoder: nn.Module = experts[0] if film else MixtureDecoder(experts)
+        if cfg.residual:  # near-zero correction at start (the reconstruction begins as the input), not exactly
+            with torch.no_grad():  # zero, so every decoder weight gets a gradient from the first step
+                for expert in experts:
+                    expert.head[0].weight.mul_(RESIDUAL_HEAD_SCALE)
+                    expert.head[0].bias.zero_()
 
     def _make_decoder(self, cond_dim: int) -> UNetDecoder:
         c = self.cfg
         return UNetDecoder(
             c.widths[-1], tuple(reversed(c.widths[:-1])), c.decoder_reduce, c.decoder_widths,
-            c.out_channels, c.rdb_growth, c.rdb_layers, cond_dim,
+            c.out_channels, c.rdb_growth, c.rdb_layers, cond_dim, raw_output=c.residual,
         )  # fmt: skip
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -197,11 +208,22 @@ class MultiTaskModel(nn.Module):
             return (probs if self.cfg.gate_grad else probs.detach()), False
         return F.one_hot(posture_logits.argmax(dim=1), p).to(posture_logits.dtype), True  # (B, P)
 
-    def reconstruct(self, feats: EncoderFeatures, weights: torch.Tensor, hard: bool) -> torch.Tensor:
-        """Decode the unconcealed face (B, C, H, W) from encoder features and routing weights (B, P)."""
+    def reconstruct(
+        self, feats: EncoderFeatures, weights: torch.Tensor, hard: bool, x: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Decode the unconcealed face (B, C, H, W) from encoder features and routing weights (B, P).
+
+        With ``residual`` the decoder gives a correction in logit space to the input ``x`` (B, C, H, W).
+        """
         if isinstance(self.decoder, MixtureDecoder):
-            return self.decoder(feats.bottleneck, feats.skips, weights, hard)
-        return self.decoder(feats.bottleneck, feats.skips, cond=weights)
+            out = self.decoder(feats.bottleneck, feats.skips, weights, hard)
+        else:
+            out = self.decoder(feats.bottleneck, feats.skips, cond=weights)  # (B, C, H, W)
+        if not self.cfg.residual:
+            return out
+        if x is None:
+            raise ValueError("MultiTaskModel: residual reconstruction needs the input image x")
+        return torch.sigmoid(torch.logit(x.clamp(RESIDUAL_EPS, 1 - RESIDUAL_EPS)) + out)  # (B, C, H, W)
 
     def forward(
         self, x: torch.Tensor, posture: torch.Tensor | None = None, route: Route = "predicted"
@@ -212,7 +234,7 @@ class MultiTaskModel(nn.Module):
         return MultiTaskOutput(
             embedding=self.verification_head(feats.latent),  # (B, D)
             posture_logits=logits,
-            reconstruction=self.reconstruct(feats, weights, hard),  # (B, C, H, W)
+            reconstruction=self.reconstruct(feats, weights, hard, x),  # (B, C, H, W)
             latent=feats.latent,
             routing=weights,
         )

@@ -141,7 +141,7 @@ class DistillTask(MtlTask):
         logits_a = m.posture_head(fa.latent)  # (n, P)
         weights, hard = m.routing(logits_a, batch["posture"], lc.train_route)  # (n, P)
         emb_a = m.verification_head(fa.latent)  # (n, D)
-        rec = m.reconstruct(fa, weights, hard)  # (n, C, H, W)
+        rec = m.reconstruct(fa, weights, hard, batch["anchor"])  # (n, C, H, W)
         fpn = m.encode(torch.cat([batch["positive"], batch["negative"]]))
         emb_pn, logits_pn = m.verification_head(fpn.latent), m.posture_head(fpn.latent)  # (2n, D), (2n, P)
         return StudentPass(
