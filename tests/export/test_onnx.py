@@ -165,5 +165,6 @@ def test_distill_student_exports_and_teacher_is_refused(repo, tmp_path):
         save_weights(get_recipe("distill").build_model(cfg).state_dict(), cfg, tmp_path / stage / "model.safetensors")
     res = export_onnx(tmp_path / "joint", check=True)
     assert res["check"]["ok"] and session_metadata(new_session(Path(res["onnx"])))["recipe"] == "distill"
-    with pytest.raises(OnnxError, match="stage=teacher model needs visible images"):
-        export_onnx(tmp_path / "teacher")
+    for refuse in (export_onnx, Predictor):  # export, predict/verify and serve all load through load_thz_run
+        with pytest.raises(RunError, match="stage=teacher model needs visible images"):
+            refuse(tmp_path / "teacher")

@@ -12,8 +12,8 @@ import torch
 
 from thzface.bench import format_table
 from thzface.bench.infer import throughput as torch_throughput
-from thzface.engine.checkpoint import load_run
-from thzface.export.onnx import RECIPES, export_onnx, new_session, run_session, sample_inputs
+from thzface.export.onnx import export_onnx, new_session, run_session, sample_inputs
+from thzface.recipes.mtl_infer import load_thz_run
 
 BATCHES: tuple[int, ...] = (1, 64)
 
@@ -40,7 +40,7 @@ def run(args) -> dict:
     if not args.data:
         raise ValueError("bench onnx: pass the run folder with --data RUN")
     run_dir, out = Path(args.data), Path(args.out)
-    cfg, model, _ = load_run(run_dir, recipe=RECIPES)
+    cfg, model, _ = load_thz_run(run_dir)
     exported = export_onnx(run_dir, out / "model.onnx", check=True)
     threads = int(getattr(args, "workers", 0) or torch.get_num_threads())  # --workers: threads of both backends
     session = new_session(out / "model.onnx", threads=threads)

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from thzface.data.naming import POSTURES
-from thzface.engine.checkpoint import load_run, weights_path
+from thzface.engine.checkpoint import weights_path
+from thzface.recipes.mtl_infer import load_thz_run
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,6 @@ INPUT = "image"
 OUTPUTS: tuple[str, ...] = ("embedding", "posture_probs", "reconstruction")
 OPSET = 17
 CHECK_TOL = 1e-4  # largest |onnxruntime - PyTorch| accepted by the parity check
-RECIPES = ("mtl", "distill")  # recipes whose deployable model has the three heads
 
 
 class OnnxError(ValueError):
@@ -183,9 +183,7 @@ def export_onnx(run: Path, out: Path | None = None, check: bool = False, opset: 
     out = Path(out) if out is not None else default_onnx_path(Path(run))
     if out.is_dir():
         raise OnnxError(f"{out}: --out is a folder; give a file name such as {out / ONNX_NAME}")
-    cfg, model, extra = load_run(run, recipe=RECIPES)
-    if getattr(cfg.model, "stage", None) == "teacher":
-        raise OnnxError(f"{run}: a distill stage=teacher model needs visible images; export a THz-only student run")
+    cfg, model, extra = load_thz_run(Path(run))
     channels, size = int(cfg.model.in_channels), int(cfg.data.image_size)
     meta = {
         "recipe": cfg.recipe,

@@ -11,9 +11,19 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import POSTURES
-from thzface.engine.checkpoint import load_run, weights_path
+from thzface.engine.checkpoint import RunError, load_run, weights_path
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+THZ_RECIPES = ("mtl", "distill")  # recipes whose deployable model maps one THz scan to the three heads
+
+
+def load_thz_run(run: Path):
+    """``load_run`` for a THz-only three-head model; a distill ``stage: teacher`` run (it needs visible images
+    too) is refused with a one-line :class:`RunError`."""
+    cfg, model, extra = load_run(run, recipe=THZ_RECIPES)
+    if getattr(cfg.model, "stage", None) == "teacher":
+        raise RunError(f"{run}: a distill stage=teacher model needs visible images; use a THz-only student run")
+    return cfg, model, extra
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -37,7 +47,7 @@ class Predictor:
 
     def __init__(self, run: Path, backend: str = "torch"):
         self.run = Path(run)
-        self.cfg, self.model, self.extra = load_run(run, recipe=("mtl", "distill"))
+        self.cfg, self.model, self.extra = load_thz_run(run)
         self.size = self.cfg.data.image_size
         self.backend = backend
         self.session = None
