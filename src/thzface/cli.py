@@ -19,6 +19,7 @@ EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
     PermissionError,
     IsADirectoryError,
 )
+REPORTED_ERRORS: tuple[type[BaseException], ...] = (ConfigError, *EXPECTED_ERRORS)  # one line, exit 2
 
 
 def _print_json(obj: dict) -> None:
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         print(f"thzface: error: {e} (training stopped; the last good checkpoint is kept)", file=sys.stderr)
         return 1
-    except (ConfigError, *EXPECTED_ERRORS) as e:
+    except REPORTED_ERRORS as e:
         if args.verbose:
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)

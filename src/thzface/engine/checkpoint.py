@@ -72,7 +72,7 @@ def read_metadata(path: str | Path) -> dict:
     }
 
 
-def load_run(run: str | Path, recipe: str | None = None, map_location: str = "cpu"):
+def load_run(run: str | Path, recipe: str | tuple[str, ...] | None = None, map_location: str = "cpu"):
     """Rebuild the model of a run from its weights file alone.
 
     Returns ``(cfg, model, extra)`` with the model in eval mode. ``recipe`` (or a tuple of allowed recipes)

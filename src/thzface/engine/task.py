@@ -126,5 +126,6 @@ class Task(L.LightningModule):
         """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch)."""
         dl = self.trainer.train_dataloader
         for obj in (getattr(dl, "dataset", None), getattr(dl, "batch_sampler", None)):
-            if hasattr(obj, "set_epoch"):
-                obj.set_epoch(self.current_epoch)
+            set_epoch = getattr(obj, "set_epoch", None)
+            if callable(set_epoch):
+                set_epoch(self.current_epoch)

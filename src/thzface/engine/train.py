@@ -34,14 +34,15 @@ class ExportBest(Callback):
     def load_state_dict(self, state: dict) -> None:
         self.best = state.get("best")
 
-    def _save(self, trainer: L.Trainer, pl_module: Task, value: float | None) -> None:
+    def _save(self, trainer: L.Trainer, pl_module: L.LightningModule, value: float | None) -> None:
         if trainer.global_rank != 0:
             return
         extra = {"step": int(trainer.global_step), "monitor": self.cfg.train.monitor, "value": value}
         extra.update(getattr(pl_module, "export_extra", lambda: {})())
+        assert isinstance(pl_module, Task)
         save_weights(pl_module.deployable_state_dict(), self.cfg, self.run_dir / WEIGHTS, extra=extra)
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: Task) -> None:
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         value = trainer.callback_metrics.get(self.cfg.train.monitor)
@@ -55,7 +56,7 @@ class ExportBest(Callback):
             self.best = v
             self._save(trainer, pl_module, v)
 
-    def on_fit_end(self, trainer: L.Trainer, pl_module: Task) -> None:
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the latest state, also when max_steps/max_time stopped the run between checkpoint hooks
         trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
         if not (self.run_dir / WEIGHTS).exists():
@@ -128,7 +129,7 @@ def fit(
         devices=t.devices,
         num_nodes=t.num_nodes,
         strategy=t.strategy,
-        precision=_precision(cfg),
+        precision=_precision(cfg),  # type: ignore[arg-type]  # a validated precision string
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
         max_time=timedelta(seconds=t.max_time_s) if t.max_time_s > 0 else None,
@@ -152,8 +153,8 @@ def fit(
     summary.update(
         seconds=time.monotonic() - start,
         global_step=int(trainer.global_step),
-        best=callbacks[1].best,
-        monitor=t.monitor,  # type: ignore[attr-defined]
+        best=callbacks[1].best,  # type: ignore[attr-defined]
+        monitor=t.monitor,
         samples_seen=int(trainer.global_step) * t.batch_size,
     )
     if trainer.global_rank == 0:

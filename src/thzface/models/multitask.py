@@ -154,8 +154,10 @@ class MultiTaskModel(nn.Module):
         if cfg.residual:  # near-zero correction at start (the reconstruction begins as the input), not exactly
             with torch.no_grad():  # zero, so every decoder weight gets a gradient from the first step
                 for expert in experts:
-                    expert.head[0].weight.mul_(RESIDUAL_HEAD_SCALE)
-                    expert.head[0].bias.zero_()
+                    final = expert.head[0]
+                    assert isinstance(final, nn.Conv2d)
+                    final.weight.mul_(RESIDUAL_HEAD_SCALE)
+                    final.bias.zero_()  # type: ignore[union-attr]
 
     def _make_decoder(self, cond_dim: int) -> UNetDecoder:
         c = self.cfg

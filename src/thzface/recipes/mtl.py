@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import verification as V
 from thzface.models.multitask import MtlModelConfig as ModelConfig
+from thzface.models.multitask import MultiTaskModel
 from thzface.models.multitask import build_model as _build
 
 __all__ = ["ModelConfig", "LossConfig", "build_model", "build_task", "build_datamodule", "MtlTask"]
@@ -41,8 +43,9 @@ class LossConfig:
 
 def classify(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Embedding (B, D) and posture logits (B, P) without running the decoder."""
-    latent = model.encode(x).latent  # (B, F)
-    return model.verification_head(latent), model.posture_head(latent)
+    m = cast(MultiTaskModel, model)  # or a distill student: the same three-head model
+    latent = m.encode(x).latent  # (B, F)
+    return m.verification_head(latent), m.posture_head(latent)
 
 
 def build_model(cfg: Config) -> torch.nn.Module:
@@ -125,7 +128,7 @@ class MtlTask(Task):
         eer = V.eer(s, y)[0] if 0 < y.sum() < y.size else float("nan")
         acc = C.accuracy(c["posture"].numpy(), c["pred"].numpy())
         ssim = float(c["ssim"].mean())
-        score = np.nanmean([1 - eer, acc, ssim])
+        score = float(np.nanmean([1 - eer, acc, ssim]))
         return {"eer": eer, "posture_acc": acc, "ssim": ssim, "psnr": float(c["psnr"].mean()), "score": score}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,7 +71,9 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
         for k in ("target", "anchor", "has_mask"):
             out[k].append(b[k])
         out["mask"].append(b["garment_mask"])
-    res = {k: torch.cat(v).float().numpy() if v[0].dim() > 0 else torch.stack(v).numpy() for k, v in out.items()}
+    res: dict[str, Any] = {
+        k: torch.cat(v).float().numpy() if v[0].dim() > 0 else torch.stack(v).numpy() for k, v in out.items()
+    }
     res["has_mask"] = res["has_mask"].astype(bool).reshape(-1)
     res["identity"] = np.array([r.anchor_name.identity for r in rows])
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
