@@ -21,7 +21,7 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """The simulator's ``tiny`` preset with its mixed split, written once per test session."""
-    from thzface.cli import synth
+    from thzface.sim.dataset import synth
 
     out = tmp_path_factory.mktemp("tiny") / "data"
     synth("tiny", out, seed=0, workers=1, overrides=[], progress=False)

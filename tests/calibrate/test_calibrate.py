@@ -40,7 +40,7 @@ def test_preset_round_trip_narrows_identified_parameters_only(tmp_path: Path) ->
 
 
 def test_calibrate_synth_and_compare_end_to_end(tiny_data: Path, tmp_path: Path) -> None:
-    from thzface.cli import synth
+    from thzface.sim.dataset import synth
 
     out = tmp_path / "scanner.yaml"
     res = calibrate(tiny_data, out, seed=0, base="tiny", settings=TINY_FIT, n_stats=2)

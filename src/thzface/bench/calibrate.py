@@ -77,7 +77,7 @@ def recovery_table(truth: dict[str, float], runs: list[dict]) -> str:
 
 
 def _synth(out: Path, seed: int, workers: int, overrides: list[str], preset_file: str | None) -> Path:
-    from thzface.cli import synth
+    from thzface.sim.dataset import synth
 
     if not (out / "test.csv").is_file():
         synth(BASE if preset_file is None else None, out, seed, workers, overrides, preset_file, progress=False)

@@ -125,7 +125,7 @@ def cell(mean: float | None, std: float | None) -> str | None:
 
 
 def run(args) -> dict:
-    from thzface.cli import resolve_data
+    from thzface.sim.dataset import resolve_data
 
     data = resolve_data(args.data or "sim:bench-20")
     mtl, dist = find_config("mtl-default"), find_config("distill-default")

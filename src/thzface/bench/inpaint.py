@@ -93,7 +93,7 @@ def embedder_config(configs: Path, data: Path, budget_s: float, side: int):
 
 
 def run(args) -> dict:
-    from thzface.cli import resolve_data
+    from thzface.sim.dataset import resolve_data
 
     data = resolve_data(args.data, workers=getattr(args, "workers", 1))
     out = Path(args.out)

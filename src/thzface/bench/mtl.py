@@ -87,7 +87,7 @@ def train_and_eval(config: Path, data: Path, out: Path, budget_s: float, seed: i
 
 
 def run(args) -> dict:
-    from thzface.cli import resolve_data
+    from thzface.sim.dataset import resolve_data
 
     data = resolve_data(args.data)
     out = Path(args.out)

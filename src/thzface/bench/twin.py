@@ -111,7 +111,7 @@ def mean_over_seeds(runs: list[dict]) -> dict:
 
 
 def run(args) -> dict:
-    from thzface.cli import resolve_data
+    from thzface.sim.dataset import resolve_data
 
     data = resolve_data(args.data or "sim:twins-20", workers=args.workers)
     out = Path(args.out)

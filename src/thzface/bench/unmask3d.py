@@ -133,7 +133,7 @@ def mean_rows(runs: list[dict]) -> dict:
 
 
 def run(args) -> dict:
-    from thzface.cli import resolve_data
+    from thzface.sim.dataset import resolve_data
 
     data = resolve_data(args.data)
     out = Path(args.out)
