@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 
 from thzface.data.augment import Augment
 from thzface.data.csv import TripletRow
-from thzface.data.io import ImageError, load_image
+from thzface.data.io import ImageError, load_image, read_aux_array
 from thzface.data.naming import parse_name
 
 
@@ -59,18 +59,12 @@ class _ImageCache:
 
 def _load_mask(path: Path, size: int) -> torch.Tensor | None:
     """``garment_mask`` from an aux .npz resized (nearest) to size, or None when the file or key is absent."""
-    if not path.is_file():
+    m = read_aux_array(path, "garment_mask")  # (h, w)
+    if m is None:
         return None
-    try:
-        with np.load(path) as z:
-            if "garment_mask" not in z.files:
-                return None
-            m = np.asarray(z["garment_mask"], dtype=np.float32)  # (h, w)
-    except (OSError, ValueError) as e:
-        raise ImageError(f"{path}: unreadable aux file ({e})") from e
     if m.ndim != 2:
         raise ImageError(f"{path}: garment_mask has shape {m.shape}, expected (H, W)")
-    t = torch.from_numpy(m)[None, None]  # (1, 1, h, w)
+    t = torch.from_numpy(m.astype(np.float32))[None, None]  # (1, 1, h, w)
     t = torch.nn.functional.interpolate(t, size=(size, size), mode="nearest")  # (1, 1, S, S)
     return (t[0] > 0.5).float()  # (1, S, S)
 

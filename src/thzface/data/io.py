@@ -166,3 +166,18 @@ def save_png_atomic(array: np.ndarray, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_aux_array(path: str | Path, key: str) -> np.ndarray | None:
+    """Array ``key`` of an aux ``.npz`` as float64, or None when the file or the key is absent; an unreadable
+    file raises :class:`ImageError` naming it."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as z:
+            if key not in z.files:
+                return None
+            return np.asarray(z[key], dtype=np.float64)
+    except (OSError, ValueError) as e:
+        raise ImageError(f"{path}: unreadable aux file ({e})") from e

@@ -132,6 +132,15 @@ class L2Norm(nn.Module):
         return F.normalize(x, p=2.0, dim=1)  # (B, D)
 
 
+def embedding_head(in_dim: int, hidden: int, dim: int, dropout: float) -> nn.Sequential:
+    """Verification MLP of the reference: Linear → BN → ReLU → dropout → Linear → L2 norm; (B, in) → (B, dim).
+
+    Indices 0, 1 and 4 carry the reference weights (``verification_head.{0,1,4}``).
+    """
+    layers = [nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout)]
+    return nn.Sequential(*layers, nn.Linear(hidden, dim), L2Norm())
+
+
 def _check_positive(**named: tuple[int, ...]) -> None:
     """Raise ValueError if any size argument of the named block is not a positive integer."""
     for block, values in named.items():

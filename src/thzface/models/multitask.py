@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thzface.models.blocks import L2Norm, is_exporting
+from thzface.models.blocks import embedding_head, is_exporting
 from thzface.models.decoders import MixtureDecoder, UNetDecoder
 from thzface.models.encoder import EncoderFeatures, ResNetEncoder, conv_trunk, pooled_trunk
 
@@ -138,14 +138,7 @@ class MultiTaskModel(nn.Module):
             if cfg.arch == "paper"
             else pooled_trunk(cfg.widths[-1], cfg.trunk_dim, cfg.pool, cfg.dropout)
         )
-        self.verification_head = nn.Sequential(
-            nn.Linear(cfg.trunk_dim, cfg.embed_hidden),
-            nn.BatchNorm1d(cfg.embed_hidden),
-            nn.ReLU(),
-            nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.embed_hidden, cfg.embed_dim),
-            L2Norm(),
-        )
+        self.verification_head = embedding_head(cfg.trunk_dim, cfg.embed_hidden, cfg.embed_dim, cfg.dropout)
         self.posture_head = nn.Linear(cfg.trunk_dim, cfg.num_postures)
         film = cfg.decoder == "film"
         n_dec, cond = (1, cfg.num_postures) if film else (cfg.num_postures, 0)

@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from thzface.models.blocks import L2Norm, is_exporting
+from thzface.models.blocks import embedding_head, is_exporting
 from thzface.models.encoder import ResNetEncoder, conv_trunk, pooled_trunk
 from thzface.models.multitask import MtlModelConfig
 
@@ -111,14 +111,7 @@ class TeacherModel(nn.Module):
             if cfg.trunk == "conv"
             else pooled_trunk(dim, cfg.trunk_dim, cfg.trunk, cfg.dropout)
         )
-        self.verification_head = nn.Sequential(
-            nn.Linear(cfg.trunk_dim, cfg.embed_hidden),
-            nn.BatchNorm1d(cfg.embed_hidden),
-            nn.ReLU(),
-            nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.embed_hidden, cfg.embed_dim),
-            L2Norm(),
-        )
+        self.verification_head = embedding_head(cfg.trunk_dim, cfg.embed_hidden, cfg.embed_dim, cfg.dropout)
         self.posture_head = nn.Linear(cfg.trunk_dim, student.num_postures)
 
     @property

@@ -22,7 +22,7 @@ from thzface.config import Config
 from thzface.data.augment import PROFILES, Augment
 from thzface.data.csv import TripletRow
 from thzface.data.datasets import TripletDataset, sample_seed
-from thzface.data.io import ImageError
+from thzface.data.io import ImageError, read_aux_array
 from thzface.data.naming import ImageName, parse_name
 from thzface.data.split import read_twins
 from thzface.engine.datamodule import TripletDataModule
@@ -48,15 +48,9 @@ def scale_boxes(boxes: np.ndarray, native: tuple[int, int], size: int) -> np.nda
 
 def read_part_boxes(aux: Path, native: tuple[int, int], size: int) -> np.ndarray | None:
     """``part_boxes`` (5, 4) of an aux file scaled to ``size``; None when the file or key is absent."""
-    if not aux.is_file():
+    boxes = read_aux_array(aux, "part_boxes")  # (5, 4)
+    if boxes is None:
         return None
-    try:
-        with np.load(aux) as z:
-            if "part_boxes" not in z.files:
-                return None
-            boxes = np.asarray(z["part_boxes"], dtype=np.float64)
-    except (OSError, ValueError) as e:
-        raise ImageError(f"{aux}: unreadable aux file ({e})") from e
     if boxes.shape != (len(PART_NAMES), 4) or not np.isfinite(boxes).all():
         raise ImageError(f"{aux}: part_boxes must be finite with shape ({len(PART_NAMES)}, 4), got {boxes.shape}")
     if (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
