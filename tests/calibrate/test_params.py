@@ -26,6 +26,8 @@ def test_apply_params_narrows_ranges_and_keeps_the_rest() -> None:
     assert cfg.image_size == 48 and cfg.identities == base.identities
     assert cfg.sensor.row_gain_sigma == base.sensor.row_gain_sigma  # not given: base range kept
     assert cfg.fabrics.wool_knit.tan_delta == pytest.approx(tuple(2 * t for t in base.fabrics.wool_knit.tan_delta))
+    assert cfg.instrument == base.instrument  # kept unless asked
+    assert apply_params(get_preset("demo"), vals, "db", instrument="per_sample").instrument == "per_sample"
     back = true_values(cfg, base)
     for k, v in vals.items():
         assert back[k] == pytest.approx(v, rel=1e-9)
