@@ -7,11 +7,13 @@ large set simulated with the calibrated preset or with the default ``bench-20`` 
 then fine-tuned on the small folder, against fine-tuning from scratch; scored on that folder's identity-disjoint
 test rows. The hidden scanner fixes the fitted values; its other settings follow :data:`HIDDEN_INSTRUMENT`.
 ``--budget-s`` is the training time per training seed: 30 % per pretraining run, 13.3 % per fine-tuning run.
-``--seeds N``: max(3, N) recovery seeds and N training seeds.
+``--seeds N``: max(3, N) recovery seeds and N training seeds. An interrupted run resumes in the same ``--out``:
+simulated folders, calibrations and pretraining runs found there are reused (delete ``OUT`` to start afresh).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 
 from thzface.bench import format_table
 from thzface.calibrate.params import PARAMS, apply_params
+from thzface.calibrate.preset import calibration_path
 from thzface.calibrate.run import calibrate
 from thzface.config import find_config, load_config
 from thzface.sim.presets import get_preset, save_preset_file
@@ -132,7 +135,10 @@ def run(args) -> dict:
         hidden = out / f"hidden-{DISPLAYS[i % 3]}.yaml"
         save_preset_file(apply_params(base, HIDDEN, DISPLAYS[i % 3], instrument=HIDDEN_INSTRUMENT), hidden)
         real = _synth(out / f"real-seed{i}", 100 + i, args.workers, REAL, str(hidden))
-        rep = calibrate(real, out / f"seed{i}" / "preset.yaml", seed=i, base=BASE, workers=args.workers)
+        preset = out / f"seed{i}" / "preset.yaml"
+        done = calibration_path(preset)  # an interrupted bench resumes: finished calibrations are read back
+        rep = json.loads(done.read_text()) if done.is_file() else calibrate(real, preset, seed=i, base=BASE,
+                                                                            workers=args.workers)  # fmt: skip
         runs.append({k: rep[k] for k in ("display", "parameters", "display_scores", "fit", "statistics", "table")})
     rec_table = recovery_table(truth, runs)
     t_rec = time.time() - t0
