@@ -96,6 +96,18 @@ def test_best_threshold_midpoint() -> None:
     assert acc == 0.75 and thr == pytest.approx((0.7 + 0.5) / 2)
 
 
+def test_balanced_threshold_does_not_reject_everything_on_imbalanced_pairs() -> None:
+    # 1 genuine (0.6) among 9 impostors (0.7, then 0.5 ... 0.1): pooled accuracy is best rejecting all (9/10);
+    # the balanced accuracy is best accepting the genuine pair and the one impostor above it: (1 + 8/9) / 2
+    s = np.array([0.6, 0.7, 0.5, 0.45, 0.4, 0.35, 0.3, 0.2, 0.15, 0.1])
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert best_threshold(s, y) == (np.inf, 0.9)
+    thr, acc = best_threshold(s, y, balanced=True)
+    assert thr == pytest.approx(0.55) and acc == pytest.approx((1 + 8 / 9) / 2)
+    res = kfold_accuracy(np.r_[s, s], np.r_[y, y], k=2, seed=0, balanced=True)
+    assert np.all(np.isfinite(res.thresholds)) and res.mean == pytest.approx((1 + 8 / 9) / 2)
+
+
 def test_kfold_threshold_never_uses_the_scored_fold() -> None:
     # Separable in-sample (threshold 0.5 scores 4/4), but leave-one-out must fail on the two inner points:
     # without 0.6 the best threshold is (0.9 + 0.4) / 2 = 0.65 > 0.6, without 0.4 it is (0.6 + 0.1) / 2 = 0.35.

@@ -113,30 +113,37 @@ def tar_at_far(scores: Any, labels: Any, far: float) -> OperatingPoint:
     return OperatingPoint(float(tpr[i]), float(fpr[i]), float(thr[i]))
 
 
-def _accuracy_curve(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(accuracy, thresholds) at +inf and at each distinct score, thresholds descending."""
+def _accuracy_curve(s: np.ndarray, y: np.ndarray, balanced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(accuracy, thresholds) at +inf and at each distinct score, thresholds descending; ``balanced``: the mean
+    of the genuine and impostor accuracies (TAR + TRR) / 2 instead of the pooled accuracy."""
     fpr, tpr, thr = _roc_points(s, y)
+    if balanced:
+        return 0.5 * (tpr + 1.0 - fpr), thr
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     acc = (tpr * n_pos + (1.0 - fpr) * n_neg) / (n_pos + n_neg)
     return acc, thr
 
 
-def best_threshold(scores: Any, labels: Any) -> tuple[float, float]:
+def best_threshold(scores: Any, labels: Any, balanced: bool = False) -> tuple[float, float]:
     """Threshold maximising accuracy on these pairs, as (threshold, accuracy).
+
+    ``balanced=True`` maximises the balanced accuracy (TAR + TRR) / 2 (Youden's J): with far more impostor than
+    genuine pairs the pooled accuracy is maximised by rejecting everything, the balanced one is not.
 
     The threshold returned lies halfway between the chosen score and the next lower distinct score (same
     accuracy on these pairs, a margin for unseen ones); it is the lowest score when everything is accepted
     and +inf when nothing is. Among equally accurate thresholds the highest is taken.
     """
     s, y = _scores_labels(scores, labels, "best_threshold")
-    acc, thr = _accuracy_curve(s, y)
+    acc, thr = _accuracy_curve(s, y, balanced)
     i = int(np.argmax(acc))
     threshold = thr[i] if i == 0 or i == len(thr) - 1 else 0.5 * (thr[i] + thr[i + 1])
     return float(threshold), float(acc[i])
 
 
-def kfold_accuracy(scores: Any, labels: Any, k: int = 10, seed: int = 0) -> KFoldResult:
-    """k-fold verification accuracy: each fold is scored with the threshold chosen on the other k-1 folds.
+def kfold_accuracy(scores: Any, labels: Any, k: int = 10, seed: int = 0, balanced: bool = False) -> KFoldResult:
+    """k-fold verification accuracy: each fold is scored with the threshold chosen on the other k-1 folds
+    (``balanced``: chosen for, and scored by, the balanced accuracy of :func:`best_threshold`).
 
     Folds are stratified: genuine and impostor pairs are shuffled separately (``np.random.default_rng(seed)``)
     and dealt round-robin, so every fold is non-empty for ``2 <= k <= N``.
@@ -155,8 +162,11 @@ def kfold_accuracy(scores: Any, labels: Any, k: int = 10, seed: int = 0) -> KFol
         held, train = folds == f, folds != f
         if y[train].all() or not y[train].any():
             raise ValueError(f"{where}: the pairs outside fold {f} hold only one class; use a smaller k")
-        thresholds[f], _ = best_threshold(s[train], y[train])
-        accuracies[f] = np.mean((s[held] >= thresholds[f]) == y[held])
+        thresholds[f], _ = best_threshold(s[train], y[train], balanced)
+        accept, truth = s[held] >= thresholds[f], y[held]
+        accuracies[f] = (
+            0.5 * (np.mean(accept[truth]) + np.mean(~accept[~truth])) if balanced else np.mean(accept == truth)
+        )
     return KFoldResult(float(accuracies.mean()), float(accuracies.std()), accuracies, thresholds, folds)
 
 

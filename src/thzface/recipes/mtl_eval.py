@@ -97,7 +97,9 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
     if labels.all() or not labels.any():
         return {"error": "needs both genuine and impostor pairs", "pairs": int(len(labels))}
     eer, eer_thr = V.eer(scores, labels)
-    kf = V.kfold_accuracy(scores, labels, k=min(10, max(2, int(labels.sum()))), seed=seed)
+    k = min(10, max(2, int(labels.sum())))
+    kf = V.kfold_accuracy(scores, labels, k=k, seed=seed)
+    kb = V.kfold_accuracy(scores, labels, k=k, seed=seed, balanced=True)  # the deployed threshold
     d_ap = np.linalg.norm(c["emb_a"][idx] - c["emb_p"][idx], axis=1)
     d_an = np.linalg.norm(c["emb_a"][idx] - c["emb_n"][idx], axis=1)
     out = {
@@ -110,6 +112,9 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
         "kfold_accuracy": kf.mean,
         "kfold_accuracy_std": kf.std,
         "kfold_threshold": float(np.mean(kf.thresholds)),
+        "kfold_balanced_accuracy": kb.mean,
+        "kfold_balanced_accuracy_std": kb.std,
+        "kfold_balanced_threshold": float(np.mean(kb.thresholds)),
         "triplet_accuracy": V.triplet_accuracy(d_ap, d_an),
     }
     for far in FARS:
@@ -239,7 +244,7 @@ def evaluate(run: Path, root: Path, out: Path, recipes: tuple[str, ...] = ("mtl"
     metrics = compute_metrics(c, seen, seed=cfg.train.seed)
     metrics["summary"] = summary(metrics)
     thr_src = metrics["protocols"].get("identity-disjoint", metrics["protocols"].get("all", {}))
-    threshold = thr_src.get("verification", {}).get("kfold_threshold")
+    threshold = thr_src.get("verification", {}).get("kfold_balanced_threshold")
     metrics["run"] = {
         "path": str(run),
         "recipe": cfg.recipe,
