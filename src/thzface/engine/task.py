@@ -22,6 +22,15 @@ class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/Inf loss; the last good checkpoint is kept."""
 
 
+def training_progress(step: int, total: float, start_time: float, max_time_s: float) -> float:
+    """Share of training done, in [0, 1]: the larger of step / total and, with a wall-clock budget
+    (``max_time_s > 0``), elapsed / max_time_s since ``start_time`` (``time.monotonic``)."""
+    progress = step / max(1.0, total)
+    if max_time_s > 0:
+        progress = max(progress, (time.monotonic() - start_time) / max_time_s)
+    return min(1.0, progress)
+
+
 def lr_lambda_cosine(warmup_frac: float, total: int, start_time: float, max_time_s: float):
     """Linear warmup over the first ``warmup_frac`` of training, then cosine decay to 0.
 
@@ -30,10 +39,7 @@ def lr_lambda_cosine(warmup_frac: float, total: int, start_time: float, max_time
     """
 
     def fn(step: int) -> float:
-        progress = step / max(1, total)
-        if max_time_s > 0:
-            progress = max(progress, (time.monotonic() - start_time) / max_time_s)
-        progress = min(1.0, progress)
+        progress = training_progress(step, total, start_time, max_time_s)
         if warmup_frac > 0 and progress < warmup_frac:
             return max(progress / warmup_frac, 1.0 / max(1, int(warmup_frac * total)))
         rest = (progress - warmup_frac) / max(1e-12, 1.0 - warmup_frac)
@@ -121,6 +127,17 @@ class Task(L.LightningModule):
 
     def on_fit_start(self) -> None:
         self._start_time = time.monotonic()
+
+    def progress(self) -> float:
+        """Share of this fit done (see :func:`training_progress`); 0 outside a trainer. Recipes with curricula
+        or phases read it."""
+        if self._trainer is None:
+            return 0.0
+        t = self.cfg.train
+        total = float(self.trainer.estimated_stepping_batches)
+        if t.max_steps > 0:
+            total = min(total, float(t.max_steps))
+        return training_progress(self.global_step, total, self._start_time, t.max_time_s)
 
     def on_train_epoch_start(self) -> None:
         """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch)."""

@@ -11,7 +11,6 @@ Validation scores fixed seeded masks (bucket = image index mod number of buckets
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -120,15 +119,6 @@ class InpaintTask(Task):
     def export_extra(self) -> dict:
         return {"loss_terms": self.terms_status}
 
-    def progress(self) -> float:
-        """Training progress in [0, 1] for the curriculum."""
-        t = self.cfg.train
-        total = t.max_steps if t.max_steps > 0 else int(self.trainer.estimated_stepping_batches)
-        p = self.global_step / max(1, total)
-        if t.max_time_s > 0:
-            p = max(p, (time.monotonic() - self._start_time) / t.max_time_s)
-        return float(min(1.0, p))
-
     def train_masks(self, batch: dict, rng: np.random.Generator, progress: float) -> torch.Tensor:
         size = batch["image"].shape[-1]
         masks = [sample_mask(self.cfg.loss.masks, rng, size, c, progress)[0] for c in contexts(batch)]
@@ -141,7 +131,7 @@ class InpaintTask(Task):
         image = batch["image"]  # (N, C, S, S)
         flip_p = self.cfg.aug.p if self.cfg.aug.profile == "flip" else 0.0
         image, batch = flip_batch(image, batch, rng.random(image.shape[0]) < flip_p)
-        progress = self.progress() if self._trainer is not None else 0.0
+        progress = self.progress()
         mask = self.train_masks(batch, rng, progress)  # (N, 1, S, S)
         out = self.unet.inpaint(image, mask)
         l_pix = inpaint_l1(out.raw, image, mask, w_l1=lc.w_l1, w_hole=lc.w_hole, hole_norm=lc.hole_norm)

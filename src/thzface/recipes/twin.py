@@ -8,7 +8,6 @@ identical twin as the negative wherever the anchor has one. The global branch is
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,25 +80,6 @@ def load_global(cfg: Config) -> MultiTaskModel | None:
 
 class TwinTask(Task):
     """Triplet (anchor, positive, random-or-twin negative) through the fused model + part-box regression."""
-
-    def __init__(self, cfg: Config, model: TwinModel):
-        super().__init__(cfg, model)
-        self._fit_start = time.monotonic()
-
-    def on_fit_start(self) -> None:
-        super().on_fit_start()
-        self._fit_start = time.monotonic()
-
-    def progress(self) -> float:
-        """Share of training done: the larger of step / planned steps and elapsed / max_time_s."""
-        t = self.cfg.train
-        total = float(self.trainer.estimated_stepping_batches) if self._trainer is not None else float("inf")
-        if t.max_steps > 0:
-            total = min(total, float(t.max_steps))
-        p = self.global_step / total if total > 0 else 0.0
-        if t.max_time_s > 0:
-            p = max(p, (time.monotonic() - self._fit_start) / t.max_time_s)
-        return p
 
     def twin_rows(self, has_twin: torch.Tensor) -> torch.Tensor:
         """(B,) bool: rows whose negative is the twin at this step (stage 2, coin ``twin_prob``, seeded)."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 import numpy as np
 import torch
@@ -66,14 +65,6 @@ class Unmask3DTask(Task):
             log.warning("unmask3d: identity loss off (loss.identity_run is empty)")
 
     # -- progress and phases ---------------------------------------------------------------------
-    def progress(self) -> float:
-        """Training progress in [0, 1]: the larger of step / total steps and elapsed / train.max_time_s."""
-        t = self.cfg.train
-        total = t.max_steps if t.max_steps > 0 else int(self.trainer.estimated_stepping_batches)
-        p = self.global_step / max(1, total)
-        if t.max_time_s > 0:
-            p = max(p, (time.monotonic() - self._start_time) / t.max_time_s)
-        return min(1.0, p)
 
     def phase(self) -> tuple[str, float]:
         """Current phase (n3d | generator) and the progress inside it."""
