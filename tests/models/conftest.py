@@ -1,17 +1,10 @@
-"""Model tests run single-threaded: tiny networks gain nothing from intra-op threads, and on a shared 2-core
-machine spinning OpenMP workers make many-small-op models (hard expert dispatch) many times slower."""
+"""Model tests run single-threaded (see the ``one_torch_thread`` fixture in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_torch_thread: None) -> None:
+    """Every test in tests/models gets ``one_torch_thread``."""

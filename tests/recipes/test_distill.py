@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -14,13 +13,7 @@ from thzface.recipes.distill import LossConfig, ModelConfig, build_task
 from thzface.recipes.distill_task import DistillTask, TeacherTask
 from thzface.recipes.mtl import MtlTask
 
-
-@pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_cfg(repo, *overrides: str):

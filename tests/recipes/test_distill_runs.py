@@ -4,7 +4,6 @@ joint training, student-only weights, eval/predict with no visible image, rows w
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +24,7 @@ from thzface.recipes import distill
 IDS = ("ida", "idb", "idc", "idd", "ide", "idf")  # ide, idf: test only (identity-disjoint)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread() -> Iterator[None]:
-    """Tiny networks gain nothing from intra-op threads on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _save(arr: np.ndarray, path: Path) -> None:

@@ -9,14 +9,7 @@ from thzface.models.inpaint import AttentionGate, AttentionUNet, InpaintModelCon
 from thzface.models.profile import count_parameters, flops_per_sample
 from thzface.recipes.inpaint_baselines import diffusion_fill, mean_fill
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on a shared 2-core machine, two spinning threads are many times slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def batch(channels: int = 1, n: int = 2, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,14 +8,7 @@ import torch
 from thzface.models.unmask3d import Noise, Unmask3D, Unmask3DModelConfig, build_discriminator, composite
 from thzface.models.unmask3d_nets import N3D, GatedConv2d, Generator, PatchDiscriminator
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: tiny convs on a shared 2-core machine run ~30x faster than with two spinning."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 SMALL = dict(n3d_widths=(4, 8), n3d_hidden=8, gen_widths=(4, 8), gen_res_blocks=1, disc_widths=(4, 8))

@@ -19,14 +19,7 @@ from thzface.recipes.unmask3d_pipeline import analyse, complete
 from thzface.recipes.unmask3d_render import Renderer, project
 from thzface.recipes.unmask3d_task import Unmask3DTask
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: tiny convs on a shared 2-core machine run ~30x faster than with two spinning."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 FAST = ["data.image_size=16", "model.render_grid_deg=5.0", "train.max_steps=4", "train.batch_size=4"]

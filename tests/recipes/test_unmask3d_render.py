@@ -20,14 +20,7 @@ from thzface.recipes.unmask3d_render import (
 from thzface.sim.pose import rotation
 from thzface.sim.render import Camera
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: tiny convs on a shared 2-core machine run ~30x faster than with two spinning."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
