@@ -24,6 +24,7 @@ Augmentation is for inputs (anchor, negative) only — never for reconstruction 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -221,3 +222,14 @@ def build_augment(profile: str, p: float = 1.0, paired: bool = False) -> Augment
     if profile not in PROFILES:
         raise ValueError(f"aug profile {profile!r}: expected one of {sorted(PROFILES)}")
     return Augment(PROFILES[profile], p, paired)
+
+
+def photometric_augment(profile: str, p: float = 1.0) -> Augment:
+    """The profile without its geometric part (rotation, scale, translation, resized crop): for recipes whose
+    labels are pixel positions (part boxes, landmarks, render-aligned inputs)."""
+    if profile not in PROFILES:
+        raise ValueError(f"aug.profile {profile!r}: expected one of {sorted(PROFILES)}")
+    flat = dataclasses.replace(
+        PROFILES[profile], rotation_deg=0.0, scale=(1.0, 1.0), translate_px=0.0, crop_area=(1.0, 1.0)
+    )
+    return Augment(flat, p)

@@ -9,7 +9,6 @@ boxes stay aligned with the pixels.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from PIL import Image
 
 from thzface.config import Config
-from thzface.data.augment import PROFILES, Augment
+from thzface.data.augment import Augment, photometric_augment
 from thzface.data.csv import TripletRow
 from thzface.data.datasets import TripletDataset, sample_seed
 from thzface.data.io import ImageError, read_aux_array
@@ -27,15 +26,6 @@ from thzface.data.naming import ImageName, parse_name
 from thzface.data.split import read_twins
 from thzface.engine.datamodule import TripletDataModule
 from thzface.models.parts import PART_NAMES
-
-
-def photometric_augment(profile: str, p: float) -> Augment:
-    """The augmentation ``profile`` without its geometric part (rotation, scale, translation, resized crop)."""
-    if profile not in PROFILES:
-        raise ValueError(f"aug.profile {profile!r}: expected one of {sorted(PROFILES)}")
-    flat = dataclasses.replace(PROFILES[profile], rotation_deg=0.0, scale=(1.0, 1.0), translate_px=0.0,
-                               crop_area=(1.0, 1.0))  # fmt: skip
-    return Augment(flat, p)
 
 
 def scale_boxes(boxes: np.ndarray, native: tuple[int, int], size: int) -> np.ndarray:

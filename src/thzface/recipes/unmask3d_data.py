@@ -13,7 +13,6 @@ misalign the mask, landmarks and coefficients.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import lightning as L
@@ -22,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from thzface.config import Config
-from thzface.data.augment import PROFILES, Augment
+from thzface.data.augment import Augment, photometric_augment
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import identity_list, sample_seed
 from thzface.data.io import load_image
@@ -30,18 +29,6 @@ from thzface.data.split import split_validation
 from thzface.recipes.unmask3d_render import Renderer, face_model_of, fit_placement
 
 NUM_LANDMARKS = 68
-
-
-def photometric_augment(profile: str, p: float) -> Augment | None:
-    """The augmentation profile with its geometry switched off; None for ``none``."""
-    if profile not in PROFILES:
-        raise ValueError(f"aug.profile: {profile!r} is not one of {sorted(PROFILES)}")
-    if profile == "none":
-        return None
-    flat = dataclasses.replace(
-        PROFILES[profile], rotation_deg=0.0, scale=(1.0, 1.0), translate_px=0.0, crop_area=(1.0, 1.0)
-    )
-    return Augment(flat, p)
 
 
 def usable_rows(rows: list[TripletRow], modality: str, where: str) -> list[TripletRow]:
@@ -210,7 +197,7 @@ class Unmask3DDataModule(L.LightningDataModule):
                 f"but model.face_model is {m.face_model!r}"
             )
         self.renderer = Renderer(m.face_model, m.face_model_path, m.render_grid_deg, cfg.data.image_size)
-        aug = photometric_augment(cfg.aug.profile, cfg.aug.p)
+        aug = None if cfg.aug.profile == "none" else photometric_augment(cfg.aug.profile, cfg.aug.p)
         self.train_set = Unmask3DDataset(self.root, train, cfg, self.renderer, self.identities, aug)
         self.val_set = Unmask3DDataset(
             self.root, val or train[: min(len(train), 64)], cfg, self.renderer, self.identities
