@@ -50,3 +50,12 @@ def test_dataloader_and_errors() -> None:
         PKSampler(LABELS, 6, 2)
     with pytest.raises(ValueError, match="k=0"):
         PKSampler(LABELS, 2, 0)
+
+
+def test_without_replacement_an_identity_with_fewer_than_k_is_an_error() -> None:
+    with pytest.raises(ValueError, match="k=3 captures per identity but identity 'd' has only 2.*set K <= 2"):
+        PKSampler(LABELS, 2, 3, replacement=False)
+    for batch in PKSampler(LABELS, 3, 2, seed=0, replacement=False):
+        assert len(set(batch)) == len(batch) == 6  # never an index twice in one batch
+    with pytest.raises(ValueError, match=r"set P \(batch_size // K\) <= 5"):
+        PKSampler(LABELS, 6, 2, replacement=False)

@@ -2,8 +2,10 @@
 
 Identities are taken from a shuffled queue (refilled when empty, never twice in one batch) and samples from a
 shuffled queue per identity, so an epoch covers every identity and sample about evenly. An identity with fewer
-than K samples is drawn with replacement. The order depends only on ``(seed, epoch)``; call :meth:`set_epoch`
-each epoch. Use it as ``DataLoader(dataset, batch_sampler=PKSampler(...))``.
+than K samples is drawn with replacement, or, with ``replacement=False`` (joint metric-learning batches, where
+a repeated index would make an image its own positive), is a ValueError naming the identity and what to set.
+The order depends only on ``(seed, epoch)``; call :meth:`set_epoch` each epoch. Use it as
+``DataLoader(dataset, batch_sampler=PKSampler(...))``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from torch.utils.data import Sampler
 
 class PKSampler(Sampler[list[int]]):
     def __init__(
-        self, labels: Sequence[Hashable], p: int, k: int, seed: int = 0, num_batches: int | None = None
+        self,
+        labels: Sequence[Hashable],
+        p: int,
+        k: int,
+        seed: int = 0,
+        num_batches: int | None = None,
+        replacement: bool = True,
     ) -> None:
         if p < 1 or k < 1:
             raise ValueError(f"PKSampler: p={p} and k={k} must both be >= 1")
@@ -24,7 +32,17 @@ class PKSampler(Sampler[list[int]]):
         for i, lab in enumerate(labels):
             self.groups.setdefault(lab, []).append(i)
         if p > len(self.groups):
-            raise ValueError(f"PKSampler: p={p} identities per batch but the labels hold only {len(self.groups)}")
+            raise ValueError(
+                f"PKSampler: p={p} identities per batch but the labels hold only {len(self.groups)}; "
+                f"set P (batch_size // K) <= {len(self.groups)} or add identities"
+            )
+        if not replacement:
+            small = sorted((len(v), str(key)) for key, v in self.groups.items() if len(v) < k)
+            if small:
+                raise ValueError(
+                    f"PKSampler: k={k} captures per identity but identity {small[0][1]!r} has only {small[0][0]} "
+                    f"({len(small)} identities have fewer than {k}); set K <= {small[0][0]} or drop those identities"
+                )
         if num_batches is not None and num_batches < 1:
             raise ValueError(f"PKSampler: num_batches={num_batches} must be >= 1")
         self.keys = sorted(self.groups, key=str)  # fixed order, independent of label order in the data

@@ -1,0 +1,228 @@
+"""Joint P×K metric-learning batches: captures decoded once into uint8 tensors, augmented batch-wise.
+
+A *capture* is one concealed THz scan (one file, ``<id>_b<p>b_<k>.png``) with its unconcealed counterpart as
+the reconstruction target and, when a reader supplies it, a clean (noise-free, unconcealed) target. A
+:class:`CaptureBank` holds every capture of a set of rows as (N, 1, S, S) uint8 tensors (64×64: 4 KB a
+capture per image kind). :class:`PKJointBatches` yields batches of P identities × K **distinct** captures, all
+roles in one batch (one forward pass, one BatchNorm statistic): an item's positives are the other K-1 captures
+of its identity — never the item's own image — and each input is augmented independently (one
+:class:`thzface.data.augment.Augment` call on the whole batch, per-image random draws). Targets are not
+corrupted; with a ``paired`` augmentation they follow their input's warp. Batches depend only on
+``(seed, rank, epoch)``.
+
+Entry points: ``CaptureBank.from_names(root, names, size, classes, clean)`` (or ``from_rows``),
+``PKJointBatches(bank, p, k, augment, seed)`` for training and ``bank.batches(n)`` for evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thzface.data.augment import Augment
+from thzface.data.csv import TripletRow
+from thzface.data.datasets import sample_seed
+from thzface.data.io import center_square, load_image, resize_bicubic
+from thzface.data.naming import parse_name
+from thzface.data.sampler import PKSampler
+
+CleanReader = Callable[[str], np.ndarray | None]  # concealed file name → (S, S) or (1, S, S) in [0, 1], or None
+
+
+def capture_labels(names: Sequence[str], classes: Sequence[str] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Identity class index of each file name, and the class list (index → identity name).
+
+    Classes default to the sorted distinct identities of ``names`` (contiguous 0..C-1, as a margin head
+    needs); given ``classes`` fix the order and every name's identity must be among them (ValueError).
+    """
+    idents = [parse_name(n).identity for n in names]
+    cls = tuple(sorted(set(idents))) if classes is None else tuple(classes)
+    if len(set(cls)) != len(cls):
+        raise ValueError("capture_labels: classes hold duplicates")
+    index = {c: i for i, c in enumerate(cls)}
+    missing = sorted(set(idents) - set(index))
+    if missing:
+        raise ValueError(f"capture_labels: identities {missing[:5]} are not among the {len(cls)} classes")
+    return np.asarray([index[i] for i in idents], dtype=np.int64), cls
+
+
+def clean_folder(root: str | Path, subdir: str = "clean") -> CleanReader:
+    """Reader for clean targets stored as ``root/<subdir>/<unconcealed counterpart name>`` (None when absent)."""
+    folder = Path(root) / subdir
+
+    def read(name: str) -> np.ndarray | None:
+        path = folder / parse_name(name).counterpart().filename
+        return load_image(path, None) if path.is_file() else None
+
+    return read
+
+
+def _to_u8(img: np.ndarray, size: int, where: str) -> torch.Tensor:
+    """Float image (S, S) or (1, S, S) in [0, 1] → (1, size, size) uint8 (centre-square, bicubic resize)."""
+    a = np.asarray(img, dtype=np.float32)
+    a = a[None] if a.ndim == 2 else a
+    if a.ndim != 3 or a.shape[0] != 1:
+        raise ValueError(f"{where}: expected an (S, S) or (1, S, S) image, got shape {a.shape}")
+    a = resize_bicubic(center_square(a), size)  # (1, size, size)
+    return torch.from_numpy(np.round(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8))  # (1, size, size)
+
+
+@dataclass(frozen=True)
+class CaptureBank:
+    """Every capture of a split, decoded once: uint8 images plus labels, indexable by capture index."""
+
+    names: tuple[str, ...]  # concealed scan file name of each capture
+    thz: torch.Tensor  # (N, 1, S, S) uint8 concealed scans (model inputs)
+    target: torch.Tensor  # (N, 1, S, S) uint8 unconcealed scans (reconstruction target)
+    clean: torch.Tensor | None  # (N, 1, S, S) uint8 clean targets (zeros where absent), None without a reader
+    has_clean: torch.Tensor  # (N,) bool: a clean target was read for the capture
+    identity: torch.Tensor  # (N,) int64 class index into ``classes``
+    posture: torch.Tensor  # (N,) int64 0-based posture label
+    classes: tuple[str, ...]  # identity name of each class index
+
+    @classmethod
+    def from_names(
+        cls,
+        root: str | Path,
+        names: Iterable[str],
+        image_size: int,
+        classes: Sequence[str] | None = None,
+        clean: CleanReader | None = None,
+    ) -> CaptureBank:
+        """Load the concealed scans ``names`` (deduplicated, sorted) from ``root/thz`` with their counterparts."""
+        uniq = sorted(set(names))
+        if not uniq:
+            raise ValueError(f"{root}: CaptureBank needs at least one capture")
+        parsed = [parse_name(n) for n in uniq]
+        open_scans = [n for n, p in zip(uniq, parsed, strict=True) if not p.concealed]
+        if open_scans:
+            raise ValueError(f"CaptureBank: {open_scans[0]} is not a concealed (b<p>b) scan")
+        thz = Path(root) / "thz"
+        labels, classes = capture_labels(uniq, classes)
+
+        def u8(path: Path) -> torch.Tensor:
+            return _to_u8(load_image(path, image_size), image_size, str(path))  # (1, S, S)
+
+        zero = torch.zeros(1, image_size, image_size, dtype=torch.uint8)  # (1, S, S)
+        cleans = [None if clean is None else clean(n) for n in uniq]
+        return cls(
+            names=tuple(uniq),
+            thz=torch.stack([u8(thz / n) for n in uniq]),  # (N, 1, S, S)
+            target=torch.stack([u8(thz / p.counterpart().filename) for p in parsed]),  # (N, 1, S, S)
+            clean=None
+            if clean is None
+            else torch.stack(
+                [zero if c is None else _to_u8(c, image_size, n) for c, n in zip(cleans, uniq, strict=True)]
+            ),
+            has_clean=torch.tensor([c is not None for c in cleans], dtype=torch.bool),  # (N,)
+            identity=torch.from_numpy(labels),  # (N,)
+            posture=torch.tensor([p.posture for p in parsed], dtype=torch.long),  # (N,)
+            classes=classes,
+        )
+
+    @classmethod
+    def from_rows(
+        cls,
+        root: str | Path,
+        rows: Sequence[TripletRow],
+        image_size: int,
+        classes: Sequence[str] | None = None,
+        clean: CleanReader | None = None,
+    ) -> CaptureBank:
+        """The bank of the rows' anchors (their positives must be the anchors' counterparts: the seed format)."""
+        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def batch(
+        self, index: torch.Tensor, augment: Augment | None = None, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Gather captures ``index`` (B,) as float batches in [0, 1]; inputs augmented when ``augment`` is given.
+
+        Keys: ``thz``, ``target`` (and ``clean``) (B, 1, S, S) float32; ``has_clean``, ``identity``, ``posture``,
+        ``index`` (B,).
+        """
+        x = self.thz[index].float() / 255.0  # (B, 1, S, S)
+        targets = [self.target[index].float() / 255.0]  # [(B, 1, S, S)]
+        if self.clean is not None:
+            targets.append(self.clean[index].float() / 255.0)  # (B, 1, S, S)
+        if augment is not None:
+            if generator is None:
+                raise ValueError("CaptureBank.batch: augmentation needs a torch.Generator")
+            if augment.paired:
+                x, targets = augment.with_targets(x, targets, generator)
+            else:
+                x = augment(x, generator)  # (B, 1, S, S) per-image draws
+        out = {
+            "thz": x,
+            "target": targets[0],
+            "has_clean": self.has_clean[index],  # (B,)
+            "identity": self.identity[index],  # (B,)
+            "posture": self.posture[index],  # (B,)
+            "index": index,  # (B,) capture index into the bank
+        }
+        if self.clean is not None:
+            out["clean"] = targets[1]
+        return out
+
+    def batches(self, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
+        """Every capture once, in bank order, unaugmented (evaluation and validation embeddings)."""
+        if batch_size < 1:
+            raise ValueError(f"CaptureBank.batches: batch_size={batch_size} must be >= 1")
+        for start in range(0, len(self), batch_size):
+            yield self.batch(torch.arange(start, min(start + batch_size, len(self))))
+
+
+class PKJointBatches:
+    """Training iterable of joint P×K batches over a :class:`CaptureBank` (see the module docstring).
+
+    Each ``iter()`` is one epoch: it uses the current epoch and advances it (Lightning calls ``iter`` once per
+    epoch); :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the process ``rank``.
+    Raises ValueError (naming what to set) when the bank has fewer than P identities or an identity has fewer
+    than K captures — P is never lowered silently.
+    """
+
+    def __init__(
+        self,
+        bank: CaptureBank,
+        p: int,
+        k: int,
+        augment: Augment | None = None,
+        seed: int = 0,
+        num_batches: int | None = None,
+        rank: int = 0,
+    ) -> None:
+        if k < 2:
+            raise ValueError(f"PKJointBatches: k={k}; joint batches need K >= 2 captures per identity for positives")
+        self.bank, self.augment, self.seed, self.rank, self.epoch = bank, augment, seed, rank, 0
+        n = num_batches if num_batches is not None else max(1, len(bank) // (p * k))
+        self.sampler = PKSampler(
+            [bank.classes[i] for i in bank.identity.tolist()],  # names, so errors name the identity
+            p,
+            k,
+            seed=seed + 1000 * rank,
+            num_batches=n,
+            replacement=False,
+        )
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def epoch_batches(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+        """The batches of ``epoch`` (the same every time for the same seed, rank and epoch)."""
+        self.sampler.set_epoch(epoch)
+        for b, idx in enumerate(list(self.sampler)):
+            g = torch.Generator().manual_seed(sample_seed(self.seed, self.rank, epoch, b))
+            yield self.bank.batch(torch.tensor(idx, dtype=torch.long), self.augment, g)  # B = P·K
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        return self.epoch_batches(epoch)

@@ -1,0 +1,109 @@
+"""CaptureBank / PKJointBatches: labels, uint8 cache, P×K structure, positives never the same image, seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from thzface.data.augment import build_augment
+from thzface.data.captures import CaptureBank, PKJointBatches, capture_labels, clean_folder
+from thzface.data.io import load_image, save_png_atomic
+from thzface.data.naming import format_name
+
+IDS = ("ida", "idb", "idc", "idd")
+
+
+def test_capture_labels_are_contiguous_sorted_identity_indices() -> None:
+    names = [format_name("zed", 0, True, 0), format_name("amy", 1, True, 0), format_name("zed", 2, True, 1)]
+    labels, classes = capture_labels(names)
+    assert classes == ("amy", "zed") and labels.tolist() == [1, 0, 1]
+    labels, classes = capture_labels(names, classes=["zed", "bob", "amy"])
+    assert labels.tolist() == [0, 2, 0] and classes == ("zed", "bob", "amy")
+    with pytest.raises(ValueError, match=r"identities \['zed'\] are not among the 1 classes"):
+        capture_labels(names, classes=["amy"])
+
+
+@pytest.fixture
+def bank(make_ds) -> CaptureBank:
+    root = make_ds(identities=IDS, postures=2, samples=2, size=16)
+    clean = root / "clean"
+    for i in IDS[:2]:  # clean targets for two identities only
+        for p in range(2):
+            for k in range(2):
+                save_png_atomic(np.full((16, 16), 0.5), clean / format_name(i, p, False, k))
+    names = [format_name(i, p, True, k) for i in IDS for p in range(2) for k in range(2)]
+    return CaptureBank.from_names(root, names, 16, clean=clean_folder(root))
+
+
+def test_bank_caches_uint8_images_with_targets_and_labels(bank: CaptureBank, make_ds) -> None:
+    assert len(bank) == 16 and bank.thz.dtype == torch.uint8 and bank.thz.shape == (16, 1, 16, 16)
+    assert bank.classes == IDS and bank.identity.tolist() == [i for i in range(4) for _ in range(4)]
+    assert bank.posture.tolist() == [0, 0, 1, 1] * 4
+    assert bank.has_clean.tolist() == [True] * 8 + [False] * 8
+    b = bank.batch(torch.tensor([0, 9]))
+    assert torch.allclose(b["clean"][0], torch.full((1, 16, 16), 128 / 255))
+    assert float(b["clean"][1].abs().sum()) == 0.0
+    assert not torch.equal(b["thz"], b["target"])  # concealed input vs unconcealed target
+    with pytest.raises(ValueError, match="not a concealed"):
+        CaptureBank.from_names(Path("."), [format_name("ida", 0, False, 0)], 16)
+
+
+def test_bank_matches_the_files(make_ds) -> None:
+    root = make_ds(identities=IDS[:2], postures=1, samples=2, size=16)
+    name = format_name("idb", 0, True, 1)
+    bank = CaptureBank.from_names(root, [name, format_name("ida", 0, True, 0)], 16)
+    i = bank.names.index(name)
+    expect = torch.from_numpy(load_image(root / "thz" / name, 16))  # (1, 16, 16)
+    got = bank.batch(torch.tensor([i]))
+    assert torch.allclose(got["thz"][0], expect, atol=0.5 / 255)
+    counterpart = torch.from_numpy(load_image(root / "thz" / format_name("idb", 0, False, 1), 16))
+    assert torch.allclose(got["target"][0], counterpart, atol=0.5 / 255)
+
+
+def test_pk_batches_structure_distinct_positives_and_determinism(bank: CaptureBank) -> None:
+    aug = build_augment("medium")
+    it = PKJointBatches(bank, p=2, k=3, augment=aug, seed=5, num_batches=6)
+    batches = list(it.epoch_batches(0))
+    assert len(batches) == len(it) == 6
+    for b in batches:
+        ident, idx = b["identity"], b["index"]
+        assert b["thz"].shape == (6, 1, 16, 16) and b["target"].shape == (6, 1, 16, 16)
+        assert sorted(torch.bincount(ident, minlength=4).tolist()) == [0, 0, 3, 3]  # P identities × K
+        assert len(set(idx.tolist())) == 6  # a positive is never the anchor's own capture
+        assert torch.equal(ident, bank.identity[idx]) and torch.equal(b["posture"], bank.posture[idx])
+        assert torch.equal(b["target"], bank.target[idx].float() / 255)  # targets never corrupted
+    again = list(PKJointBatches(bank, 2, 3, aug, seed=5, num_batches=6).epoch_batches(0))
+    assert all(
+        torch.equal(a["thz"], b["thz"]) and torch.equal(a["index"], b["index"])
+        for a, b in zip(batches, again, strict=True)
+    )
+    other = list(it.epoch_batches(1))
+    assert any(not torch.equal(a["index"], b["index"]) for a, b in zip(batches, other, strict=True))
+    assert [torch.equal(a["thz"], b["thz"]) for a, b in zip(batches, list(iter(it)), strict=True)] == [
+        True
+    ] * 6  # iter: epoch 0
+    assert it.epoch == 1
+
+
+def test_each_image_is_augmented_independently(bank: CaptureBank) -> None:
+    same = torch.zeros(4, dtype=torch.long)  # one capture four times: independent draws must differ
+    g = torch.Generator().manual_seed(0)
+    out = bank.batch(same, build_augment("medium"), g)["thz"]  # (4, 1, 16, 16)
+    assert all(not torch.equal(out[0], out[j]) for j in range(1, 4))
+
+
+def test_pk_errors_say_what_to_set(bank: CaptureBank) -> None:
+    with pytest.raises(ValueError, match="identity 'ida' has only 4.*set K <= 4"):
+        PKJointBatches(bank, p=2, k=5)
+    with pytest.raises(ValueError, match=r"p=5 identities per batch but the labels hold only 4"):
+        PKJointBatches(bank, p=5, k=2)
+    with pytest.raises(ValueError, match="K >= 2"):
+        PKJointBatches(bank, p=2, k=1)
+
+
+def test_eval_batches_cover_the_bank_in_order(bank: CaptureBank) -> None:
+    idx = torch.cat([b["index"] for b in bank.batches(5)])
+    assert idx.tolist() == list(range(16))
