@@ -1,6 +1,7 @@
 """Training losses: pure differentiable torch functions → scalar, thin nn.Module wrappers, local-file LPIPS.
 
-Families: embedding (supcon, triplet, batch-hard, identity), classification (label-smoothing CE),
+Families: embedding (supcon, triplet, batch-hard, identity), margin-softmax identity heads (CosFace, ArcFace,
+AdaFace; combinable with supcon via ``build_identity_loss``), classification (label-smoothing CE),
 reconstruction (Charbonnier, 1 - SSIM, Sobel gradient, masked L1, TV), distillation (feature, logit,
 relation), adversarial (hinge / non-saturating, WGAN-GP / R1 penalty), perceptual (LPIPS).
 """
@@ -9,6 +10,7 @@ from thzface.losses.adversarial import gan_d_loss, gan_g_loss, gradient_penalty
 from thzface.losses.classification import label_smoothing_ce
 from thzface.losses.distillation import feature_distillation, logit_distillation, relation_distillation
 from thzface.losses.embedding import batch_hard_triplet, identity_loss, supcon, triplet_margin
+from thzface.losses.margin import IdentityLoss, MarginHead, build_identity_loss
 from thzface.losses.modules import (
     LogitDistillationLoss,
     MaskedL1Loss,
@@ -29,14 +31,17 @@ from thzface.losses.reconstruction import (
 )
 
 __all__ = [
+    "IdentityLoss",
     "LPIPS",
     "LogitDistillationLoss",
+    "MarginHead",
     "MaskedL1Loss",
     "ReconstructionLoss",
     "SSIMLoss",
     "SupConLoss",
     "WeightsNotFoundError",
     "batch_hard_triplet",
+    "build_identity_loss",
     "charbonnier",
     "feature_distillation",
     "gan_d_loss",
