@@ -2,7 +2,8 @@
 
 Verification and classification work on numpy arrays; reconstruction metrics accept numpy or torch images and
 return one float64 value per image; the SSIM map in :mod:`thzface.metrics.ssim` is the one SSIM definition
-shared with :mod:`thzface.losses`.
+shared with :mod:`thzface.losses`. :mod:`thzface.metrics.baselines` holds the skeptic's baselines (raw-pixel
+cosine and nearest neighbour, copy-the-input, majority class).
 """
 
 from thzface.metrics.classification import accuracy, confusion_matrix, macro_f1, per_class_accuracy
@@ -14,6 +15,8 @@ from thzface.metrics.verification import (
     KFoldResult,
     OperatingPoint,
     PairScores,
+    ThresholdMetrics,
+    at_threshold,
     best_threshold,
     det_curve,
     eer,
@@ -23,13 +26,16 @@ from thzface.metrics.verification import (
     roc_curve,
     tar_at_far,
     triplet_accuracy,
+    verification_summary,
 )
 
 __all__ = [
     "KFoldResult",
     "OperatingPoint",
     "PairScores",
+    "ThresholdMetrics",
     "accuracy",
+    "at_threshold",
     "best_threshold",
     "composite",
     "confusion_matrix",
@@ -56,4 +62,5 @@ __all__ = [
     "summarize",
     "tar_at_far",
     "triplet_accuracy",
+    "verification_summary",
 ]

@@ -257,3 +257,50 @@ def pair_scores(
     scores = np.einsum("md,md->m", e[pairs[:, 0]], e[pairs[:, 1]])  # (M,)
     labels = np.r_[np.ones(len(genuine), np.int64), np.zeros(len(impostor), np.int64)]
     return PairScores(scores, labels, pairs)
+
+
+class ThresholdMetrics(NamedTuple):
+    """Verification at one fixed (deployed) threshold: a pair is accepted when ``score >= threshold``."""
+
+    threshold: float  # the threshold scored (not refitted on these pairs)
+    tar: float  # genuine pairs accepted / genuine pairs
+    far: float  # impostor pairs accepted / impostor pairs
+    frr: float  # 1 - tar
+    trr: float  # 1 - far (impostors rejected)
+    balanced_accuracy: float  # (tar + trr) / 2
+    accuracy: float  # pooled: correct decisions / all pairs
+
+
+def at_threshold(scores: Any, labels: Any, threshold: float) -> ThresholdMetrics:
+    """TAR, FAR and accuracies of these pairs at a given threshold (e.g. the run's deployed one)."""
+    where = "at_threshold"
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{where}: threshold must be a number, got {threshold!r}")
+    if np.isnan(threshold):
+        raise ValueError(f"{where}: threshold is NaN")
+    s, y = _scores_labels(scores, labels, where)
+    accept = s >= threshold
+    tar, far = float(accept[y].mean()), float(accept[~y].mean())
+    acc = float((accept == y).mean())
+    return ThresholdMetrics(float(threshold), tar, far, 1.0 - tar, 1.0 - far, 0.5 * (tar + 1.0 - far), acc)
+
+
+def verification_summary(
+    scores: Any, labels: Any, threshold: float | None = None, fars: tuple[float, ...] = (1e-3, 1e-2, 1e-1)
+) -> dict[str, Any]:
+    """JSON-ready verification numbers of one pair set: the oracle EER (its threshold fit on these very pairs),
+    AUC, TAR@FAR for each of ``fars`` (keys like ``"0.01"``) and, when ``threshold`` is given, the metrics at
+    that deployed threshold (:func:`at_threshold`) beside them."""
+    rate, eer_threshold = eer(scores, labels)
+    y = as_binary(labels, "verification_summary", "labels")
+    out: dict[str, Any] = {
+        "eer": rate,
+        "eer_threshold": eer_threshold,
+        "auc": roc_auc(scores, labels),
+        "tar_at_far": {f"{far:g}": tar_at_far(scores, labels, far)._asdict() for far in fars},
+        "genuine_pairs": int(y.sum()),
+        "impostor_pairs": int((~y).sum()),
+    }
+    if threshold is not None:
+        out["deployed"] = at_threshold(scores, labels, threshold)._asdict()
+    return out
