@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from thzface.data.augment import build_augment
-from thzface.data.captures import CaptureBank, PKJointBatches, capture_labels, clean_folder
+from thzface.data.captures import CaptureBank, PKJointBatches, aux_region, capture_labels, clean_folder
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import format_name
 
@@ -34,8 +34,12 @@ def bank(make_ds) -> CaptureBank:
         for p in range(2):
             for k in range(2):
                 save_png_atomic(np.full((16, 16), 0.5), clean / format_name(i, p, False, k))
+    (root / "aux").mkdir()
+    head = np.zeros((32, 32), np.uint8)
+    head[8:24, 4:12] = 1  # at twice the image size: resized (nearest) to rows 4:12, columns 2:6
+    np.savez(root / "aux" / "ida_b1b_0.npz", face_mask=head)
     names = [format_name(i, p, True, k) for i in IDS for p in range(2) for k in range(2)]
-    return CaptureBank.from_names(root, names, 16, clean=clean_folder(root))
+    return CaptureBank.from_names(root, names, 16, clean=clean_folder(root), region=aux_region(root))
 
 
 def test_bank_caches_uint8_images_with_targets_and_labels(bank: CaptureBank, make_ds) -> None:
@@ -47,6 +51,9 @@ def test_bank_caches_uint8_images_with_targets_and_labels(bank: CaptureBank, mak
     assert torch.allclose(b["clean"][0], torch.full((1, 16, 16), 128 / 255))
     assert float(b["clean"][1].abs().sum()) == 0.0
     assert not torch.equal(b["thz"], b["target"])  # concealed input vs unconcealed target
+    want = torch.zeros(1, 16, 16, dtype=torch.bool)
+    want[:, 4:12, 2:6] = True
+    assert torch.equal(b["region"][0], want) and not b["region"][1].any()  # no aux file: empty region
     with pytest.raises(ValueError, match="not a concealed"):
         CaptureBank.from_names(Path("."), [format_name("ida", 0, False, 0)], 16)
 

@@ -10,7 +10,8 @@ of its identity — never the item's own image — and each input is augmented i
 corrupted; with a ``paired`` augmentation they follow their input's warp. Batches depend only on
 ``(seed, rank, epoch)``.
 
-Entry points: ``CaptureBank.from_names(root, names, size, classes, clean)`` (or ``from_rows``),
+Entry points: ``CaptureBank.from_names(root, names, size, classes, clean_folder(root), aux_region(root))``
+(or ``from_rows``),
 ``PKJointBatches(bank, p, k, augment, seed)`` for training and ``bank.batches(n)`` for evaluation.
 """
 
@@ -25,12 +26,13 @@ import torch
 
 from thzface.data.augment import Augment
 from thzface.data.csv import TripletRow
-from thzface.data.datasets import sample_seed
+from thzface.data.datasets import load_aux_mask, sample_seed
 from thzface.data.io import center_square, load_image, resize_bicubic
 from thzface.data.naming import parse_name
 from thzface.data.sampler import PKSampler
 
 CleanReader = Callable[[str], np.ndarray | None]  # concealed file name → (S, S) or (1, S, S) in [0, 1], or None
+RegionReader = Callable[[str, int], torch.Tensor | None]  # (concealed name, size) → (1, S, S) 0/1 mask, or None
 
 
 def capture_labels(names: Sequence[str], classes: Sequence[str] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -61,6 +63,17 @@ def clean_folder(root: str | Path, subdir: str = "clean") -> CleanReader:
     return read
 
 
+def aux_region(root: str | Path, key: str = "face_mask") -> RegionReader:
+    """Reader of a region mask from ``root/aux/<concealed stem>.npz`` (the simulator's ``face_mask``: the head
+    region of the concealed scan and of the clean target), or None where absent."""
+    aux = Path(root) / "aux"
+
+    def read(name: str, size: int) -> torch.Tensor | None:
+        return load_aux_mask(aux / (Path(name).stem + ".npz"), size, key)  # (1, S, S)
+
+    return read
+
+
 def _to_u8(img: np.ndarray, size: int, where: str) -> torch.Tensor:
     """Float image (S, S) or (1, S, S) in [0, 1] → (1, size, size) uint8 (centre-square, bicubic resize)."""
     a = np.asarray(img, dtype=np.float32)
@@ -80,6 +93,7 @@ class CaptureBank:
     target: torch.Tensor  # (N, 1, S, S) uint8 unconcealed scans (reconstruction target)
     clean: torch.Tensor | None  # (N, 1, S, S) uint8 clean targets (zeros where absent), None without a reader
     has_clean: torch.Tensor  # (N,) bool: a clean target was read for the capture
+    region: torch.Tensor | None  # (N, 1, S, S) bool region mask (e.g. head; False where absent), None without one
     identity: torch.Tensor  # (N,) int64 class index into ``classes``
     posture: torch.Tensor  # (N,) int64 0-based posture label
     classes: tuple[str, ...]  # identity name of each class index
@@ -92,6 +106,7 @@ class CaptureBank:
         image_size: int,
         classes: Sequence[str] | None = None,
         clean: CleanReader | None = None,
+        region: RegionReader | None = None,
     ) -> CaptureBank:
         """Load the concealed scans ``names`` (deduplicated, sorted) from ``root/thz`` with their counterparts."""
         uniq = sorted(set(names))
@@ -109,6 +124,7 @@ class CaptureBank:
 
         zero = torch.zeros(1, image_size, image_size, dtype=torch.uint8)  # (1, S, S)
         cleans = [None if clean is None else clean(n) for n in uniq]
+        regions = [None if region is None else region(n, image_size) for n in uniq]
         return cls(
             names=tuple(uniq),
             thz=torch.stack([u8(thz / n) for n in uniq]),  # (N, 1, S, S)
@@ -119,6 +135,9 @@ class CaptureBank:
                 [zero if c is None else _to_u8(c, image_size, n) for c, n in zip(cleans, uniq, strict=True)]
             ),
             has_clean=torch.tensor([c is not None for c in cleans], dtype=torch.bool),  # (N,)
+            region=None
+            if region is None
+            else torch.stack([zero.bool() if r is None else r > 0.5 for r in regions]),  # (N, 1, S, S)
             identity=torch.from_numpy(labels),  # (N,)
             posture=torch.tensor([p.posture for p in parsed], dtype=torch.long),  # (N,)
             classes=classes,
@@ -132,9 +151,10 @@ class CaptureBank:
         image_size: int,
         classes: Sequence[str] | None = None,
         clean: CleanReader | None = None,
+        region: RegionReader | None = None,
     ) -> CaptureBank:
         """The bank of the rows' anchors (their positives must be the anchors' counterparts: the seed format)."""
-        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean)
+        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean, region)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -144,8 +164,8 @@ class CaptureBank:
     ) -> dict[str, torch.Tensor]:
         """Gather captures ``index`` (B,) as float batches in [0, 1]; inputs augmented when ``augment`` is given.
 
-        Keys: ``thz``, ``target`` (and ``clean``) (B, 1, S, S) float32; ``has_clean``, ``identity``, ``posture``,
-        ``index`` (B,).
+        Keys: ``thz``, ``target`` (and ``clean``) (B, 1, S, S) float32; ``region`` (B, 1, S, S) bool when the
+        bank has one (not warped: evaluation only); ``has_clean``, ``identity``, ``posture``, ``index`` (B,).
         """
         x = self.thz[index].float() / 255.0  # (B, 1, S, S)
         targets = [self.target[index].float() / 255.0]  # [(B, 1, S, S)]
@@ -168,6 +188,8 @@ class CaptureBank:
         }
         if self.clean is not None:
             out["clean"] = targets[1]
+        if self.region is not None:
+            out["region"] = self.region[index]  # (B, 1, S, S)
         return out
 
     def batches(self, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:

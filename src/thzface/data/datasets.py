@@ -57,13 +57,14 @@ class _ImageCache:
         return self._store[path]
 
 
-def _load_mask(path: Path, size: int) -> torch.Tensor | None:
-    """``garment_mask`` from an aux .npz resized (nearest) to size, or None when the file or key is absent."""
-    m = read_aux_array(path, "garment_mask")  # (h, w)
+def load_aux_mask(path: Path, size: int, key: str = "garment_mask") -> torch.Tensor | None:
+    """Mask ``key`` of an aux .npz as (1, size, size) float 0/1 (nearest resize), or None when the file or key is
+    absent (``garment_mask``: the concealed area; ``face_mask``: the head region)."""
+    m = read_aux_array(path, key)  # (h, w)
     if m is None:
         return None
     if m.ndim != 2:
-        raise ImageError(f"{path}: garment_mask has shape {m.shape}, expected (H, W)")
+        raise ImageError(f"{path}: {key} has shape {m.shape}, expected (H, W)")
     t = torch.from_numpy(m.astype(np.float32))[None, None]  # (1, 1, h, w)
     t = torch.nn.functional.interpolate(t, size=(size, size), mode="nearest")  # (1, 1, S, S)
     return (t[0] > 0.5).float()  # (1, S, S)
@@ -136,7 +137,7 @@ class TripletDataset(Dataset):
         target = self._thz(clean) if self.use_clean and clean.is_file() else positive  # (1, S, S)
         aux = self.root / "aux" / (Path(r.anchor).stem + ".npz")
         if aux not in self._masks:
-            self._masks[aux] = _load_mask(aux, self.size)
+            self._masks[aux] = load_aux_mask(aux, self.size)
         mask = self._masks[aux]
         zeros = torch.zeros(1, self.size, self.size)  # (1, S, S)
         ident, neg_ident = self.labels[index]
