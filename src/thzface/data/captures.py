@@ -203,8 +203,10 @@ class CaptureBank:
 class PKJointBatches:
     """Training iterable of joint P×K batches over a :class:`CaptureBank` (see the module docstring).
 
-    Each ``iter()`` is one epoch: it uses the current epoch and advances it (Lightning calls ``iter`` once per
-    epoch); :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the process ``rank``.
+    Each iteration is one epoch: at its first batch it reads the epoch — ``epoch_source()`` when given (pass
+    ``lambda: trainer.current_epoch`` so a resumed run sees the same batches), else the internal counter — and
+    advances the counter; :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the
+    process ``rank``.
     Raises ValueError (naming what to set) when the bank has fewer than P identities or an identity has fewer
     than K captures — P is never lowered silently.
     """
@@ -218,10 +220,12 @@ class PKJointBatches:
         seed: int = 0,
         num_batches: int | None = None,
         rank: int = 0,
+        epoch_source: Callable[[], int] | None = None,
     ) -> None:
         if k < 2:
             raise ValueError(f"PKJointBatches: k={k}; joint batches need K >= 2 captures per identity for positives")
         self.bank, self.augment, self.seed, self.rank, self.epoch = bank, augment, seed, rank, 0
+        self.epoch_source = epoch_source
         n = num_batches if num_batches is not None else max(1, len(bank) // (p * k))
         self.sampler = PKSampler(
             [bank.classes[i] for i in bank.identity.tolist()],  # names, so errors name the identity
@@ -246,5 +250,8 @@ class PKJointBatches:
             yield self.bank.batch(torch.tensor(idx, dtype=torch.long), self.augment, g)  # B = P·K
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        epoch, self.epoch = self.epoch, self.epoch + 1
-        return self.epoch_batches(epoch)
+        # a generator: the epoch is read (and advanced) at the first batch, so an iter() that only checks
+        # iterability (Lightning does one at fit start) uses no epoch
+        epoch = self.epoch_source() if self.epoch_source is not None else self.epoch
+        self.epoch = epoch + 1
+        yield from self.epoch_batches(epoch)
