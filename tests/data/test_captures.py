@@ -116,3 +116,20 @@ def test_pk_errors_say_what_to_set(bank: CaptureBank) -> None:
 def test_eval_batches_cover_the_bank_in_order(bank: CaptureBank) -> None:
     idx = torch.cat([b["index"] for b in bank.batches(5)])
     assert idx.tolist() == list(range(16))
+
+
+def test_training_batches_never_hold_a_validation_identity(make_ds) -> None:
+    from thzface.data.identity_split import identity_validation
+    from thzface.data.split import make_split
+
+    ids = [f"id{i}" for i in range(6)]
+    root = make_ds(identities=ids, postures=2, samples=2, size=16)
+    names = sorted(p.name for p in (root / "thz").iterdir())
+    rows, _ = make_split(names, "closed-set", seed=0, test_fraction=0.25)
+    split, train_rows, val_rows = identity_validation(rows, 2, seed=0, min_train=3)
+    bank = CaptureBank.from_rows(root, train_rows, 16)
+    assert bank.classes == split.train  # margin-head classes: training identities only
+    seen = {bank.classes[i] for b in PKJointBatches(bank, 3, 2, seed=0, num_batches=8) for i in b["identity"]}
+    assert seen == set(split.train) and seen.isdisjoint(split.val)
+    val = CaptureBank.from_rows(root, val_rows, 16)
+    assert set(val.classes) == set(split.val)
