@@ -55,11 +55,6 @@ def rotate(p: np.ndarray, rot: np.ndarray) -> np.ndarray:
     return p[:, :1] * rot[:, 0] + p[:, 1:2] * rot[:, 1] + p[:, 2:3] * rot[:, 2]
 
 
-def world_points(r: np.ndarray, grid: Grid, rot: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Radial map -> world points (E*A, 3): p_w = R p_head + t."""
-    return rotate((r[..., None] * grid.dirs).reshape(-1, 3), rot) + shift
-
-
 def partial_rotate(v: np.ndarray, rot: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Rotate each row of ``v`` (N, 3) by the share ``w`` (N,) of the rotation ``rot`` (axis-angle, Rodrigues;
     elementwise, no BLAS)."""
@@ -83,13 +78,14 @@ def render_surface(
 ) -> View:
     """Rasterise a radial surface; ``cover`` (E, A) bool keeps only triangles whose three vertices are covered;
     ``bend`` (E, A) is the share of the rotation each vertex follows (None = rigid)."""
-    if bend is None:
-        pw = world_points(r, grid, rot, shift)  # (V, 3)
-        nw = rotate(grid_normals(r, grid).reshape(-1, 3), rot)  # (V, 3)
-    else:
-        w = bend.reshape(-1)
-        pw = partial_rotate((r[..., None] * grid.dirs).reshape(-1, 3), rot, w) + shift  # (V, 3)
-        nw = partial_rotate(grid_normals(r, grid).reshape(-1, 3), rot, w)  # (V, 3)
+    ph = (r[..., None] * grid.dirs).reshape(-1, 3)  # (V, 3) head frame
+    nh = grid_normals(r, grid).reshape(-1, 3)  # (V, 3)
+    pw, nw = rotate(ph, rot) + shift, rotate(nh, rot)  # (V, 3) world
+    if bend is not None:  # the vertices that follow only part of the rotation (the neck)
+        part = np.flatnonzero(bend.reshape(-1) < 1.0)
+        w = bend.reshape(-1)[part]
+        pw[part] = partial_rotate(ph[part], rot, w) + shift
+        nw[part] = partial_rotate(nh[part], rot, w)
     tris = grid.tris
     if cover is not None:
         c = cover.reshape(-1)

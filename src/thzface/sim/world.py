@@ -39,8 +39,14 @@ class DatasetFolderError(ValueError):
     """The output folder cannot receive a dataset."""
 
 
-def prepare_folder(out: Path) -> None:
-    """Create ``out`` or clear a previous thzface dataset in it; refuse any other non-empty folder."""
+def subdirs(cfg: SimConfig) -> tuple[str, ...]:
+    """The image folders this config writes (visible/ and aux/ only when asked)."""
+    return tuple(s for s in SUBDIRS if (s != "visible" or cfg.write_visible) and (s != "aux" or cfg.write_aux))
+
+
+def prepare_folder(out: Path, make: tuple[str, ...] = SUBDIRS) -> None:
+    """Create ``out`` (and the ``make`` subfolders) or clear a previous thzface dataset in it; refuse any other
+    non-empty folder."""
     if out.exists() and not out.is_dir():
         raise DatasetFolderError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -59,7 +65,7 @@ def prepare_folder(out: Path) -> None:
         for name in _OWN_FILES:
             (out / name).unlink(missing_ok=True)
         shutil.rmtree(out / SHARD_DIR, ignore_errors=True)
-    for sub in SUBDIRS:
+    for sub in make:
         (out / sub).mkdir(parents=True, exist_ok=True)
 
 
@@ -185,15 +191,15 @@ def _manifest(cfg: SimConfig, seed: int, n: int) -> dict:
     return {"generator": GENERATOR, "seed": seed, "shards": n, "config": sim_config_to_dict(cfg)}
 
 
-def _prepare_shard_folder(out: Path, manifest: dict) -> None:
+def _prepare_shard_folder(out: Path, manifest: dict, make: tuple[str, ...]) -> None:
     """An empty folder, a finished thzface dataset (cleared), or the shards of this very run."""
     man = out / SHARD_DIR / "manifest.json"
     if man.is_file():
         if json.loads(man.read_text(encoding="utf-8")) != json.loads(json.dumps(manifest, default=_json_default)):
             raise DatasetFolderError(f"{out}: holds shards of another run (config, seed or shard count differ)")
     elif out.is_dir() and not {p.name for p in out.iterdir()} <= {*SUBDIRS, SHARD_DIR}:
-        prepare_folder(out)  # clears an old dataset, refuses anything else
-    for sub in (*SUBDIRS, SHARD_DIR):
+        prepare_folder(out, make)  # clears an old dataset, refuses anything else
+    for sub in (*make, SHARD_DIR):
         (out / sub).mkdir(parents=True, exist_ok=True)
     if not man.is_file():
         atomic_write_text(man, json.dumps(manifest, indent=1, default=_json_default) + "\n")
@@ -224,11 +230,11 @@ def synthesize(
     ids = make_identities(model, cfg, seed)
     n_samples = len(ids) * NUM_POSTURES * cfg.samples
     if shard is None:
-        prepare_folder(out)
+        prepare_folder(out, subdirs(cfg))
         records, probes = _run(cfg, ids, out, seed, workers, progress, range(n_samples))
         return _finish(cfg, model, ids, out, seed, records, probes)
     todo = shard_range(n_samples, shard)
-    _prepare_shard_folder(out, _manifest(cfg, seed, shard[1]))
+    _prepare_shard_folder(out, _manifest(cfg, seed, shard[1]), subdirs(cfg))
     records, probes = _run(cfg, ids, out, seed, workers, progress, todo)
     done = {"shard": list(shard), "records": records, "probes": probes}
     atomic_write_text(out / SHARD_DIR / f"shard-{shard[0]:05d}.json", json.dumps(done, default=_json_default))
