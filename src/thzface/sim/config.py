@@ -51,7 +51,7 @@ class IdentityConfig(_Checked):
     facial_hair_prob: float = 0.3  # share of base identities with a moustache or beard (twins copy it)
     glasses_prob: float = 0.2  # share of base identities wearing glasses (metal frames glint, lenses attenuate)
     hair_db_per_mm: Range = (0.2, 0.6)  # one-way loss of the hair / beard layer per mm of thickness [I]
-    hair_scatter_db: Range = (-30.0, -20.0)  # backscatter of a fully lossy hair layer, share of incident power [I]
+    hair_scatter_db: Range = (-40.0, -30.0)  # backscatter of a fully lossy hair layer ("weak speckled diffuse") [I]
     skull_scale_sd: float = 0.04  # SD of the skull / ear / neck scale (head breadth 6 / 152 mm); draws kept in +-1 SD
     carriage_deg: float = 2.0  # per-person carriage bias of yaw and pitch, uniform in +-this [I]
 
@@ -135,10 +135,10 @@ class FabricConfig(_Checked):
     tan_delta: Range = (0.03, 0.07)  # loss tangent [I]
     thickness_mm: Range = (0.3, 0.6)  # layer thickness [I]
     diffuse: Range = (0.2, 0.5)  # yarn-texture diffuse share of the fabric's own reflection [S13, S15, I]
-    scatter_db: Range = (-42.0, -34.0)  # yarn-scale backscatter, share of the incident power (textured) [S13-S15, I]
+    scatter_db: Range = (-46.0, -38.0)  # yarn-scale backscatter, share of the incident power (textured) [S13-S15, I]
 
 
-def _fab(e: Range, t: Range, d: Range, f: Range, s: Range = (-42.0, -34.0)) -> Any:
+def _fab(e: Range, t: Range, d: Range, f: Range, s: Range = (-46.0, -38.0)) -> Any:
     return field(default_factory=lambda: FabricConfig(e, t, d, f, s))
 
 
@@ -146,11 +146,11 @@ def _fab(e: Range, t: Range, d: Range, f: Range, s: Range = (-42.0, -34.0)) -> A
 class FabricsConfig(_Checked):
     cotton: FabricConfig = _fab((1.5, 1.8), (0.03, 0.07), (0.3, 0.6), (0.2, 0.5))  # 0.3-1.5 dB one-way
     polyester: FabricConfig = _fab((1.4, 1.7), (0.02, 0.05), (0.5, 1.0), (0.2, 0.5))  # 0.3-1.5 dB
-    wool_knit: FabricConfig = _fab((1.3, 1.6), (0.05, 0.09), (1.2, 2.2), (0.3, 0.7), (-34.0, -26.0))  # 2-8 dB
-    denim: FabricConfig = _fab((1.8, 2.0), (0.04, 0.08), (0.8, 1.2), (0.2, 0.4), (-36.0, -28.0))  # 1.5-3 dB
-    leather: FabricConfig = _fab((2.5, 3.0), (0.08, 0.15), (0.8, 1.4), (0.05, 0.2), (-40.0, -32.0))  # 3-10 dB
+    wool_knit: FabricConfig = _fab((1.3, 1.6), (0.05, 0.09), (1.2, 2.2), (0.3, 0.7), (-38.0, -30.0))  # 2-8 dB
+    denim: FabricConfig = _fab((1.8, 2.0), (0.04, 0.08), (0.8, 1.2), (0.2, 0.4), (-40.0, -32.0))  # 1.5-3 dB
+    leather: FabricConfig = _fab((2.5, 3.0), (0.08, 0.15), (0.8, 1.4), (0.05, 0.2), (-44.0, -36.0))  # 3-10 dB
     wet: FabricConfig = _fab((1.8, 2.6), (0.1, 0.25), (0.4, 0.8), (0.2, 0.5))  # wet cotton x2-x5 [S12]
-    nonwoven: FabricConfig = _fab((1.2, 1.5), (0.002, 0.01), (0.2, 0.5), (0.1, 0.3), (-50.0, -42.0))  # surgical
+    nonwoven: FabricConfig = _fab((1.2, 1.5), (0.002, 0.01), (0.2, 0.5), (0.1, 0.3), (-54.0, -46.0))  # surgical
     # mask (spun-bond polypropylene): < 0.2 dB, nearly transparent [I]
 
 
