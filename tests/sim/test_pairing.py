@@ -48,6 +48,9 @@ def test_pairing_modes_share_only_what_they_should(fast):
     pose = {p: [json.loads(str(o.aux["params"])) for o in outs] for p, outs in runs.items()}
     assert all(q["pose"] == q["pose_unconcealed"] for p in ("shared", "independent-noise") for q in pose[p])
     assert all(q["pose"] != q["pose_unconcealed"] for q in pose["independent-capture"])  # steps back in
+    boxes = {p: [(o.aux["part_boxes"], o.aux["part_boxes_unconcealed"]) for o in outs] for p, outs in runs.items()}
+    assert all(np.array_equal(a, b) for a, b in boxes["shared"])
+    assert not any(np.array_equal(a, b) for a, b in boxes["independent-capture"])
     shared, noise, capture = (_copy_ssim(runs[p]) for p in ("shared", "independent-noise", "independent-capture"))
     assert shared > 0.85  # one sensor draw: copying the input nearly reproduces the target (the old world)
     assert noise < shared - 0.1 and capture < shared - 0.1

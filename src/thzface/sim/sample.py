@@ -201,11 +201,19 @@ def draw_system(cfg: SimConfig, sc: Scene, ident: Identity, rngs: dict) -> tuple
     return d, sd, {"detector": d.detector, "sigma": None, "system": dataclasses.asdict(d)}
 
 
-def _aux(cfg: SimConfig, sc: Scene, ident: Identity, head: np.ndarray, maps: dict, params: dict) -> dict:
-    """Aux arrays of the concealed scan (and the clean target, same pose)."""
-    s, n_out = cfg.render_scale, cfg.image_size
+def _landmarks(cfg: SimConfig, sc: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """(68, 2) output-pixel landmarks of scene ``sc`` and their not-self-occluded flags."""
+    s = cfg.render_scale
     uv, vis = project_landmarks(sc.surf.landmarks, sc.rot, sc.shift, sc.cam, sc.skin, tol_mm=2 * sc.cam.pitch_mm + 1)
-    lm = (uv + 0.5) / s - 0.5  # fine pixel centres -> output pixel coordinates
+    return (uv + 0.5) / s - 0.5, vis  # fine pixel centres -> output pixel coordinates
+
+
+def _aux(cfg: SimConfig, sc: Scene, sc_u: Scene, ident: Identity, head: np.ndarray, maps: dict, params: dict) -> dict:
+    """Aux arrays of the concealed scan (and the clean target, same pose); ``*_unconcealed`` keys follow the
+    unconcealed capture's own pose."""
+    s, n_out = cfg.render_scale, cfg.image_size
+    lm, vis = _landmarks(cfg, sc)
+    lm_u = lm if sc_u is sc else _landmarks(cfg, sc_u)[0]
     cover = box_down(sc.skin.mask.astype(np.float64), s)
     depth = box_down(np.where(sc.skin.mask, params["system"]["standoff_mm"] - sc.skin.height, 0.0), s)
     return {
@@ -216,6 +224,8 @@ def _aux(cfg: SimConfig, sc: Scene, ident: Identity, head: np.ndarray, maps: dic
         "landmarks": lm.astype(np.float32),
         "landmarks_visible": vis,
         "part_boxes": part_boxes(lm, n_out),
+        "landmarks_unconcealed": lm_u.astype(np.float32),
+        "part_boxes_unconcealed": part_boxes(lm_u, n_out),
         "shape_coeffs": np.asarray(ident.shape, np.float32),
         "expr_coeffs": np.asarray(sc.expr, np.float32),
         "pose": sc.pose.angles(),
@@ -278,5 +288,5 @@ def simulate_sample(
         }  # fmt: skip
         if cfg.write_visible:
             params["light"] = light.params()
-        out.aux = _aux(cfg, sc, ident, head, sig["maps"], params)
+        out.aux = _aux(cfg, sc, sc_u, ident, head, sig["maps"], params)
     return out
