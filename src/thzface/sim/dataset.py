@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+WORLD = "v2"  # simulator world version in the cache path: a cache of an older world is never reused
+
 
 def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:
     """A dataset folder, or ``sim:<preset>`` (default ``sim:demo``): simulate once into the cache and reuse it."""
@@ -17,7 +19,8 @@ def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:
             raise FileNotFoundError(f"{p}: data folder not found")
         return p
     preset = spec[4:]
-    cache = Path(os.environ.get("THZFACE_CACHE", Path.home() / ".cache" / "thzface")) / "sim" / f"{preset}-seed{seed}"
+    root = Path(os.environ.get("THZFACE_CACHE", Path.home() / ".cache" / "thzface"))
+    cache = root / "sim" / f"{preset}-seed{seed}-{WORLD}"
     if not (cache / "test.csv").is_file():
         synth(preset, cache, seed=seed, workers=workers, overrides=[])
     return cache
