@@ -90,7 +90,7 @@ def smooth_max(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
     return m + k * np.log(np.exp((a - m) / k) + np.exp((b - m) / k))
 
 
-NECK_SLOPE = 0.2  # the neck axis leans forward going down (about 11 deg): the throat faces slightly upward [I]
+NECK_SLOPE = 0.36  # the neck axis leans forward going down (20 deg): the throat faces upward, away from the beam [I]
 NECK_Y_REF = -90.0  # height (mm, head frame, about the chin) where the neck axis sits at the given z_c
 NECK_BEND_MM = (-165.0, -105.0)  # below the first height the neck keeps the torso's pose, above it the head's
 
