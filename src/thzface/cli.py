@@ -27,7 +27,9 @@ def _print_json(obj: dict) -> None:
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
-    res = synth(a.preset, Path(a.out), a.seed, a.workers, a.overrides, a.preset_file)
+    res = synth(
+        a.preset, Path(a.out), a.seed, a.workers, a.overrides, a.preset_file, shard=a.shard, finalize=a.finalize
+    )
     _print_json(res)
     print(f"dataset written to {a.out} (contact sheet: {Path(a.out) / 'contact_sheet.png'})")
     return 0
@@ -148,11 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", required=True)
 
     s = sub.add_parser("synth", help="simulate a THz face dataset in the seed format")
-    s.add_argument("--preset", default="demo", help="tiny | demo | bench-20 | twins-20 | pretrain-500 | sfm-20")
+    s.add_argument("--preset", default="demo", help="tiny|demo|bench-20|twins-20|pretrain-500|pretrain-2k|sfm-20")
     s.add_argument("--preset-file", default=None, help="YAML simulator preset (e.g. from `thzface sim calibrate`)")
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--shard", default=None, help="i/N: write shard i of N only (then run --finalize)")
+    s.add_argument("--finalize", action="store_true", help="turn the finished shards in --out into the dataset")
     s.add_argument("overrides", nargs="*", help="dotted key=value overrides of the preset")
     s.set_defaults(fn=cmd_synth)
 

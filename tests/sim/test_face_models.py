@@ -41,8 +41,15 @@ def test_builtin_identities_vary_and_twins_are_close():
     cfg = sim_config_from_dict({"face_model": {"grid_deg": 2.0}, "identities": {"count": 6, "twin_pairs": 1}})
     model = build_face_model(cfg.face_model)
     ids = make_identities(model, cfg, seed=1)
-    assert [i.token for i in ids] == ["id000", "id000t", "id001", "id002", "id003", "id004"]
-    assert ids[0].twin == "id000t" and ids[1].twin == "id000" and ids[1].traits == ids[0].traits
+    assert [i.token for i in ids] == [
+        "custom-s1-000",
+        "custom-s1-000t",
+        "custom-s1-001",
+        "custom-s1-002",
+        "custom-s1-003",
+        "custom-s1-004",
+    ]
+    assert ids[0].twin == "custom-s1-000t" and ids[1].twin == "custom-s1-000" and ids[1].traits == ids[0].traits
     lms = [model.build(i.shape, np.zeros(model.n_expr), i.traits).landmarks for i in ids]
     twin = np.linalg.norm(lms[0] - lms[1])
     others = [np.linalg.norm(lms[a] - lms[b]) for a in range(2, 6) for b in range(a + 1, 6)]

@@ -62,7 +62,7 @@ def test_sampled_concealment_layers_and_params(surf):
     garments = sample_concealment(surf, cfg.concealment, cfg.fabrics, np.random.default_rng(3))
     assert [g.kind for g in garments] == ["scarf", "hood"]
     scarf, hood = garments
-    assert 1 <= scarf.layers <= 3 and scarf.total_mm >= scarf.thickness_mm * scarf.layers
+    assert 2 <= scarf.layers <= 4 and scarf.total_mm >= scarf.thickness_mm * scarf.layers
     both = scarf.cover & hood.cover
     assert both.any() and (hood.r_inner[both] >= scarf.r_outer[both] - 1e-9).all()  # hood over the scarf
     assert (scarf.gap >= 0).all() and (hood.gap >= 0).all()

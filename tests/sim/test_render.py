@@ -61,3 +61,33 @@ def test_rotation_moves_the_nose_as_documented_and_landmarks_hide():
     uv, vis = project_landmarks(nose, np.eye(3), np.zeros(3), cam, view, tol_mm=2.0)
     assert vis.tolist() == [True, False]
     assert np.allclose(uv[0], [31.5, 31.5])
+
+
+def test_partial_rotation_and_the_neck_bend():
+    from thzface.sim.head import bend_weights
+    from thzface.sim.render import partial_rotate
+
+    rot = rotation(0.0, -20.0, 0.0)
+    v = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    assert np.allclose(partial_rotate(v, rot, np.ones(2)), v @ rot.T)  # share 1 = the whole rotation
+    assert np.allclose(partial_rotate(v, rot, np.zeros(2)), v)  # share 0 = the torso's pose
+    half = partial_rotate(v, rot, np.full(2, 0.5))
+    assert np.allclose(half, v @ rotation(0.0, -10.0, 0.0).T)
+    w = bend_weights(np.array([[[0.0, -100.0, 0.0], [0.0, -135.0, 0.0], [0.0, -200.0, 0.0]]]))
+    assert w[0, 0] == 1.0 and 0 < w[0, 1] < 1 and w[0, 2] == 0.0
+
+
+def test_the_neck_draws_no_glint_line_below_the_chin():
+    from thzface.sim.face_model import build_face_model, make_identities
+    from thzface.sim.presets import get_preset
+    from thzface.sim.sample import simulate_sample
+
+    cfg = get_preset("bench-20", ["sensor.display_weights={linear: 1.0}", "face_model.grid_deg=2"])
+    model = build_face_model(cfg.face_model)
+    bright = []
+    for j, ident in enumerate(make_identities(model, cfg, 0)[:4]):
+        o = simulate_sample(cfg, model, ident, 0, 0, j * 35)  # front view, noise-free clean target
+        cx, cy = o.aux["landmarks"][8]  # chin
+        band = o.clean[int(np.ceil(cy)) + 3 :, max(int(cx) - 10, 0) : int(cx) + 10]
+        bright.append(int((band > 127).sum()))
+    assert sum(bright) <= 2  # the old rigid vertical neck lit about 15 pixels per image here

@@ -29,8 +29,8 @@ AUX = {
 
 def test_layout_and_meta(tiny_dataset):
     out, meta = tiny_dataset
-    ids = ["id000", "id000t", "id001"]
-    assert meta["identities"] == ids and meta["twins"] == {"id000": "id000t", "id000t": "id000"}
+    ids = ["tiny-s5-000", "tiny-s5-000t", "tiny-s5-001"]  # names unique per (preset, seed)
+    assert meta["identities"] == ids and meta["twins"] == {ids[0]: ids[1], ids[1]: ids[0]}
     assert meta["generator"] == "thzface.sim" and meta["image_size"] == 32 and meta["seed"] == 5
     assert json.loads((out / "meta.json").read_text()) == meta
     thz = sorted(p.name for p in (out / "thz").glob("*.png"))
@@ -39,16 +39,16 @@ def test_layout_and_meta(tiny_dataset):
     clean = sorted(p.name for p in (out / "clean").glob("*.png"))
     assert clean == [n for n in thz if not parse_name(n).concealed]
     assert len(list((out / "aux").glob("*.npz"))) == 15 and (out / "contact_sheet.png").is_file()
-    with Image.open(out / "thz" / "id000_b1b_1.png") as im:
+    with Image.open(out / "thz" / "tiny-s5-000_b1b_1.png") as im:
         assert im.mode == "L" and im.size == (32, 32)
-    with Image.open(out / "visible" / "id000_b1b_1.png") as im:
+    with Image.open(out / "visible" / "tiny-s5-000_b1b_1.png") as im:
         assert im.mode == "RGB"
     assert not list(out.rglob("*.tmp"))
 
 
 def test_aux_contents(tiny_dataset):
     out, meta = tiny_dataset
-    with np.load(out / "aux" / "id001_b4b_1.npz") as z:
+    with np.load(out / "aux" / "tiny-s5-001_b4b_1.npz") as z:
         for k, dt in AUX.items():
             assert z[k].dtype == dt, k
         assert z["depth"].shape == z["labels"].shape == (32, 32)
@@ -57,7 +57,7 @@ def test_aux_contents(tiny_dataset):
         assert z["garment_mask"].sum() > 0 and (z["garment_mask"] <= z["face_mask"]).all()
         assert 8 <= z["pose"][1] <= 33  # posture 4 (up): positive pitch
         params = json.loads(str(z["params"]))
-        assert params["identity"] == "id001" and params["posture"] == 3 and params["garments"]
+        assert params["identity"] == "tiny-s5-001" and params["posture"] == 3 and params["garments"]
         depth = z["depth"][z["face_mask"] > 0]
         assert 700 < depth.min() and depth.max() < 1700  # range from the sensor, mm
         assert (
@@ -117,8 +117,9 @@ def test_instrument_per_dataset_fixes_the_scanner_not_the_noise(fast):
     keys = ("standoff_mm", "aperture_mm", "w0_mm", "detector", "coherent")
     assert all(fixed[0]["system"][k] == fixed[1]["system"][k] for k in keys)
     assert fixed[0]["sensor"] == fixed[1]["sensor"] and fixed[0]["fov_mm"] == fixed[1]["fov_mm"]
-    assert fixed[0]["system"]["water"] != fixed[1]["system"]["water"]  # the person still varies
+    assert fixed[0]["system"]["water"] == fixed[1]["system"]["water"]  # skin belongs to the person
     assert free[0]["system"]["standoff_mm"] != free[1]["system"]["standoff_mm"]
+    assert free[0]["fov_mm"] == free[1]["fov_mm"]  # one field of view per scanner, even per_sample
 
 
 def test_one_instrument_draw_gives_each_scan_its_own_stripe_and_noise_realisation():

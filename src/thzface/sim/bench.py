@@ -1,6 +1,7 @@
-"""Simulator benchmark: time the generation of ``bench-20`` and measure how far apart identities, twins and
-samples of one identity are, on the clean geometry (coefficients, 3-D landmarks, depth maps) and on the
-THz images. Returns a dict; the caller (CLI) writes bench.json.
+"""Simulator benchmark: time the generation of ``bench-20``, report its fidelity probes (sim/probes.py: copy
+baseline, nearest-neighbour identity accuracy, energy drop per garment, glints) and how far apart identities,
+twins and samples of one identity are, on the clean geometry (coefficients, 3-D landmarks, depth maps) and on
+the THz images. Returns a dict; the caller (CLI) writes bench.json.
 """
 
 from __future__ import annotations
@@ -15,31 +16,10 @@ import numpy as np
 from PIL import Image
 
 from thzface.data.naming import NUM_POSTURES, format_name
-from thzface.sim.config import SimConfig
 from thzface.sim.face_model import build_face_model, make_identities
 from thzface.sim.presets import get_preset
+from thzface.sim.probes import pair_distances
 from thzface.sim.world import synthesize
-
-
-def pair_distances(vectors: np.ndarray, owners: list[str], twins: dict[str, str]) -> dict[str, float]:
-    """Mean RMS distance (Euclidean / sqrt(dim)) over pairs of rows: same owner ("within"), twin owners,
-    other owners; plus the leave-one-out nearest-neighbour rate of finding the same owner (``nn_same``)."""
-    v = np.asarray(vectors, dtype=np.float64).reshape(len(owners), -1)
-    sq = np.sum(v * v, axis=1)
-    d = np.sqrt(np.clip(sq[:, None] + sq[None] - 2 * np.einsum("ik,jk->ij", v, v), 0, None) / v.shape[1])
-    own = np.asarray(owners)
-    iu = np.triu_indices(len(owners), k=1)
-    a, b = own[iu[0]], own[iu[1]]
-    same = a == b
-    twin = np.array([twins.get(x) == y for x, y in zip(a, b, strict=True)], bool)
-    out: dict[str, float] = {}
-    for name, m in (("within", same), ("twin", twin), ("between", ~same & ~twin)):
-        out[name] = float(d[iu][m].mean()) if m.any() else float("nan")
-        out[f"{name}_pairs"] = int(m.sum())
-    np.fill_diagonal(d, np.inf)
-    out["nn_same"] = float(np.mean(own[np.argmin(d, axis=1)] == own))
-    out["nn_chance"] = float(np.mean([(own == o).sum() - 1 for o in own]) / (len(own) - 1))
-    return out
 
 
 def _images(folder: Path, sub: str, tokens: list[str], posture: int, concealed: bool, samples: int, key: str = ""):
@@ -71,24 +51,6 @@ def _per_posture(folder: Path, meta: dict, sub: str, concealed: bool, key: str =
     return out
 
 
-def landmark_distances(cfg: SimConfig, seed: int, draws: int = 5) -> dict[str, dict[str, float]]:
-    """3-D landmark (68 x 3, head frame, centred) distances with ``draws`` expression draws per identity."""
-    model = build_face_model(cfg.face_model)
-    ids = make_identities(model, cfg, seed)
-    rng = np.random.default_rng(seed)
-    vecs, owners = [], []
-    for ident in ids:
-        for _ in range(draws):
-            lm = model.build(
-                ident.shape, model.sample_expression(rng, cfg.face_model.expression_sigma), ident.traits
-            ).landmarks
-            vecs.append((lm - lm.mean(0)).ravel())
-            owners.append(ident.token)
-    twins = {i.token: i.twin for i in ids if i.twin}
-    shape = pair_distances(np.stack([i.shape for i in ids]), [i.token for i in ids], twins)
-    return {"landmarks_mm": pair_distances(np.stack(vecs), owners, twins), "shape_coeffs": shape}
-
-
 def _cpu_seconds() -> float:
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
@@ -106,7 +68,10 @@ def bench_sim(
     wall = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0
     n = meta["counts"]["samples"]
-    geo = landmark_distances(cfg, seed)
+    model = build_face_model(cfg.face_model)
+    ids = make_identities(model, cfg, seed)
+    twins = {i.token: i.twin for i in ids if i.twin}
+    shape = pair_distances(np.stack([i.shape for i in ids]), [i.token for i in ids], twins)
     return {
         "preset": preset,
         "seed": seed,
@@ -117,13 +82,15 @@ def bench_sim(
             "cpu_seconds": cpu,  # this process and its (finished) workers
             "load_average": os.getloadavg()[0],  # > cpus means other work competed for the cores
             "samples": n,
-            "images_thz_and_visible": 4 * n,
-            "images_all": 5 * n,
+            "images_thz_and_visible": 4 * n if cfg.write_visible else 2 * n,
+            "images_all": (5 if cfg.write_visible else 3) * n,
             "samples_per_second": n / wall,
         },
+        "probes": meta["probes"],
         "distances": {
-            **geo,
-            "depth_mm": _per_posture(out, meta, "aux", True, key="depth"),
+            "landmarks_mm": meta["probes"]["geometry_landmarks_mm"],
+            "shape_coeffs": shape,
+            **({"depth_mm": _per_posture(out, meta, "aux", True, key="depth")} if cfg.write_aux else {}),
             "thz_unconcealed": _per_posture(out, meta, "thz", False),
             "thz_concealed": _per_posture(out, meta, "thz", True),
             "clean": _per_posture(out, meta, "clean", False),

@@ -14,7 +14,8 @@ from typing import Any
 from thzface.config import ConfigError, from_dict, to_dict
 
 Range = tuple[float, float]
-FABRICS = ("cotton", "polyester", "wool_knit", "denim", "leather", "wet")
+FABRICS = ("cotton", "polyester", "wool_knit", "denim", "leather", "wet", "nonwoven")
+PAIRINGS = ("shared", "independent-noise", "independent-capture")
 GARMENTS = ("balaclava", "scarf", "mask", "hood")
 DETECTORS = ("square_law", "heterodyne", "homodyne")
 DISPLAYS = ("linear", "sqrt", "db")
@@ -48,6 +49,11 @@ class IdentityConfig(_Checked):
     twin_pairs: int = 0  # how many base identities get a twin (each twin is one of `count`)
     twin_distance: float = 0.15  # twin coefficient offset as a share of the mean distance of two random ids
     facial_hair_prob: float = 0.3  # share of base identities with a moustache or beard (twins copy it)
+    glasses_prob: float = 0.2  # share of base identities wearing glasses (metal frames glint, lenses attenuate)
+    hair_db_per_mm: Range = (0.2, 0.6)  # one-way loss of the hair / beard layer per mm of thickness [I]
+    hair_scatter_db: Range = (-40.0, -30.0)  # backscatter of a fully lossy hair layer ("weak speckled diffuse") [I]
+    skull_scale_sd: float = 0.04  # SD of the skull / ear / neck scale (head breadth 6 / 152 mm); draws kept in +-1 SD
+    carriage_deg: float = 2.0  # per-person carriage bias of yaw and pitch, uniform in +-this [I]
 
 
 @dataclass
@@ -129,20 +135,23 @@ class FabricConfig(_Checked):
     tan_delta: Range = (0.03, 0.07)  # loss tangent [I]
     thickness_mm: Range = (0.3, 0.6)  # layer thickness [I]
     diffuse: Range = (0.2, 0.5)  # yarn-texture diffuse share of the fabric's own reflection [S13, S15, I]
+    scatter_db: Range = (-46.0, -38.0)  # yarn-scale backscatter, share of the incident power (textured) [S13-S15, I]
 
 
-def _fab(e: Range, t: Range, d: Range, f: Range) -> Any:
-    return field(default_factory=lambda: FabricConfig(e, t, d, f))
+def _fab(e: Range, t: Range, d: Range, f: Range, s: Range = (-46.0, -38.0)) -> Any:
+    return field(default_factory=lambda: FabricConfig(e, t, d, f, s))
 
 
 @dataclass
 class FabricsConfig(_Checked):
     cotton: FabricConfig = _fab((1.5, 1.8), (0.03, 0.07), (0.3, 0.6), (0.2, 0.5))  # 0.3-1.5 dB one-way
     polyester: FabricConfig = _fab((1.4, 1.7), (0.02, 0.05), (0.5, 1.0), (0.2, 0.5))  # 0.3-1.5 dB
-    wool_knit: FabricConfig = _fab((1.3, 1.6), (0.04, 0.08), (1.0, 1.6), (0.3, 0.7))  # 1-5 dB
-    denim: FabricConfig = _fab((1.8, 2.0), (0.04, 0.08), (0.8, 1.2), (0.2, 0.4))  # 1.5-3 dB
-    leather: FabricConfig = _fab((2.5, 3.0), (0.08, 0.15), (0.8, 1.4), (0.05, 0.2))  # 3-10 dB
+    wool_knit: FabricConfig = _fab((1.3, 1.6), (0.05, 0.09), (1.2, 2.2), (0.3, 0.7), (-38.0, -30.0))  # 2-8 dB
+    denim: FabricConfig = _fab((1.8, 2.0), (0.04, 0.08), (0.8, 1.2), (0.2, 0.4), (-40.0, -32.0))  # 1.5-3 dB
+    leather: FabricConfig = _fab((2.5, 3.0), (0.08, 0.15), (0.8, 1.4), (0.05, 0.2), (-44.0, -36.0))  # 3-10 dB
     wet: FabricConfig = _fab((1.8, 2.6), (0.1, 0.25), (0.4, 0.8), (0.2, 0.5))  # wet cotton x2-x5 [S12]
+    nonwoven: FabricConfig = _fab((1.2, 1.5), (0.002, 0.01), (0.2, 0.5), (0.1, 0.3), (-54.0, -46.0))  # surgical
+    # mask (spun-bond polypropylene): < 0.2 dB, nearly transparent [I]
 
 
 @dataclass
@@ -166,27 +175,27 @@ class ConcealmentConfig(_Checked):
             "balaclava": 3.0,
             "scarf": 2.0,
             "mask": 2.0,
-            "hood": 1.0,
             "balaclava+hood": 1.0,
             "scarf+hood": 1.0,
             "mask+hood": 0.5,
         }
-    )  # concealment combinations ('+' joins garments, inner first) and their weights
-    breath_wetness: Range = (1.0, 3.0)  # loss multiplier near mouth/nose on covering garments [I, S12]
+    )  # concealment combinations ('+' joins garments, inner first) and their weights; a hood alone leaves the
+    # face open, so it only comes over another garment
+    breath_wetness: Range = (1.5, 4.0)  # loss multiplier near mouth/nose on covering garments [I, S12]
     balaclava: GarmentConfig = _garment(
         fabric_weights={"wool_knit": 3.0, "polyester": 2.0, "cotton": 1.0, "wet": 0.3}, max_gap_mm=(3.0, 12.0)
     )  # full head except the eyes
     scarf: GarmentConfig = _garment(
         fabric_weights={"wool_knit": 2.0, "cotton": 2.0, "polyester": 1.0, "wet": 0.3},
-        layers=(1, 3),
+        layers=(2, 4),
         bridge_mm=(15.0, 35.0),
         gap_noise_mm=(1.0, 3.0),
-    )  # lower face and neck, 1-3 wraps
+    )  # nose down to the neck, 2-4 wraps
     mask: GarmentConfig = _garment(
-        fabric_weights={"cotton": 2.0, "polyester": 2.0, "wet": 0.3}, bridge_mm=(20.0, 40.0)
-    )  # mouth and nose
+        fabric_weights={"nonwoven": 3.0, "cotton": 1.0, "polyester": 1.0}, bridge_mm=(20.0, 40.0)
+    )  # mouth and nose; a surgical (nonwoven) mask is nearly transparent
     hood: GarmentConfig = _garment(
-        fabric_weights={"cotton": 2.0, "polyester": 2.0, "denim": 1.0, "leather": 0.5},
+        fabric_weights={"cotton": 1.0, "polyester": 1.0, "denim": 2.0, "leather": 2.0},
         bridge_mm=(20.0, 40.0),
         standoff_mm=(3.0, 20.0),
     )  # top, sides and back of the head
@@ -207,10 +216,16 @@ class SimConfig(_Checked):
     mode: str = "active"  # active (monostatic 340 GHz, eq. 1-3) | passive (250 GHz radiometer, eq. 4)
     image_size: int = 64  # output images are image_size x image_size
     render_scale: int = 2  # fine render grid = image_size * render_scale (box-averaged to the output)
-    fov_mm: Range = (190.0, 230.0)  # square field of view; pitch = fov / image_size (1-3 mm) [I]
+    fov_mm: Range = (190.0, 230.0)  # square field of view, drawn once per dataset (one per scanner, never per
+    # sample, so head size stays an identity cue); pitch = fov / image_size (3-3.6 mm at 64 px) [I]
     samples: int = 7  # samples per (identity, posture)
-    instrument: str = "per_sample"  # per_sample: system, sensor settings and FOV drawn per sample (domain
+    instrument: str = "per_sample"  # per_sample: system and sensor settings drawn per sample (domain
     # randomisation) | per_dataset: drawn once from the seed (one scanner); noise realisations stay per sample
+    pairing: str = "independent-capture"  # shared: unconcealed scan = same pose and noise draw as the concealed
+    # one (ablation) | independent-noise: same pose, own noise/stripes/speckle/drop-outs | independent-capture:
+    # own noise and a re-drawn pose jitter (the person steps back in front of the scanner)
+    write_visible: bool = True  # write visible/ RGB companions (the THz-only fast path skips their render)
+    write_aux: bool = True  # write aux/ npz (depth, masks, landmarks, params)
     contact_sheet: bool = True  # write contact_sheet.png into the dataset folder
     face_model: FaceModelConfig = field(default_factory=FaceModelConfig)  # geometry source
     identities: IdentityConfig = field(default_factory=IdentityConfig)  # who
@@ -260,6 +275,8 @@ def validate(cfg: SimConfig) -> None:
         raise ValueError("identities.twin_pairs: need 2 * twin_pairs <= identities.count")
     if cfg.instrument not in ("per_sample", "per_dataset"):
         raise ValueError(f"instrument: {cfg.instrument!r} is not 'per_sample' or 'per_dataset'")
+    if cfg.pairing not in PAIRINGS:
+        raise ValueError(f"pairing: {cfg.pairing!r} is not one of {list(PAIRINGS)}")
     if cfg.sensor.normalise not in ("pair", "image"):
         raise ValueError(f"sensor.normalise: {cfg.sensor.normalise!r} is not 'pair' or 'image'")
     if not 0.5 <= cfg.face_model.grid_deg <= 5:

@@ -1,5 +1,6 @@
-"""Contact sheet of a dataset: a few identities x the five postures, each identity as four rows (THz concealed,
-THz unconcealed, visible concealed, visible unconcealed) of sample 1, read back from the written files."""
+"""Contact sheet of a dataset: a few identities x the five postures, each identity as rows THz concealed, THz
+unconcealed, clean target (and visible concealed / unconcealed when written) of sample 1, read back from the
+written files."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from thzface.config import atomic_write_bytes
 from thzface.data.naming import NUM_POSTURES, POSTURES, format_name
 from thzface.sim.io import png_bytes
 
-STATES = (("thz", True, "THz b"), ("thz", False, "THz n"), ("visible", True, "vis b"), ("visible", False, "vis n"))
+STATES = (
+    ("thz", True, "THz b"),
+    ("thz", False, "THz n"),
+    ("clean", False, "clean"),
+    ("visible", True, "vis b"),
+    ("visible", False, "vis n"),
+)
 
 
 def _tile(path: Path, size: int) -> np.ndarray:
@@ -23,19 +30,20 @@ def _tile(path: Path, size: int) -> np.ndarray:
 
 
 def contact_sheet(folder: Path, identities: list[str], image_size: int, rows: int = 4, sample: str = "1") -> np.ndarray:
-    """(H, W, 3) uint8 sheet: columns are postures; per identity four rows (THz b, THz n, vis b, vis n)."""
+    """(H, W, 3) uint8 sheet: columns are postures; per identity one row per state in STATES that was written."""
+    states = [st for st in STATES if any((folder / st[0]).glob("*.png"))]
     t = image_size * max(1, 128 // image_size)
     gap, left, top = 3, 96, 16
     ids = identities[:rows]
     sheet = Image.new(
-        "RGB", (left + NUM_POSTURES * (t + gap), top + len(ids) * (len(STATES) * t + 2 * gap)), (30, 30, 30)
+        "RGB", (left + NUM_POSTURES * (t + gap), top + len(ids) * (len(states) * t + 2 * gap)), (30, 30, 30)
     )
     draw = ImageDraw.Draw(sheet)
     for p in range(NUM_POSTURES):
         draw.text((left + p * (t + gap) + 4, 2), POSTURES[p], fill=(230, 230, 230))
     for r, ident in enumerate(ids):
-        y0 = top + r * (len(STATES) * t + 2 * gap)
-        for j, (sub, concealed, tag) in enumerate(STATES):
+        y0 = top + r * (len(states) * t + 2 * gap)
+        for j, (sub, concealed, tag) in enumerate(states):
             draw.text((4, y0 + j * t + t // 2 - 6), f"{ident} {tag}", fill=(230, 230, 230))
             for p in range(NUM_POSTURES):
                 tile = _tile(folder / sub / format_name(ident, p, concealed, sample), t)

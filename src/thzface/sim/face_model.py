@@ -7,12 +7,13 @@ shared radial grid: radius map, region labels and 68 landmarks. Adding a model =
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from thzface.sim.config import FaceModelConfig, IdentityConfig, SimConfig, VisibleConfig
+from thzface.sim.config import FaceModelConfig, SimConfig
 from thzface.sim.head import HeadSurface
 
 IDENTITY_STREAM = 1  # SeedSequence key of the identity draws (samples use other keys)
@@ -49,23 +50,43 @@ class Identity:
 
     token: str  # e.g. id007 or its twin id007t
     shape: np.ndarray = field(repr=False)  # identity coefficients of the face model
-    traits: dict = field(default_factory=dict)  # hairline_mm, hair_mm, facial_hair, skin_tone, hair_tone
+    traits: dict = field(default_factory=dict)  # everything else fixed about the person (see _traits)
     twin: str | None = None  # token of the twin, if any
 
 
-def _traits(rng: np.random.Generator, icfg: IdentityConfig, vcfg: VisibleConfig) -> dict:
+def _traits(rng: np.random.Generator, cfg: SimConfig) -> dict:
+    """Person-bound traits, drawn once per identity and kept across samples, scanners and garments."""
+    icfg, sk = cfg.identities, cfg.skin
+    u = lambda r: float(rng.uniform(r[0], r[1]))  # noqa: E731
     beard = rng.random() < icfg.facial_hair_prob
+    c = icfg.carriage_deg
     return {
         "hairline_mm": float(rng.uniform(45.0, 70.0)),  # hairline above the brows
-        "hair_mm": float(rng.uniform(2.0, 15.0)),  # scalp hair volume
+        "hair_mm": float(rng.uniform(2.0, 15.0)),  # scalp hair layer thickness
         "facial_hair": int(rng.integers(1, 3)) if beard else 0,  # 0 none, 1 moustache, 2 beard
-        "skin_tone": float(rng.uniform(*vcfg.skin_tone)),
+        "beard_mm": float(rng.uniform(2.0, 12.0)),  # moustache / beard layer thickness (used if facial_hair)
+        "skin_tone": u(cfg.visible.skin_tone),
         "hair_tone": float(rng.uniform(0.0, 1.0)),  # 0 black .. 1 blond
+        "water": u(sk.water_fraction),  # skin water share (Looyenga)
+        "fd_skin": u(sk.diffuse_skin),  # diffuse fraction of smooth skin
+        "fd_hair": u(sk.diffuse_hair),  # diffuse fraction of skin under hair, brows, beard
+        "skin_seed": int(rng.integers(2**62)),  # seed of the regional reflectivity field on the head grid
+        "hair_db_per_mm": u(icfg.hair_db_per_mm),  # one-way loss of the hair layer per mm
+        "hair_scatter_db": u(icfg.hair_scatter_db),  # hair-layer backscatter
+        "glasses": bool(rng.random() < icfg.glasses_prob),
+        "skull_scale": 1.0 + icfg.skull_scale_sd * float(rng.uniform(-1.0, 1.0)),  # within +-1 SD
+        "carriage_yaw": float(rng.uniform(-c, c)),  # habitual head carriage, added to every pose
+        "carriage_pitch": float(rng.uniform(-c, c)),
     }
 
 
+def identity_prefix(preset: str, seed: int) -> str:
+    """Token prefix unique per (preset, seed), e.g. ``bench-20-s0-`` (tokens allow [A-Za-z0-9-] only)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", preset) + f"-s{seed}-"
+
+
 def make_identities(model: FaceModel, cfg: SimConfig, seed: int) -> list[Identity]:
-    """``icfg.count`` identities; the first ``twin_pairs`` base identities get a twin ``<token>t``.
+    """``icfg.count`` identities named ``<preset>-s<seed>-<i>``; the first ``twin_pairs`` get a twin ``<token>t``.
 
     A twin's coefficients differ from its sibling's by a random direction of length
     twin_distance * E|z1 - z2| (the mean distance between two random identities); traits are shared.
@@ -74,11 +95,12 @@ def make_identities(model: FaceModel, cfg: SimConfig, seed: int) -> list[Identit
     rng = np.random.default_rng(np.random.SeedSequence([seed, IDENTITY_STREAM]))
     n_base = icfg.count - icfg.twin_pairs
     width = max(3, len(str(n_base - 1)))
+    prefix = identity_prefix(cfg.preset, seed)
     out: list[Identity] = []
     for i in range(n_base):
-        token = f"id{i:0{width}d}"
+        token = f"{prefix}{i:0{width}d}"
         shape = model.sample_shape(rng)
-        traits = _traits(rng, icfg, cfg.visible)
+        traits = _traits(rng, cfg)
         u = rng.standard_normal(model.n_shape)
         if i < icfg.twin_pairs:
             spread = cfg.face_model.shape_sigma * np.sqrt(2.0 * model.n_shape)  # E|z1 - z2| of two random ids

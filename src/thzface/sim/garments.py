@@ -33,6 +33,8 @@ class Garment:
     tan_delta: float = 0.05  # fabric loss tangent (dry)
     thickness_mm: float = 0.5  # one layer
     diffuse: float = 0.3  # yarn-texture diffuse share
+    scatter: float = 0.0  # yarn-scale backscatter, share of the incident power
+    texture: np.ndarray | None = field(default=None, repr=False)  # (E, A) unit-mean yarn texture
     wrap_gaps_mm: list[float] = field(default_factory=list)  # air between successive wraps (len = layers - 1)
     params: dict = field(default_factory=dict)  # every drawn value, for aux params
 
@@ -65,7 +67,7 @@ def coverage(kind: str, surf: H.HeadSurface, rng: np.random.Generator) -> tuple[
         slot = front & _smooth_box(x / (lv["x_eye"] + 9), (y - yc) / hh)
         return (y > lv["y_me"] - 45) & ~slot, {"eye_slot_half_height_mm": hh}
     if kind == "scarf":
-        top = lv["y_sn"] + float(rng.uniform(-8.0, 12.0))
+        top = min(lv["y_sn"] + float(rng.uniform(18.0, 30.0)), lv["y_eye"] - 8.0)  # up over the nose
         return (y < top) & (y > lv["y_me"] - 70), {"top_mm": top}
     if kind == "mask":
         half_w = 0.5 * lv["mouth_w"] + float(rng.uniform(20.0, 30.0))
@@ -118,7 +120,7 @@ def sample_concealment(
     combo = pick(ccfg.weights, rng)
     breath = _u(ccfg.breath_wetness, rng)
     wet = breath_field(surf, breath)
-    base = surf.r.copy()
+    base = surf.r + (surf.hair if surf.hair is not None else 0.0)  # the fabric lies on the hair
     out: list[Garment] = []
     for kind in combo.split("+"):
         gc: GarmentConfig = getattr(ccfg, kind)
@@ -145,6 +147,8 @@ def sample_concealment(
             thickness_mm=_u(fc.thickness_mm, rng),
             diffuse=_u(fc.diffuse, rng),
             wrap_gaps_mm=[_u((0.1, 1.0), rng) for _ in range(n_layers - 1)],
+            scatter=10 ** (_u(fc.scatter_db, rng) / 10),
+            texture=rng.gamma(2.0, 0.5, surf.r.shape),  # one grid cell (about 2.6 mm): yarn / knit scale
         )
         g.params = {
             "kind": kind,
@@ -155,6 +159,7 @@ def sample_concealment(
             "layers": n_layers,
             "wrap_gaps_mm": g.wrap_gaps_mm,
             "diffuse": g.diffuse,
+            "scatter_db": 10 * np.log10(g.scatter),
             "bridge_mm": bridge,
             "max_gap_mm": max_gap,
             "gap_noise_mm": noise,

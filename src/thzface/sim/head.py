@@ -59,6 +59,8 @@ class HeadSurface:
     r: np.ndarray  # (E, A) radius in mm
     labels: np.ndarray  # (E, A) uint8 region label
     landmarks: np.ndarray  # (68, 3) iBUG-68 landmarks in mm
+    hair: np.ndarray | None = None  # (E, A) thickness of the hair / beard / brow layer over the skin, mm
+    glasses: np.ndarray | None = None  # (E, A) uint8: 0 none, 1 lens, 2 metal frame
 
     @property
     def points(self) -> np.ndarray:
@@ -88,9 +90,17 @@ def smooth_max(a: np.ndarray, b: np.ndarray, k: float) -> np.ndarray:
     return m + k * np.log(np.exp((a - m) / k) + np.exp((b - m) / k))
 
 
+NECK_SLOPE = 0.36  # the neck axis leans forward going down (20 deg): the throat faces upward, away from the beam [I]
+NECK_Y_REF = -90.0  # height (mm, head frame, about the chin) where the neck axis sits at the given z_c
+NECK_BEND_MM = (-165.0, -105.0)  # below the first height the neck keeps the torso's pose, above it the head's
+
+
 def neck_radius(dirs: np.ndarray, half_w: float, half_d: float, z_c: float, y_top: float, y_bot: float) -> np.ndarray:
-    """Farthest exit of a ray from the origin through a vertical elliptic cylinder (the neck); 0 where missed."""
-    dx, dy, dz = dirs[..., 0], dirs[..., 1], dirs[..., 2]
+    """Farthest exit of a ray from the origin through the neck, an elliptic cylinder whose axis leans forward
+    by NECK_SLOPE (centre z = z_c + NECK_SLOPE * (NECK_Y_REF - y)); 0 where missed."""
+    dx, dy = dirs[..., 0], dirs[..., 1]
+    dz = dirs[..., 2] + NECK_SLOPE * dy  # the lean is a shear: solve for the straight cylinder
+    z_c = z_c + NECK_SLOPE * NECK_Y_REF
     a = (dx / half_w) ** 2 + (dz / half_d) ** 2
     b = -2 * z_c * dz / half_d**2
     c = (z_c / half_d) ** 2 - 1  # < 0: the cylinder's axis line passes near the origin
@@ -100,6 +110,14 @@ def neck_radius(dirs: np.ndarray, half_w: float, half_d: float, z_c: float, y_to
     t_bot = np.where(down, y_bot / np.where(down, dy, -1), np.inf)
     t_exit = np.minimum(t_side, t_bot)
     return np.where(down & (t_top < t_exit), t_exit, 0.0)
+
+
+def bend_weights(points: np.ndarray) -> np.ndarray:
+    """(E, A) share of the head rotation each grid point follows: 1 for the head, falling to 0 down the neck,
+    so the neck bends with the head instead of turning rigidly with it."""
+    lo, hi = NECK_BEND_MM
+    t = np.clip((points[..., 1] - lo) / (hi - lo), 0, 1)
+    return t * t * (3 - 2 * t)
 
 
 def wrap_filter(field: np.ndarray, sigma_cells: float) -> np.ndarray:
@@ -231,13 +249,42 @@ def jaw_contour(r: np.ndarray, grid: Grid, lm: np.ndarray, inset: float = 0.93) 
     return out
 
 
+def glasses_map(points: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """(E, A) uint8 on the front of the head: 1 lens (ellipses around the eyes), 2 metal frame (rims, bridge,
+    temples back to the ears); the frames follow the face surface (no stand-off) [I]."""
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    rad = np.linalg.norm(points, axis=-1)
+    out = np.zeros(x.shape, np.uint8)
+    front = z > 0.3 * rad
+    rim = np.zeros(x.shape, bool)
+    y_bar = 0.0
+    for a, b in ((36, 42), (42, 48)):
+        c = lm[a:b, :2].mean(0)
+        c[0] += np.sign(c[0]) * 3.0
+        q = np.hypot((x - c[0]) / 24.0, (y - c[1]) / 17.0)
+        out[front & (q < 0.9)] = 1
+        rim |= front & (np.abs(q - 1.0) < 0.1)
+        y_bar = max(y_bar, float(c[1]) + 5.0)
+    x_in = float(np.abs(lm[[39, 42], 0]).max()) + 3.0 - 24.0 * 0.9  # inner lens edges
+    x_out = float(np.abs(lm[[36, 45], 0]).max()) + 3.0 + 24.0 * 0.8
+    bridge = front & (np.abs(x) < max(x_in, 2.0) + 2.0) & (np.abs(y - y_bar) < 1.6)
+    temples = (np.abs(x) > x_out) & (np.abs(y - y_bar) < 1.6) & (z > -20.0)
+    out[rim | bridge | temples] = 2
+    return out
+
+
 def finish_head(
     g: Grid, r: np.ndarray, r_neck: np.ndarray, ears: np.ndarray, lm: np.ndarray, traits: dict
 ) -> HeadSurface:
-    """Shared last step: hair volume, region labels, the HeadSurface record."""
+    """Shared last step: region labels, the hair / beard / brow layer and glasses, the HeadSurface record.
+
+    Hair is a lossy scattering layer over the skin (its thickness map), not displaced skin."""
     neck = r_neck > r - 1.0
     pts = r[..., None] * g.dirs
     labels = label_regions(pts, neck, ears, lm, traits["hairline_mm"], traits["facial_hair"])
-    scalp = (labels == HAIR) & ((pts[..., 1] > lm[36:48, 1].mean() - 10) | (pts[..., 2] < 0))  # not beard
-    r = r + traits["hair_mm"] * wrap_filter(scalp.astype(np.float64), 2.0)
-    return HeadSurface(g, r, labels, lm.astype(np.float64))
+    hairy = labels == HAIR
+    scalp = hairy & ((pts[..., 1] > lm[36:48, 1].mean() - 10) | (pts[..., 2] < 0))  # not beard
+    hair = traits["hair_mm"] * wrap_filter(scalp.astype(np.float64), 2.0)
+    hair = np.where(hairy & ~scalp, traits.get("beard_mm", 0.0), hair) + 1.0 * (labels == BROWS)
+    glasses = glasses_map(pts, lm) if traits.get("glasses") else np.zeros(r.shape, np.uint8)
+    return HeadSurface(g, r, labels, lm.astype(np.float64), hair, glasses)

@@ -33,10 +33,10 @@ class PassiveDraw:
 
 
 def draw_passive(
-    cfg: PassiveConfig, skin: SkinConfig, rng: np.random.Generator, rng_skin: np.random.Generator
+    cfg: PassiveConfig, rng: np.random.Generator, rng_skin: np.random.Generator, water: float
 ) -> PassiveDraw:
-    """Instrument and room from ``rng``; the person (skin temperature and water, garment temperature) from
-    ``rng_skin``."""
+    """Instrument and room from ``rng``; this sample's skin and garment temperature from ``rng_skin``; the
+    person's skin water share ``water`` (an identity trait)."""
     az, el = rng.uniform(-1.2, 1.2), rng.uniform(-0.8, 0.8)
     return PassiveDraw(
         freq_ghz=float(rng.uniform(*cfg.freq_ghz)),
@@ -49,7 +49,7 @@ def draw_passive(
         patch_k=float(rng.uniform(*cfg.env_patch_k)),
         patch_dir=(float(np.sin(az) * np.cos(el)), float(np.sin(el)), float(np.cos(az) * np.cos(el))),
         netd_k=float(rng.uniform(*cfg.netd_k)),
-        water=float(rng_skin.uniform(*skin.water_fraction)),
+        water=float(water),
     )
 
 

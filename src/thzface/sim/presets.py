@@ -53,6 +53,17 @@ PRESETS: dict[str, dict] = {
         "image_size": 64,
         "face_model": {"kind": "builtin"},
     },
+    # pre-training at scale: 2,000 ids x 5 x 3 at 64 px, THz only (no visible renders, no aux files)
+    "pretrain-2k": {
+        "identities": {"count": 2000, "twin_pairs": 0},
+        "samples": 3,
+        "image_size": 64,
+        "render_scale": 1,  # no supersampling: the PSF (2-10 mm) is already wider than the 3-3.6 mm pixels
+        "face_model": {"kind": "builtin", "grid_deg": 2.5},  # 4.4 mm head grid at 100 mm radius
+        "write_visible": False,
+        "write_aux": False,
+        "contact_sheet": True,
+    },
     # bench-20 geometry from the Surrey 3DMM (path from face_model.path or $THZFACE_SFM_PATH)
     "sfm-20": {**_BENCH, "face_model": {"kind": "sfm", "path": ""}},
 }

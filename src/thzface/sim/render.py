@@ -55,17 +55,37 @@ def rotate(p: np.ndarray, rot: np.ndarray) -> np.ndarray:
     return p[:, :1] * rot[:, 0] + p[:, 1:2] * rot[:, 1] + p[:, 2:3] * rot[:, 2]
 
 
-def world_points(r: np.ndarray, grid: Grid, rot: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Radial map -> world points (E*A, 3): p_w = R p_head + t."""
-    return rotate((r[..., None] * grid.dirs).reshape(-1, 3), rot) + shift
+def partial_rotate(v: np.ndarray, rot: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Rotate each row of ``v`` (N, 3) by the share ``w`` (N,) of the rotation ``rot`` (axis-angle, Rodrigues;
+    elementwise, no BLAS)."""
+    ang = float(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
+    if ang < 1e-9:
+        return v.copy()
+    axis = np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]]) / (2 * np.sin(ang))
+    phi = (w * ang)[:, None]  # (N, 1)
+    dot = np.sum(v * axis, axis=1, keepdims=True)
+    return v * np.cos(phi) + np.cross(axis, v) * np.sin(phi) + axis * dot * (1 - np.cos(phi))
 
 
 def render_surface(
-    r: np.ndarray, grid: Grid, rot: np.ndarray, shift: np.ndarray, cam: Camera, cover: np.ndarray | None = None
+    r: np.ndarray,
+    grid: Grid,
+    rot: np.ndarray,
+    shift: np.ndarray,
+    cam: Camera,
+    cover: np.ndarray | None = None,
+    bend: np.ndarray | None = None,
 ) -> View:
-    """Rasterise a radial surface; ``cover`` (E, A) bool keeps only triangles whose three vertices are covered."""
-    pw = world_points(r, grid, rot, shift)  # (V, 3)
-    nw = rotate(grid_normals(r, grid).reshape(-1, 3), rot)  # (V, 3)
+    """Rasterise a radial surface; ``cover`` (E, A) bool keeps only triangles whose three vertices are covered;
+    ``bend`` (E, A) is the share of the rotation each vertex follows (None = rigid)."""
+    ph = (r[..., None] * grid.dirs).reshape(-1, 3)  # (V, 3) head frame
+    nh = grid_normals(r, grid).reshape(-1, 3)  # (V, 3)
+    pw, nw = rotate(ph, rot) + shift, rotate(nh, rot)  # (V, 3) world
+    if bend is not None:  # the vertices that follow only part of the rotation (the neck)
+        part = np.flatnonzero(bend.reshape(-1) < 1.0)
+        w = bend.reshape(-1)[part]
+        pw[part] = partial_rotate(ph[part], rot, w) + shift
+        nw[part] = partial_rotate(nh[part], rot, w)
     tris = grid.tris
     if cover is not None:
         c = cover.reshape(-1)

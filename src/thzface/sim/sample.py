@@ -2,8 +2,12 @@
 unconcealed / clean target, visible pair and aux arrays, all from one seed.
 
 Random streams are independent children of SeedSequence([seed, SAMPLE_STREAM, index]) (expression, pose,
-system, skin field, garments, sensor, speckle, light), so a sample is reproducible on its own and the
-concealed and unconcealed scans share the pose, the system and the noise realisation.
+system, skin, garments, sensor, speckle, light, and the unconcealed capture's pose, sensor and speckle), so a
+sample is reproducible on its own. ``cfg.pairing`` decides what the unconcealed scan shares with the concealed
+one: everything (``shared``), the pose only (``independent-noise``) or only the person, scanner and expression
+(``independent-capture``). The clean target is always the noise-free unconcealed head at the concealed pose.
+The field of view is drawn once per dataset (one per scanner); skin optics, hair and glasses come from the
+identity's traits.
 """
 
 from __future__ import annotations
@@ -22,12 +26,28 @@ from thzface.sim.garments import Garment, sample_concealment
 from thzface.sim.passive import draw_passive, passive_scene
 from thzface.sim.pose import Pose, rotation, sample_pose
 from thzface.sim.render import Camera, View, front_of, project_landmarks, render_surface, rotate
-from thzface.sim.sensor import SensorDraw, draw_sensor, measure, to_uint8
+from thzface.sim.sensor import draw_sensor, measure, redraw_fields, to_uint8
 from thzface.sim.thz import active_scene, beam_w, box_down, draw_active, psf_blur, speckle
 from thzface.sim.visible import draw_lighting, render_rgb
 
 SAMPLE_STREAM = 2  # SeedSequence key of the per-sample draws
 INSTRUMENT_STREAM = 3  # SeedSequence key of the instrument draw when cfg.instrument == "per_dataset"
+FOV_STREAM = 4  # SeedSequence key of the dataset's field of view (one per scanner)
+STREAMS = (
+    "expr",
+    "pose",
+    "system",
+    "skin",
+    "garments",
+    "sensor",
+    "speckle",
+    "light",
+    "pose_u",
+    "sensor_u",
+    "speckle_u",
+)
+METAL_GAIN = 5.0  # metal frame reflectivity over skin's (R 1 vs about 0.2) [D]
+LENS_T2 = 0.63  # two-way transmission of a plastic lens (about 1 dB one-way at 340 GHz) [I]
 PART_NAMES = ("left_eye", "right_eye", "nose", "mouth", "chin")  # left = image left (iBUG 36-41)
 _PARTS = ((36, 42), (42, 48), (27, 36), (48, 68), (5, 12))
 _TERMS = ("spec_u", "diff_u", "spec_c", "diff_c")
@@ -36,11 +56,13 @@ _TERMS = ("spec_u", "diff_u", "spec_c", "diff_c")
 @dataclass
 class SampleOutput:
     thz_concealed: np.ndarray  # (N, N) uint8
-    thz_unconcealed: np.ndarray  # (N, N) uint8, same pose, system and noise draw
-    clean: np.ndarray  # (N, N) uint8 noise-free unconcealed target
-    visible_concealed: np.ndarray  # (N, N, 3) uint8
-    visible_unconcealed: np.ndarray  # (N, N, 3) uint8
-    aux: dict[str, np.ndarray]  # docs/dataset-format.md keys (+ gap, loss_db)
+    thz_unconcealed: np.ndarray  # (N, N) uint8, its own capture unless cfg.pairing == "shared"
+    clean: np.ndarray  # (N, N) uint8 noise-free unconcealed target at the concealed scan's exact pose
+    visible_concealed: np.ndarray | None  # (N, N, 3) uint8; None unless cfg.write_visible
+    visible_unconcealed: np.ndarray | None  # (N, N, 3) uint8; None unless cfg.write_visible
+    aux: dict[str, np.ndarray] | None  # docs/dataset-format.md keys (+ gap, loss_db); None unless cfg.write_aux
+    head: np.ndarray  # (N, N) bool head region of the concealed scan (and of the clean target)
+    combo: str  # concealment combination, e.g. "scarf+hood"
 
 
 @dataclass
@@ -78,74 +100,122 @@ def part_boxes(lm: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def build_scene(cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, rngs: dict) -> Scene:
-    """Head, pose, garments and the two fine-grid views (skin, garment envelope)."""
-    expr = model.sample_expression(rngs["expr"], cfg.face_model.expression_sigma)
-    surf = model.build(ident.shape, expr, ident.traits)
+def dataset_fov(cfg: SimConfig, seed: int) -> float:
+    """The field of view of this dataset's scanner (mm), drawn once from the seed."""
+    return float(np.random.default_rng(np.random.SeedSequence([seed, FOV_STREAM])).uniform(*cfg.fov_mm))
+
+
+def draw_pose(cfg: SimConfig, ident: Identity, posture: int, rng: np.random.Generator) -> Pose:
+    """Posture draw plus the person's carriage bias of yaw and pitch."""
+    p = sample_pose(posture, cfg.pose, rng)
+    t = ident.traits
+    return dataclasses.replace(p, yaw=p.yaw + t.get("carriage_yaw", 0.0), pitch=p.pitch + t.get("carriage_pitch", 0.0))
+
+
+def identity_maps(cfg: SimConfig, surf: H.HeadSurface, traits: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Head-grid (E, A) maps fixed by the person: reflectivity multiplier (regional skin field x two-way hair
+    transmission x glasses) and the hair layer's backscatter."""
+    rng = np.random.default_rng(traits["skin_seed"])
+    field = np.clip(1 + cfg.skin.regional_sigma * H.smooth_noise(surf.grid, cfg.skin.regional_deg, rng), 0.2, None)
+    hair = surf.hair if surf.hair is not None else np.zeros(surf.r.shape)
+    t2 = 10 ** (-2 * traits["hair_db_per_mm"] * hair / 10)  # two-way transmission of the hair layer
+    glasses = surf.glasses if surf.glasses is not None else np.zeros(surf.r.shape, np.uint8)
+    region = field * t2 * np.where(glasses == 2, METAL_GAIN, np.where(glasses == 1, LENS_T2, 1.0))
+    return region, 10 ** (traits["hair_scatter_db"] / 10) * (1 - t2)
+
+
+def build_scene(
+    cfg: SimConfig, surf: H.HeadSurface, expr: np.ndarray, pose: Pose, fov: float, rng_garments=None
+) -> Scene:
+    """Pose and the fine-grid views (skin, garment envelope); no garments when ``rng_garments`` is None."""
     g = surf.grid
-    pose = sample_pose(posture, cfg.pose, rngs["pose"])
     rot = rotation(pose.yaw, pose.pitch, pose.roll)
     lv = H.frame_levels(surf.landmarks)
     centre = np.array([0.0, 0.5 * (lv["y_eye"] + lv["y_sto"]), 50.0])  # face centre -> image centre, height 0
     shift = np.array([pose.dx, pose.dy, 0.0]) - rotate(centre[None], rot)[0]
-    fov = float(rngs["system"].uniform(*cfg.fov_mm))
     cam = Camera(cfg.image_size * cfg.render_scale, fov / (cfg.image_size * cfg.render_scale), 0.0, 0.0)
-    skin = render_surface(surf.r, g, rot, shift, cam)
-    garments = sample_concealment(surf, cfg.concealment, cfg.fabrics, rngs["garments"])
+    bend = H.bend_weights(surf.points)  # the neck bends with the head
+    skin = render_surface(surf.r, g, rot, shift, cam, bend=bend)
+    garments = [] if rng_garments is None else sample_concealment(surf, cfg.concealment, cfg.fabrics, rng_garments)
     r_env, cover, gid = surf.r.copy(), np.zeros(g.shape, bool), np.zeros(g.shape, np.int64)
     for k, gm in enumerate(garments):  # the envelope is the outermost garment face
         r_env = np.where(gm.cover, np.maximum(np.where(cover, r_env, 0.0), gm.r_outer), r_env)
         gid = np.where(gm.cover, k, gid)
         cover |= gm.cover
-    env = render_surface(r_env, g, rot, shift, cam, cover=cover) if cover.any() else None
+    env = render_surface(r_env, g, rot, shift, cam, cover=cover, bend=bend) if cover.any() else None
     front = skin.height if env is None else np.where(front_of(env, skin), env.height, skin.height)
     return Scene(surf, expr, pose, rot, shift, cam, fov, skin, env, garments,
                  env.attr(gid, nearest=True) if env is not None else None,
                  skin.attr(surf.labels, nearest=True), front)  # fmt: skip
 
 
-def _signals(cfg: SimConfig, sc: Scene, sd: SensorDraw, rngs: dict) -> dict:
-    """Output-resolution signals (noisy-to-be, clean) of both states plus what the sensor chain needs."""
+def _signals(cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c: np.random.Generator, rng_u=None) -> dict:
+    """Output-resolution signals (noisy-to-be, clean) of both states of scene ``sc`` for the system ``draw``;
+    speckle and carrier phase from ``rng_c`` (the unconcealed state draws its own from ``rng_u`` if given)."""
     s, pitch = cfg.render_scale, sc.cam.pitch_mm
-    field = 1 + cfg.skin.regional_sigma * H.smooth_noise(sc.surf.grid, cfg.skin.regional_deg, rngs["skin"])
-    region = sc.skin.attr(np.clip(field, 0.2, None))
+    region, scat = sc.skin.attr(idm[0]), sc.skin.attr(idm[1])
     if cfg.mode == "passive":
-        pd = draw_passive(cfg.passive, cfg.skin, rngs["system"], rngs["skin"])
-        maps = passive_scene(sc.skin, sc.env, sc.garments, sc.labels, region, pd, cfg.skin)
-        base = pd.t_room - cfg.passive.floor_k  # display floor
-        both = psf_blur(np.stack([maps["tb_u"], maps["tb_c"]]) - base, np.full(sc.front.shape, pd.w0_mm), pitch, 1)
+        maps = passive_scene(sc.skin, sc.env, sc.garments, sc.labels, region, draw, cfg.skin)
+        base = draw.t_room - cfg.passive.floor_k  # display floor
+        both = psf_blur(np.stack([maps["tb_u"], maps["tb_c"]]) - base, np.full(sc.front.shape, draw.w0_mm), pitch, 1)
         sig_u, sig_c = box_down(both[0], s), box_down(both[1], s)
+        zero = np.zeros_like(sig_u)
         return {"sig_u": sig_u, "sig_c": sig_c, "clean_u": sig_u, "clean_c": sig_c, "maps": maps,
-                "psi": np.zeros_like(sig_u), "detector": "square_law", "dr": 80.0, "sigma": pd.netd_k,
-                "system": dataclasses.asdict(pd), "freq_ghz": pd.freq_ghz}  # fmt: skip
-    d = draw_active(cfg.active, cfg.skin, rngs["system"], rngs["skin"])
-    maps = active_scene(sc.skin, sc.env, sc.garments, sc.labels, region, d, cfg.skin, pitch, 0.0)
+                "psi_u": zero, "psi_c": zero}  # fmt: skip
+    d = draw
+    maps = active_scene(sc.skin, sc.env, sc.garments, sc.labels, region, d, cfg.skin, pitch, 0.0, scat)
     lit = sc.skin.mask | (sc.env.mask if sc.env is not None else False)
     w_map = np.where(lit, beam_w(sc.front, 0.0, d), d.w0_mm)
-    blurred = psf_blur(np.stack([maps[k] for k in _TERMS]), w_map, pitch, cfg.active.depth_slabs)
-    parts = dict(zip(_TERMS, blurred, strict=True))
-    spk = speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rngs["speckle"])
+    terms = _TERMS if sc.env is not None else _TERMS[:2]  # bare head: concealed terms equal the unconcealed
+    blurred = psf_blur(np.stack([maps[k] for k in terms]), w_map, pitch, cfg.active.depth_slabs)
+    parts = dict(zip(terms, blurred, strict=True))
+    if sc.env is None:
+        parts["spec_c"], parts["diff_c"] = parts["spec_u"], parts["diff_u"]
+    spk_c = speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_c)
+    phase_c = rng_c.uniform(0, 2 * np.pi)
+    spk_u, phase_u = (spk_c, phase_c) if rng_u is None else (
+        speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_u), rng_u.uniform(0, 2 * np.pi))  # fmt: skip
+    k2 = 2 * P.wavenumber_per_mm(d.freq_ghz)
     return {
-        "sig_u": box_down(parts["spec_u"] + parts["diff_u"] * spk, s),
-        "sig_c": box_down(parts["spec_c"] + parts["diff_c"] * spk, s),
+        "sig_u": box_down(parts["spec_u"] + parts["diff_u"] * spk_u, s),
+        "sig_c": box_down(parts["spec_c"] + parts["diff_c"] * spk_c, s),
         "clean_u": box_down(parts["spec_u"] + parts["diff_u"], s),
         "clean_c": box_down(parts["spec_c"] + parts["diff_c"], s),
         "maps": maps,
-        "psi": 2 * P.wavenumber_per_mm(d.freq_ghz) * box_down(sc.front, s) + rngs["speckle"].uniform(0, 2 * np.pi),
-        "detector": d.detector,
-        "dr": min(sd.dynamic_range_db, sd.snr_db + 3.0),  # the display floor sits near the noise floor [I]
-        "sigma": None,
-        "system": dataclasses.asdict(d),
-        "freq_ghz": d.freq_ghz,
+        "psi_c": k2 * box_down(sc.front, s) + phase_c,
+        "psi_u": k2 * box_down(sc.skin.height, s) + phase_u,
     }
 
 
-def _aux(cfg: SimConfig, sc: Scene, ident: Identity, head: np.ndarray, sig: dict, params: dict) -> dict:
-    s, n_out = cfg.render_scale, cfg.image_size
+def draw_system(cfg: SimConfig, sc: Scene, ident: Identity, rngs: dict) -> tuple:
+    """The instrument (active or passive draw, sensor settings and the concealed scan's noise fields) and its
+    summary: detector, displayed range, noise sigma (None = from the SNR), system params, carrier."""
+    passive = cfg.mode == "passive"
+    sd = draw_sensor(cfg.sensor, cfg.image_size, sc.fov_mm / cfg.image_size, passive, rngs["system"], rngs["sensor"])
+    if passive:
+        pd = draw_passive(cfg.passive, rngs["system"], rngs["skin"], ident.traits["water"])
+        sd.dynamic_range_db = 80.0
+        return pd, sd, {"detector": "square_law", "sigma": pd.netd_k, "system": dataclasses.asdict(pd)}
+    d = draw_active(cfg.active, rngs["system"], ident.traits)
+    sd.dynamic_range_db = min(sd.dynamic_range_db, sd.snr_db + 3.0)  # the display floor sits near the noise floor
+    return d, sd, {"detector": d.detector, "sigma": None, "system": dataclasses.asdict(d)}
+
+
+def _landmarks(cfg: SimConfig, sc: Scene) -> tuple[np.ndarray, np.ndarray]:
+    """(68, 2) output-pixel landmarks of scene ``sc`` and their not-self-occluded flags."""
+    s = cfg.render_scale
     uv, vis = project_landmarks(sc.surf.landmarks, sc.rot, sc.shift, sc.cam, sc.skin, tol_mm=2 * sc.cam.pitch_mm + 1)
-    lm = (uv + 0.5) / s - 0.5  # fine pixel centres -> output pixel coordinates
+    return (uv + 0.5) / s - 0.5, vis  # fine pixel centres -> output pixel coordinates
+
+
+def _aux(cfg: SimConfig, sc: Scene, sc_u: Scene, ident: Identity, head: np.ndarray, maps: dict, params: dict) -> dict:
+    """Aux arrays of the concealed scan (and the clean target, same pose); ``*_unconcealed`` keys follow the
+    unconcealed capture's own pose."""
+    s, n_out = cfg.render_scale, cfg.image_size
+    lm, vis = _landmarks(cfg, sc)
+    lm_u = lm if sc_u is sc else _landmarks(cfg, sc_u)[0]
     cover = box_down(sc.skin.mask.astype(np.float64), s)
-    depth = box_down(np.where(sc.skin.mask, sig["system"]["standoff_mm"] - sc.skin.height, 0.0), s)
+    depth = box_down(np.where(sc.skin.mask, params["system"]["standoff_mm"] - sc.skin.height, 0.0), s)
     return {
         "depth": np.where(head, depth / np.maximum(cover, 1e-9), 0).astype(np.float32),
         "face_mask": head.astype(np.uint8),
@@ -154,12 +224,14 @@ def _aux(cfg: SimConfig, sc: Scene, ident: Identity, head: np.ndarray, sig: dict
         "landmarks": lm.astype(np.float32),
         "landmarks_visible": vis,
         "part_boxes": part_boxes(lm, n_out),
+        "landmarks_unconcealed": lm_u.astype(np.float32),
+        "part_boxes_unconcealed": part_boxes(lm_u, n_out),
         "shape_coeffs": np.asarray(ident.shape, np.float32),
         "expr_coeffs": np.asarray(sc.expr, np.float32),
         "pose": sc.pose.angles(),
         "params": np.array(json.dumps(params, sort_keys=True, default=float)),
-        "gap": box_down(sig["maps"]["gap"], s).astype(np.float32),
-        "loss_db": box_down(sig["maps"]["loss_db"], s).astype(np.float32),
+        "gap": box_down(maps["gap"], s).astype(np.float32),
+        "loss_db": box_down(maps["loss_db"], s).astype(np.float32),
     }
 
 
@@ -167,40 +239,54 @@ def simulate_sample(
     cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int
 ) -> SampleOutput:
     """All images and aux data of sample ``index`` (identity ``ident``, 0-based ``posture``) for ``seed``."""
-    names = ("expr", "pose", "system", "skin", "garments", "sensor", "speckle", "light")
-    children = np.random.SeedSequence([seed, SAMPLE_STREAM, index]).spawn(len(names))
-    rngs = {k: np.random.default_rng(c) for k, c in zip(names, children, strict=True)}
+    children = np.random.SeedSequence([seed, SAMPLE_STREAM, index]).spawn(len(STREAMS))
+    rngs = {k: np.random.default_rng(c) for k, c in zip(STREAMS, children, strict=True)}
     if cfg.instrument == "per_dataset":  # the same instrument draw for every sample of this seed
         rngs["system"] = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM]))
-    sc = build_scene(cfg, model, ident, posture, rngs)
-    s = cfg.render_scale
-    passive = cfg.mode == "passive"
-    sd = draw_sensor(cfg.sensor, cfg.image_size, sc.fov_mm / cfg.image_size, passive, rngs["system"], rngs["sensor"])
-    sig = _signals(cfg, sc, sd, rngs)
-    sd.dynamic_range_db = sig["dr"]
+    expr = model.sample_expression(rngs["expr"], cfg.face_model.expression_sigma)
+    surf = model.build(ident.shape, expr, ident.traits)
+    fov = dataset_fov(cfg, seed)
+    sc = build_scene(cfg, surf, expr, draw_pose(cfg, ident, posture, rngs["pose"]), fov, rngs["garments"])
+    draw, sd, info = draw_system(cfg, sc, ident, rngs)
+    idm = identity_maps(cfg, surf, ident.traits)
+    s, n_out = cfg.render_scale, cfg.image_size
+    capture = cfg.pairing == "independent-capture"
+    sig = _signals(cfg, sc, draw, idm, rngs["speckle"], rngs["speckle_u"] if cfg.pairing != "shared" else None)
+    sc_u = build_scene(cfg, surf, expr, draw_pose(cfg, ident, posture, rngs["pose_u"]), fov) if capture else sc
+    sig_u = _signals(cfg, sc_u, draw, idm, rngs["speckle_u"]) if capture else sig
+    sd_u = sd if cfg.pairing == "shared" else redraw_fields(sd, cfg.sensor, n_out, rngs["sensor_u"])
     head = box_down(sc.skin.mask.astype(np.float64), s) > 0.5
+    head_u = box_down(sc_u.skin.mask.astype(np.float64), s) > 0.5
 
-    def ref(im: np.ndarray) -> float:  # glint clip level: percentile over the head
-        return max(float(np.percentile(im[head], sd.clip_percentile)) if head.any() else float(im.max()), 1e-12)
+    def ref(im: np.ndarray, m: np.ndarray) -> float:  # glint clip level: percentile over the head
+        return max(float(np.percentile(im[m], sd.clip_percentile)) if m.any() else float(im.max()), 1e-12)
 
-    clip_u = ref(sig["clean_u"])
-    clip_c = clip_u if cfg.sensor.normalise == "pair" else ref(sig["clean_c"])
-    sigma = sig["sigma"] if sig["sigma"] is not None else clip_u * 10 ** (-sd.snr_db / 10)  # active: from SNR
-    det, psi = sig["detector"], sig["psi"]
-    light = draw_lighting(cfg.visible, len(sc.garments), rngs["light"])
-    rgb_b = render_rgb(sc.skin, sc.labels, ident.traits, light, sc.env, sc.garment_id)
-    params = {
-        "identity": ident.token, "posture": posture, "mode": cfg.mode, "fov_mm": sc.fov_mm,
-        "pitch_mm": sc.fov_mm / cfg.image_size, "pose": dataclasses.asdict(sc.pose), "system": sig["system"],
-        "sensor": sd.params(), "clip_level": clip_u, "clip_level_concealed": clip_c, "noise_sigma": sigma,
-        "freq_ghz": sig["freq_ghz"], "face_model": model.name, "garments": [g.params for g in sc.garments],
-        "light": light.params(),
-    }  # fmt: skip
-    return SampleOutput(
-        thz_concealed=to_uint8(measure(sig["sig_c"], sd, clip_c, sigma, det, psi)),
-        thz_unconcealed=to_uint8(measure(sig["sig_u"], sd, clip_u, sigma, det, psi)),
-        clean=to_uint8(measure(sig["clean_u"], sd, clip_u, 0.0, det, psi, clean=True)),
-        visible_concealed=to_uint8(box_down(rgb_b, s)),
-        visible_unconcealed=to_uint8(box_down(render_rgb(sc.skin, sc.labels, ident.traits, light), s)),
-        aux=_aux(cfg, sc, ident, head, sig, params),
+    clip_t = ref(sig["clean_u"], head)  # the clean target's level (= the unconcealed scan's when shared)
+    clip_u = clip_t if not capture else ref(sig_u["clean_u"], head_u)
+    clip_c = clip_t if cfg.sensor.normalise == "pair" else ref(sig["clean_c"], head)
+    noise = lambda clip: info["sigma"] if info["sigma"] is not None else clip * 10 ** (-sd.snr_db / 10)  # noqa: E731
+    det = info["detector"]
+    out = SampleOutput(
+        thz_concealed=to_uint8(measure(sig["sig_c"], sd, clip_c, noise(clip_t), det, sig["psi_c"])),
+        thz_unconcealed=to_uint8(measure(sig_u["sig_u"], sd_u, clip_u, noise(clip_u), det, sig_u["psi_u"])),
+        clean=to_uint8(measure(sig["clean_u"], sd, clip_t, 0.0, det, sig["psi_u"], clean=True)),
+        visible_concealed=None, visible_unconcealed=None, aux=None, head=head,
+        combo="+".join(g.kind for g in sc.garments),
     )  # fmt: skip
+    if cfg.write_visible:
+        light = draw_lighting(cfg.visible, len(sc.garments), rngs["light"])
+        rgb_b = render_rgb(sc.skin, sc.labels, ident.traits, light, sc.env, sc.garment_id)
+        rgb_n = render_rgb(sc_u.skin, sc_u.labels, ident.traits, light)
+        out.visible_concealed, out.visible_unconcealed = to_uint8(box_down(rgb_b, s)), to_uint8(box_down(rgb_n, s))
+    if cfg.write_aux:
+        params = {
+            "identity": ident.token, "posture": posture, "mode": cfg.mode, "pairing": cfg.pairing, "fov_mm": fov,
+            "pitch_mm": fov / n_out, "pose": dataclasses.asdict(sc.pose),
+            "pose_unconcealed": dataclasses.asdict(sc_u.pose), "system": info["system"], "sensor": sd.params(),
+            "clip_level": clip_u, "clip_level_concealed": clip_c, "noise_sigma": noise(clip_t),
+            "freq_ghz": draw.freq_ghz, "face_model": model.name, "garments": [g.params for g in sc.garments],
+        }  # fmt: skip
+        if cfg.write_visible:
+            params["light"] = light.params()
+        out.aux = _aux(cfg, sc, sc_u, ident, head, sig["maps"], params)
+    return out

@@ -1,11 +1,12 @@
 """Measurement chain, eq. (3): row shifts (serpentine + sway), detection, AR(1) row gain/offset drift (stripes),
 white + correlated noise, drop-outs, ADC quantisation and the display map (linear / sqrt / dB) with a finite
-dynamic range and glint clipping. One :class:`SensorDraw` is drawn per sample and applied to both the
-concealed and the unconcealed scan (same sensor, same noise realisation).
+dynamic range and glint clipping. One :class:`SensorDraw` (settings) is drawn per sample; the unconcealed scan
+reuses its noise realisation (pairing ``shared``) or gets its own from :func:`redraw_fields`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,17 @@ def draw_sensor(
         dynamic_range_db=u(cfg.dynamic_range_db),
         clip_percentile=u(cfg.clip_percentile),
     )
+    d.fields = sensor_fields(d, cfg, size, rng_fields)
+    return d
+
+
+def redraw_fields(d: SensorDraw, cfg: SensorConfig, size: int, rng_fields: np.random.Generator) -> SensorDraw:
+    """The same sensor settings with a new noise, drift and drop-out realisation (another scan)."""
+    return dataclasses.replace(d, fields=sensor_fields(d, cfg, size, rng_fields))
+
+
+def sensor_fields(d: SensorDraw, cfg: SensorConfig, size: int, rng_fields: np.random.Generator) -> dict:
+    """Random fields of one scan: row shifts, white + correlated noise, AR(1) gain/offset drift, drop-outs."""
     sway = np.cumsum(rng_fields.standard_normal(size))
     sway = ndimage.gaussian_filter1d(sway - sway.mean(), size / 8)
     sway = sway / max(float(np.abs(sway).max()), 1e-9) * d.motion_px
@@ -82,7 +94,7 @@ def draw_sensor(
         rng_fields.standard_normal((2, size, size)), (0, cfg.corr_noise_px, cfg.corr_noise_px)
     )
     corr /= np.maximum(corr.std(axis=(1, 2), keepdims=True), 1e-12)
-    d.fields = {
+    return {
         "shift": sway + serp,
         "gain": 1 + d.row_gain_sigma * ar1(size, d.ar_rho, rng_fields),  # drift: a realisation per scan
         "offset": d.row_offset_sigma * ar1(size, d.ar_rho, rng_fields),
@@ -91,7 +103,6 @@ def draw_sensor(
         "hold_rows": rng_fields.random(size) < 0.5,  # dropped row: hold the previous one (else zero)
         "drop_pixels": rng_fields.random((size, size)) < d.drop_pixel_frac,
     }
-    return d
 
 
 def shift_rows(img: np.ndarray, shift: np.ndarray) -> np.ndarray:

@@ -109,6 +109,8 @@ class SurreyFaceModel:
         ras = rasterize(uv, rad, self.tris, g.shape)
         r_face = ras.interpolate(rad, self.tris)
         r_skull, ears, r_neck = self._skull
+        k = float(traits.get("skull_scale", 1.0))  # the person's skull, ears and neck size
+        r_skull, ears, r_neck = k * r_skull, k * ears, k * r_neck
         r = blend_into_skull(r_face, ras.mask, r_skull + ears, self.blend_cells)
         w = ras.mask.astype(np.float64)
         r = H.smooth_max(r, r_neck, 4.0)

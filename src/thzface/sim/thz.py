@@ -38,10 +38,8 @@ class ActiveDraw:
     fd_hair: float  # diffuse fraction of hair/brows/beard
 
 
-def draw_active(
-    cfg: ActiveConfig, skin: SkinConfig, rng: np.random.Generator, rng_skin: np.random.Generator
-) -> ActiveDraw:
-    """Instrument parameters from ``rng``; the person's skin parameters from ``rng_skin``."""
+def draw_active(cfg: ActiveConfig, rng: np.random.Generator, traits: dict) -> ActiveDraw:
+    """Instrument parameters from ``rng``; the person's skin parameters from the identity ``traits``."""
     f = float(rng.uniform(*cfg.freq_ghz))
     z = float(rng.uniform(*cfg.standoff_mm))
     d = float(rng.uniform(*cfg.aperture_mm))
@@ -57,9 +55,9 @@ def draw_active(
         coherent=bool(rng.random() < cfg.coherent_prob),
         detector=pick(cfg.detector_weights, rng),
         looks=int(rng.choice(cfg.speckle_looks)),
-        water=float(rng_skin.uniform(*skin.water_fraction)),
-        fd_skin=float(rng_skin.uniform(*skin.diffuse_skin)),
-        fd_hair=float(rng_skin.uniform(*skin.diffuse_hair)),
+        water=float(traits["water"]),
+        fd_skin=float(traits["fd_skin"]),
+        fd_hair=float(traits["fd_hair"]),
     )
 
 
@@ -94,6 +92,7 @@ def garment_pixels(garments: list[Garment], env: View, sel: np.ndarray) -> list[
             "cover": env.attr(g.cover, nearest=True)[sel].astype(bool),
             "gap": env.attr(g.gap)[sel],
             "wet": env.attr(g.wet)[sel],
+            "yarn": g.scatter * (env.attr(g.texture)[sel] if g.texture is not None else np.ones(int(sel.sum()))),
         }
         for g in garments
     ]
@@ -132,10 +131,11 @@ def garment_stack(
 
 
 def outer_value(garments: list[Garment], px: list[dict], attr: str) -> np.ndarray:
-    """Scalar garment attribute of the outermost garment covering each selected pixel (0 where none)."""
+    """Garment attribute (scalar attribute name or per-pixel ``px`` key) of the outermost garment covering each
+    selected pixel (0 where none)."""
     out = np.zeros(len(px[0]["cover"]))
     for g, p in zip(garments, px, strict=True):  # inner first, so outer ones overwrite
-        out = np.where(p["cover"], float(getattr(g, attr)), out)
+        out = np.where(p["cover"], p[attr] if attr in p else float(getattr(g, attr)), out)
     return out
 
 
@@ -156,8 +156,12 @@ def active_scene(
     cfg: SkinConfig,
     pitch: float,
     h_ref: float,
+    hair_scatter: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Fine-grid specular and diffuse intensity (relative to P0 = 1) for the unconcealed and concealed scene."""
+    """Fine-grid specular and diffuse intensity (relative to P0 = 1) for the unconcealed and concealed scene.
+
+    ``hair_scatter`` (H, W): backscatter of the hair layer (its loss is already in ``region``); each garment
+    adds its textured yarn-scale backscatter on top of the diffuse fabric reflection."""
     f = d.freq_ghz
     n_skin, fd = skin_optics(labels, d.water, d.fd_skin, d.fd_hair, cfg, f)
     cos_s = np.clip(skin.normal[..., 2], 0, 1) * skin.mask
@@ -166,7 +170,8 @@ def active_scene(
     gamma_s = P.fresnel_normal(1.0, n_skin) * np.sqrt(region)
     r_s = np.abs(gamma_s) ** 2 * skin.mask
     kd = diffuse_coupling(d)
-    out = {"spec_u": r_s * (1 - fd) * lobe_s, "diff_u": kd * r_s * fd * cos_s, "loss_db": np.zeros(skin.mask.shape)}
+    diff = kd * r_s * fd * cos_s + (hair_scatter * cos_s if hair_scatter is not None else 0.0)
+    out = {"spec_u": r_s * (1 - fd) * lobe_s, "diff_u": diff, "loss_db": np.zeros(skin.mask.shape)}
     out["spec_c"], out["diff_c"] = out["spec_u"].copy(), out["diff_u"].copy()
     out["gap"] = np.zeros(skin.mask.shape)
     if env is None or not garments:
@@ -190,7 +195,8 @@ def active_scene(
     loss = P.layer_loss_db(n[:, fab], dd[:, fab], f).sum(-1)
     t_rt = 10 ** (-2 * loss / 10)
     out["spec_c"][sel] = spec
-    out["diff_c"][sel] = t_rt * out["diff_u"][sel] + kd * fd_fab * r_f * cos_f
+    yarn = outer_value(garments, px, "yarn")
+    out["diff_c"][sel] = t_rt * out["diff_u"][sel] + (kd * fd_fab * r_f + yarn) * cos_f
     out["loss_db"][sel] = 2 * loss * skin.mask[sel]
     out["gap"][sel] = dd[:, ~fab].sum(-1) * skin.mask[sel]
     return out

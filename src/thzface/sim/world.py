@@ -1,7 +1,10 @@
 """Dataset writer: identities x postures x samples -> the seed layout (thz/, clean/, visible/, aux/, meta.json,
 contact_sheet.png), in parallel worker processes, byte-identical for a given seed whatever the worker count.
 
-Triplet CSVs are not written here: the data layer derives them after :func:`synthesize` returns.
+``shard=(i, n)`` writes the i-th of n contiguous blocks of samples plus a bookkeeping file under ``.shards/``;
+:func:`finalize` turns the complete set of shards into meta.json and the contact sheet and removes ``.shards/``,
+so the folder then holds exactly what a one-shot run writes. Triplet CSVs are not written here: the data
+layer derives them after :func:`synthesize` / :func:`finalize` return.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +23,14 @@ from thzface.data.naming import NUM_POSTURES, POSTURES, format_name
 from thzface.sim.config import SimConfig, sim_config_from_dict, sim_config_to_dict
 from thzface.sim.face_model import FaceModel, Identity, build_face_model, make_identities
 from thzface.sim.io import npz_bytes, png_bytes
+from thzface.sim.probes import aggregate_probes, dataset_probes, sample_probes
 from thzface.sim.sample import simulate_sample
 from thzface.sim.stats import aggregate, image_statistics
 
 GENERATOR = "thzface.sim"
 SUBDIRS = ("thz", "clean", "visible", "aux")
 _OWN_FILES = ("meta.json", "contact_sheet.png", "train_val.csv", "test.csv")
+SHARD_DIR = ".shards"  # shard bookkeeping: manifest.json and one records file per finished shard
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _STATE: dict = {}  # per-process worker state (config, model, identities, output folder, seed)
 
@@ -33,8 +39,14 @@ class DatasetFolderError(ValueError):
     """The output folder cannot receive a dataset."""
 
 
-def prepare_folder(out: Path) -> None:
-    """Create ``out`` or clear a previous thzface dataset in it; refuse any other non-empty folder."""
+def subdirs(cfg: SimConfig) -> tuple[str, ...]:
+    """The image folders this config writes (visible/ and aux/ only when asked)."""
+    return tuple(s for s in SUBDIRS if (s != "visible" or cfg.write_visible) and (s != "aux" or cfg.write_aux))
+
+
+def prepare_folder(out: Path, make: tuple[str, ...] = SUBDIRS) -> None:
+    """Create ``out`` (and the ``make`` subfolders) or clear a previous thzface dataset in it; refuse any other
+    non-empty folder."""
     if out.exists() and not out.is_dir():
         raise DatasetFolderError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -52,7 +64,8 @@ def prepare_folder(out: Path) -> None:
                 p.unlink()
         for name in _OWN_FILES:
             (out / name).unlink(missing_ok=True)
-    for sub in SUBDIRS:
+        shutil.rmtree(out / SHARD_DIR, ignore_errors=True)
+    for sub in make:
         (out / sub).mkdir(parents=True, exist_ok=True)
 
 
@@ -66,8 +79,8 @@ def task(index: int, samples: int) -> tuple[int, int, int]:
     return index // (NUM_POSTURES * samples), (index // samples) % NUM_POSTURES, index % samples + 1
 
 
-def _job(index: int) -> list[tuple[str, dict]]:
-    """Simulate and write sample ``index``; return the statistics of its two THz images."""
+def _job(index: int) -> tuple[list[tuple[str, dict]], tuple[str, str, dict]]:
+    """Simulate and write sample ``index``; return the statistics of its two THz images and its probes."""
     cfg: SimConfig = _STATE["cfg"]
     ident_i, posture, k = task(index, cfg.samples)
     ident = _STATE["ids"][ident_i]
@@ -77,32 +90,41 @@ def _job(index: int) -> list[tuple[str, dict]]:
     atomic_write_bytes(out / "thz" / name_b, png_bytes(o.thz_concealed))
     atomic_write_bytes(out / "thz" / name_n, png_bytes(o.thz_unconcealed))
     atomic_write_bytes(out / "clean" / name_n, png_bytes(o.clean))
-    atomic_write_bytes(out / "visible" / name_b, png_bytes(o.visible_concealed))
-    atomic_write_bytes(out / "visible" / name_n, png_bytes(o.visible_unconcealed))
-    atomic_write_bytes(out / "aux" / (name_b[: -len(".png")] + ".npz"), npz_bytes(o.aux))
-    return [(name_b, image_statistics(o.thz_concealed)), (name_n, image_statistics(o.thz_unconcealed))]
+    if o.visible_concealed is not None and o.visible_unconcealed is not None:
+        atomic_write_bytes(out / "visible" / name_b, png_bytes(o.visible_concealed))
+        atomic_write_bytes(out / "visible" / name_n, png_bytes(o.visible_unconcealed))
+    if o.aux is not None:
+        atomic_write_bytes(out / "aux" / (name_b[: -len(".png")] + ".npz"), npz_bytes(o.aux))
+    stats = [(name_b, image_statistics(o.thz_concealed)), (name_n, image_statistics(o.thz_unconcealed))]
+    return stats, (name_b, o.combo, sample_probes(o.thz_concealed, o.thz_unconcealed, o.clean, o.head))
 
 
-def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int, progress: bool) -> list:
-    n = len(ids) * NUM_POSTURES * cfg.samples
+def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int, progress: bool, todo: range):
+    """Simulate the sample indices ``todo``; return (statistics records, probe rows)."""
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is a declared dependency
         tqdm = None
-    bar = tqdm(total=n, desc="thzface.sim", unit="sample", disable=not progress) if tqdm else None
+    bar = tqdm(total=len(todo), desc="thzface.sim", unit="sample", disable=not progress) if tqdm else None
     records: list = []
+    probes: list = []
     args = (sim_config_to_dict(cfg), ids, str(out), seed)
+
+    def take(r: tuple) -> None:
+        records.extend(r[0])
+        probes.append(r[1])
+        if bar:
+            bar.update(1)
+
     if workers <= 1:
         _init(*args)
         try:
-            for i in range(n):
-                records.extend(_job(i))
-                if bar:
-                    bar.update(1)
+            for i in todo:
+                take(_job(i))
         finally:
             _STATE.clear()
     else:
-        chunk = max(1, min(NUM_POSTURES * cfg.samples, n // (4 * workers)))
+        chunk = max(1, min(NUM_POSTURES * cfg.samples, len(todo) // (4 * workers)))
         saved = {k: os.environ.get(k) for k in _THREAD_VARS}
         os.environ.update({k: "1" for k in _THREAD_VARS})  # one BLAS/OpenMP thread per worker process
         try:
@@ -111,13 +133,11 @@ def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int
             for k, v in saved.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         with pool:
-            for r in pool.imap(_job, range(n), chunksize=chunk):
-                records.extend(r)
-                if bar:
-                    bar.update(1)
+            for r in pool.imap(_job, todo, chunksize=chunk):
+                take(r)
     if bar:
         bar.close()
-    return records
+    return records, probes
 
 
 def build_meta(cfg: SimConfig, model: FaceModel, ids: list[Identity], seed: int, statistics: dict) -> dict:
@@ -140,6 +160,7 @@ def build_meta(cfg: SimConfig, model: FaceModel, ids: list[Identity], seed: int,
         "samples": cfg.samples,
         "image_size": cfg.image_size,
         "mode": cfg.mode,
+        "pairing": cfg.pairing,
         "num_images": statistics.get("images", 0),  # THz PNGs (concealed + unconcealed)
         "counts": {"samples": len(ids) * NUM_POSTURES * cfg.samples, "thz": statistics.get("images", 0)},
         "statistics": statistics,
@@ -147,22 +168,108 @@ def build_meta(cfg: SimConfig, model: FaceModel, ids: list[Identity], seed: int,
     }
 
 
-def synthesize(cfg: SimConfig, out: str | Path, seed: int = 0, workers: int = 1, progress: bool = True) -> dict:
-    """Generate a dataset into ``out`` and return its meta (also written to ``out/meta.json``)."""
-    if workers < 1:
-        raise ValueError(f"workers: expected >= 1, got {workers}")
-    out = Path(out)
-    model = build_face_model(cfg.face_model)  # fails early, e.g. on a missing Surrey model file
-    ids = make_identities(model, cfg, seed)
-    prepare_folder(out)
-    records = _run(cfg, ids, out, seed, workers, progress)
-    meta = build_meta(cfg, model, ids, seed, aggregate(records))
+def _finish(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, seed: int, records, probes) -> dict:
+    """meta.json (statistics and fidelity probes) and the contact sheet of a complete folder."""
+    stats = aggregate([(n, s) for n, s in records])
+    meta = build_meta(cfg, model, ids, seed, stats)
+    meta["probes"] = _no_nan(
+        {
+            **aggregate_probes([(n, c, p) for n, c, p in probes]),
+            "glints": {g: stats[g]["glints"]["mean"] for g in ("concealed", "unconcealed") if g in stats},
+            **dataset_probes(out, meta, model, ids, cfg.face_model.expression_sigma),
+        }
+    )
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=1, default=_json_default) + "\n")
     if cfg.contact_sheet:
         from thzface.sim.contact import write_contact_sheet
 
         write_contact_sheet(out, [i.token for i in ids], cfg.image_size)
     return meta
+
+
+def _manifest(cfg: SimConfig, seed: int, n: int) -> dict:
+    return {"generator": GENERATOR, "seed": seed, "shards": n, "config": sim_config_to_dict(cfg)}
+
+
+def _prepare_shard_folder(out: Path, manifest: dict, make: tuple[str, ...]) -> None:
+    """An empty folder, a finished thzface dataset (cleared), or the shards of this very run."""
+    man = out / SHARD_DIR / "manifest.json"
+    if man.is_file():
+        if json.loads(man.read_text(encoding="utf-8")) != json.loads(json.dumps(manifest, default=_json_default)):
+            raise DatasetFolderError(f"{out}: holds shards of another run (config, seed or shard count differ)")
+    elif out.is_dir() and not {p.name for p in out.iterdir()} <= {*SUBDIRS, SHARD_DIR}:
+        prepare_folder(out, make)  # clears an old dataset, refuses anything else
+    for sub in (*make, SHARD_DIR):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    if not man.is_file():
+        atomic_write_text(man, json.dumps(manifest, indent=1, default=_json_default) + "\n")
+
+
+def shard_range(n_samples: int, shard: tuple[int, int]) -> range:
+    """Sample indices of shard i of n: contiguous, identity-major blocks."""
+    i, n = shard
+    if not 0 <= i < n:
+        raise ValueError(f"shard: expected i/N with 0 <= i < N, got {i}/{n}")
+    return range(i * n_samples // n, (i + 1) * n_samples // n)
+
+
+def synthesize(
+    cfg: SimConfig,
+    out: str | Path,
+    seed: int = 0,
+    workers: int = 1,
+    progress: bool = True,
+    shard: tuple[int, int] | None = None,
+) -> dict:
+    """Generate a dataset into ``out`` and return its meta (also written to ``out/meta.json``); with
+    ``shard=(i, n)`` write only shard i of n and return {"shard": ..., "samples": ...} (no meta yet)."""
+    if workers < 1:
+        raise ValueError(f"workers: expected >= 1, got {workers}")
+    out = Path(out)
+    model = build_face_model(cfg.face_model)  # fails early, e.g. on a missing Surrey model file
+    ids = make_identities(model, cfg, seed)
+    n_samples = len(ids) * NUM_POSTURES * cfg.samples
+    if shard is None:
+        prepare_folder(out, subdirs(cfg))
+        records, probes = _run(cfg, ids, out, seed, workers, progress, range(n_samples))
+        return _finish(cfg, model, ids, out, seed, records, probes)
+    todo = shard_range(n_samples, shard)
+    _prepare_shard_folder(out, _manifest(cfg, seed, shard[1]), subdirs(cfg))
+    records, probes = _run(cfg, ids, out, seed, workers, progress, todo)
+    done = {"shard": list(shard), "records": records, "probes": probes}
+    atomic_write_text(out / SHARD_DIR / f"shard-{shard[0]:05d}.json", json.dumps(done, default=_json_default))
+    return {"shard": f"{shard[0]}/{shard[1]}", "samples": len(todo), "out": str(out)}
+
+
+def finalize(out: str | Path) -> tuple[SimConfig, int, dict]:
+    """Shards -> meta.json and contact sheet; removes ``.shards/``. Returns (config, seed, meta)."""
+    out = Path(out)
+    man = out / SHARD_DIR / "manifest.json"
+    if not man.is_file():
+        raise DatasetFolderError(f"{out}: no shards to finalize (missing {SHARD_DIR}/manifest.json)")
+    m = json.loads(man.read_text(encoding="utf-8"))
+    cfg, seed, n = sim_config_from_dict(m["config"]), int(m["seed"]), int(m["shards"])
+    files = [out / SHARD_DIR / f"shard-{i:05d}.json" for i in range(n)]
+    missing = [str(i) for i, f in enumerate(files) if not f.is_file()]
+    if missing:
+        raise DatasetFolderError(f"{out}: shard(s) {', '.join(missing)} of {n} not finished")
+    records: list = []
+    probes: list = []
+    for f in files:
+        d = json.loads(f.read_text(encoding="utf-8"))
+        records += [tuple(r) for r in d["records"]]
+        probes += [tuple(p) for p in d["probes"]]
+    model = build_face_model(cfg.face_model)
+    meta = _finish(cfg, model, make_identities(model, cfg, seed), out, seed, records, probes)
+    shutil.rmtree(out / SHARD_DIR)
+    return cfg, seed, meta
+
+
+def _no_nan(d: dict) -> dict:
+    """NaN (an undefined probe, e.g. within-identity distance with one sample) -> None, valid JSON."""
+    return {
+        k: _no_nan(v) if isinstance(v, dict) else (None if isinstance(v, float) and v != v else v) for k, v in d.items()
+    }
 
 
 def _json_default(o: object) -> object:
