@@ -87,9 +87,9 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
     recipe = read_metadata(weights_path(a.run))["recipe"]
     if recipe == "twin":
-        from thzface.recipes.twin_infer import verify
+        from thzface.recipes.twin.predict import verify
     elif recipe in ("mtl", "distill"):
-        from thzface.recipes.mtl_infer import verify
+        from thzface.recipes.mtl.predict import verify
     else:
         raise ValueError(f"{a.run}: recipe {recipe!r} is not a verification model (mtl, distill or twin)")
     res = verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold)

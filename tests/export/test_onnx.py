@@ -31,7 +31,7 @@ from thzface.export.onnx import (
     weights_digest,
 )
 from thzface.recipes import get_recipe
-from thzface.recipes.mtl_infer import Predictor, predict
+from thzface.recipes.mtl.predict import Predictor, predict
 
 
 def scans(data: Path, n: int) -> list[Path]:

@@ -19,7 +19,7 @@ from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.multitask import MultiTaskModel
 from thzface.models.teacher import TeacherModel
-from thzface.recipes import distill
+from thzface.recipes.distill import recipe as distill
 
 IDS = ("ida", "idb", "idc", "idd", "ide", "idf")  # ide, idf: test only (identity-disjoint)
 

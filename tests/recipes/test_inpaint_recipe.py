@@ -76,7 +76,7 @@ def tiny(repo: Path, *overrides: str):
 
 
 def test_dataset_loads_images_and_scaled_context(repo, data):
-    from thzface.recipes.inpaint_data import InpaintDataModule, contexts, split_dataset
+    from thzface.recipes.inpaint.data import InpaintDataModule, contexts, split_dataset
 
     cfg = tiny(repo)
     ds = split_dataset(cfg, data, "test.csv")
@@ -98,7 +98,7 @@ def test_dataset_loads_images_and_scaled_context(repo, data):
 
 
 def test_flip_batch_mirrors_image_and_context():
-    from thzface.recipes.inpaint import flip_batch
+    from thzface.recipes.inpaint.recipe import flip_batch
 
     image = torch.arange(16.0).view(1, 1, 4, 4).repeat(2, 1, 1, 1) / 16
     region = (torch.arange(4.0).view(1, 1, 1, 4) < 1).expand(2, 1, 4, 4)
@@ -111,8 +111,8 @@ def test_flip_batch_mirrors_image_and_context():
 
 
 def test_tiny_overfit_hole_error_drops(repo, data):
-    from thzface.recipes.inpaint import build_task
-    from thzface.recipes.inpaint_data import split_dataset
+    from thzface.recipes.inpaint.data import split_dataset
+    from thzface.recipes.inpaint.recipe import build_task
 
     torch.manual_seed(0)
     cfg = tiny(repo, "model.widths=[16,32,64]")
@@ -160,8 +160,8 @@ def test_fit_logs_curriculum_and_exports(run):
 
 
 def test_evaluate_writes_report_with_bucket_tables(run, data, tmp_path, monkeypatch):
-    from thzface.recipes import inpaint_eval
-    from thzface.recipes.inpaint import evaluate
+    from thzface.recipes.inpaint import evaluate as inpaint_eval
+    from thzface.recipes.inpaint.recipe import evaluate
 
     monkeypatch.setattr(inpaint_eval, "SPEED_MIN_S", 0.01)
 
@@ -184,7 +184,7 @@ def test_evaluate_writes_report_with_bucket_tables(run, data, tmp_path, monkeypa
 
 
 def test_predict_with_mask_file_and_folder(run, data, tmp_path):
-    from thzface.recipes.inpaint import predict
+    from thzface.recipes.inpaint.recipe import predict
 
     imgs = sorted((data / "thz").glob("*_n1n_*.png"))[:2]
     mask = np.zeros((SIDE, SIDE), np.uint8)
@@ -221,8 +221,8 @@ def _fake_trained_mtl(repo: Path, out: Path, step: int) -> Path:
 
 def test_identity_term_from_a_trained_embedder_only(repo, data, tmp_path):
     from thzface.engine.checkpoint import RunError
-    from thzface.recipes.inpaint import build_task
-    from thzface.recipes.inpaint_data import InpaintDataModule
+    from thzface.recipes.inpaint.data import InpaintDataModule
+    from thzface.recipes.inpaint.recipe import build_task
 
     emb = _fake_trained_mtl(repo, tmp_path / "mtl", step=5)
     task = build_task(tiny(repo, f"loss.identity_run={emb}", "loss.w_identity=0.1"))
@@ -245,7 +245,7 @@ def test_perceptual_term_needs_user_weights(repo, tmp_path):
     from safetensors.torch import save_file
 
     from thzface.losses.perceptual import _features
-    from thzface.recipes.inpaint import build_task
+    from thzface.recipes.inpaint.recipe import build_task
 
     off = build_task(tiny(repo, "loss.w_perceptual=0.8"))
     assert off.perceptual is None and off.terms_status["perceptual"] == "off: no loss.perceptual_path"
@@ -258,7 +258,7 @@ def test_perceptual_term_needs_user_weights(repo, tmp_path):
 
 
 def test_task_config_errors(repo):
-    from thzface.recipes.inpaint import build_task
+    from thzface.recipes.inpaint.recipe import build_task
 
     with pytest.raises(ValueError, match="model.image_size 32 must equal data.image_size 64"):
         build_task(tiny(repo, "data.image_size=64"))
@@ -268,7 +268,7 @@ def test_task_config_errors(repo):
 
 def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatch):
     from thzface.bench import run_bench
-    from thzface.recipes import inpaint_eval
+    from thzface.recipes.inpaint import evaluate as inpaint_eval
 
     monkeypatch.setattr(inpaint_eval, "SPEED_MIN_S", 0.01)
 
@@ -292,8 +292,8 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
 
 def test_simulator_output_serves_every_mask_kind(repo, tiny_data):
     from thzface.data.masks import MaskConfig, area_ratio, eval_mask, sample_mask
-    from thzface.recipes.inpaint_data import contexts, split_dataset
-    from thzface.recipes.inpaint_eval import full_batch
+    from thzface.recipes.inpaint.data import contexts, split_dataset
+    from thzface.recipes.inpaint.evaluate import full_batch
 
     batch = full_batch(split_dataset(tiny(repo), tiny_data, "test.csv"))
     ctxs = contexts(batch)

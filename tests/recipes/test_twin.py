@@ -94,7 +94,7 @@ def twin_run(repo, twin_data, global_run, tmp_path_factory) -> Path:
 
 
 def test_dataset_boxes_scaled_and_twin_negatives(repo, twin_data, global_run):
-    from thzface.recipes.twin import build_datamodule
+    from thzface.recipes.twin.recipe import build_datamodule
 
     dm = build_datamodule(twin_cfg(repo, global_run), twin_data)
     ds = dm._dataset(dm.train_rows, train=True)
@@ -120,7 +120,7 @@ def test_dataset_boxes_scaled_and_twin_negatives(repo, twin_data, global_run):
 
 
 def test_missing_global_run_says_what_is_needed(repo):
-    from thzface.recipes.twin import build_task
+    from thzface.recipes.twin.recipe import build_task
 
     cfg = load_config(repo / "configs" / "twin-tiny.yaml")
     with pytest.raises(ValueError, match="model.global_run: the twin recipe needs a trained thzface mtl run"):
@@ -154,7 +154,7 @@ def test_two_stages_switch_from_random_to_twin_negatives(twin_run):
 def test_tiny_overfit(repo, twin_data, global_run, kw):
     from torch.utils.data import default_collate
 
-    from thzface.recipes.twin import build_datamodule, build_task
+    from thzface.recipes.twin.recipe import build_datamodule, build_task
 
     cfg = twin_cfg(repo, global_run, "loss.stage2_start=0", "aug.profile=none", *kw)
     torch.manual_seed(0)
@@ -199,7 +199,7 @@ def test_eval_writes_twin_metrics_report_and_threshold(twin_run, twin_data, tmp_
 
 def test_predict_uses_aux_boxes_inside_a_dataset_else_the_box_head(twin_run, twin_data, tmp_path):
     from thzface.cli import main
-    from thzface.recipes.twin_infer import verify
+    from thzface.recipes.twin.predict import verify
 
     loose = tmp_path / "loose"
     loose.mkdir()
@@ -220,7 +220,7 @@ def test_predict_uses_aux_boxes_inside_a_dataset_else_the_box_head(twin_run, twi
 def test_simulator_dataset_gives_part_boxes_and_twins(repo, tiny_data):
     from thzface.data.csv import read_triplets
     from thzface.data.datasets import identity_list
-    from thzface.recipes.twin_data import twin_dataset
+    from thzface.recipes.twin.data import twin_dataset
 
     cfg = load_config(repo / "configs" / "twin-tiny.yaml")
     rows = [*read_triplets(tiny_data / "train_val.csv", tiny_data), *read_triplets(tiny_data / "test.csv", tiny_data)]

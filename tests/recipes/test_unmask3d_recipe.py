@@ -14,10 +14,10 @@ from thzface.config import load_config
 from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.unmask3d_nets import N3DOutput
-from thzface.recipes.unmask3d import build_datamodule, build_task
-from thzface.recipes.unmask3d_pipeline import analyse, complete
-from thzface.recipes.unmask3d_render import Renderer, project
-from thzface.recipes.unmask3d_task import Unmask3DTask
+from thzface.recipes.unmask3d.pipeline import analyse, complete
+from thzface.recipes.unmask3d.recipe import build_datamodule, build_task
+from thzface.recipes.unmask3d.render import Renderer, project
+from thzface.recipes.unmask3d.task import Unmask3DTask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -158,7 +158,7 @@ def test_noise_gives_different_completions_and_same_noise_the_same(trained, tiny
 
 def test_eval_and_predict(trained, tiny_data):
     out, _, _ = trained
-    from thzface.recipes.unmask3d import evaluate, predict
+    from thzface.recipes.unmask3d.recipe import evaluate, predict
 
     metrics = evaluate(out / "run", tiny_data, out / "report")
     saved = json.loads((out / "report" / "metrics.json").read_text())

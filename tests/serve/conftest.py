@@ -8,7 +8,7 @@ import pytest
 
 from thzface.config import load_config
 from thzface.engine.train import fit
-from thzface.recipes.mtl import evaluate
+from thzface.recipes.mtl.recipe import evaluate
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from PIL import Image
 
 from thzface.data.io import to_uint8
 from thzface.data.naming import POSTURES, parse_name
-from thzface.recipes.mtl_infer import Predictor
+from thzface.recipes.mtl.predict import Predictor
 from thzface.serve import UploadLimits, create_app, serve
 from thzface.serve.app import is_loopback
 from thzface.serve.samples import find_samples, pick_samples

@@ -92,7 +92,7 @@ def train_eval(data: Path, out: Path, budget_s: float, seed: int, init_run: Path
     its test rows."""
     from thzface.bench.mtl import flatten
     from thzface.engine.train import fit
-    from thzface.recipes.mtl_eval import evaluate
+    from thzface.recipes.mtl.evaluate import evaluate
 
     cfg = load_config(find_config(TRANSFER_CONFIG), [*TRANSFER_OVERRIDES, f"train.max_time_s={budget_s}",
                                                      f"train.seed={seed}"])  # fmt: skip

@@ -27,9 +27,9 @@ from thzface.bench.mtl import KEYS, train_and_eval
 from thzface.config import Config, config_from_dict, find_config, load_config, read_yaml, save_config, to_dict
 from thzface.engine.train import fit
 from thzface.models.multitask import MtlModelConfig
-from thzface.recipes import distill
-from thzface.recipes.distill_eval import evaluate_teacher
-from thzface.recipes.mtl import LossConfig as MtlLossConfig
+from thzface.recipes.distill import recipe as distill
+from thzface.recipes.distill.evaluate import evaluate_teacher
+from thzface.recipes.mtl.recipe import LossConfig as MtlLossConfig
 
 ARMS = ("mtl", "distill-joint", "distill-2stage", "mtl-steps")
 HEADLINE = ["idd_eer", "idd_roc_auc", "cs_eer", "posture_acc", "ssim", "silhouette_identity"]

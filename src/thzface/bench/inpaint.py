@@ -23,10 +23,10 @@ from thzface.data.io import open_image
 from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters
-from thzface.recipes.inpaint_baselines import BASELINES
-from thzface.recipes.inpaint_data import split_dataset
-from thzface.recipes.inpaint_eval import HEADLINE, evaluate, evaluate_method, full_batch, summary
-from thzface.recipes.inpaint_identity import load_embedder
+from thzface.recipes.inpaint.baselines import BASELINES
+from thzface.recipes.inpaint.data import split_dataset
+from thzface.recipes.inpaint.evaluate import HEADLINE, evaluate, evaluate_method, full_batch, summary
+from thzface.recipes.inpaint.identity import load_embedder
 
 PRESETS = ("default", "paper")
 
@@ -34,7 +34,7 @@ PRESETS = ("default", "paper")
 @torch.no_grad()
 def ms_per_image(method, image: torch.Tensor, mask: torch.Tensor, batch: int) -> float:
     """Milliseconds per image of ``method(image, mask)`` on batches of ``batch`` (timed for >= SPEED_MIN_S)."""
-    from thzface.recipes import inpaint_eval
+    from thzface.recipes.inpaint import evaluate as inpaint_eval
 
     x, m = image[:1].expand(batch, -1, -1, -1).contiguous(), mask[:1].expand(batch, -1, -1, -1).contiguous()
     method(x, m)  # warm-up

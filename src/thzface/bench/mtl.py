@@ -12,7 +12,7 @@ from thzface.config import find_config, load_config
 from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
-from thzface.recipes.mtl_eval import evaluate
+from thzface.recipes.mtl.evaluate import evaluate
 
 PRESETS = ("default", "paper")
 KEYS = [

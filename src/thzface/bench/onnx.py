@@ -13,7 +13,7 @@ import torch
 from thzface.bench import format_table
 from thzface.bench.infer import throughput as torch_throughput
 from thzface.export.onnx import export_onnx, new_session, run_session, sample_inputs
-from thzface.recipes.mtl_infer import load_thz_run
+from thzface.recipes.mtl.predict import load_thz_run
 
 BATCHES: tuple[int, ...] = (1, 64)
 

@@ -24,7 +24,7 @@ from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.parts import GlobalEmbedder
 from thzface.models.profile import count_parameters
-from thzface.recipes import twin_eval as TE
+from thzface.recipes.twin import evaluate as TE
 from thzface.report import dumps
 
 SYSTEMS: dict[str, list[str]] = {

@@ -23,7 +23,7 @@ from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.metrics.separability import frechet_distance
 from thzface.recipes import RECIPES
-from thzface.recipes.unmask3d_eval import run_eval, scores
+from thzface.recipes.unmask3d.evaluate import run_eval, scores
 
 MODALITIES: dict[str, dict[str, list[str]]] = {
     "thz": {"unmask3d": [], "inpaint": []},
@@ -101,7 +101,7 @@ def run_modality(modality: str, data: Path, out: Path, budget_s: float, seed: in
     emb_run = embedder_run if modality == "thz" else None
     embedder = None
     if emb_run is not None:
-        from thzface.recipes.inpaint_identity import load_embedder
+        from thzface.recipes.inpaint.identity import load_embedder
 
         embedder = load_embedder(emb_run)
     rows: dict = {}

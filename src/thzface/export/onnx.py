@@ -3,7 +3,7 @@ and the onnxruntime session behind ``thzface predict --backend onnx``, ``thzface
 
 The graph has one input ``image`` (N, C, S, S) float32 in [0, 1] and three outputs ``embedding`` (N, D),
 ``posture_probs`` (N, P) and ``reconstruction`` (N, C_out, S, S); the batch axis is dynamic, the spatial size is
-the run's ``data.image_size`` (inputs are resized to it, as in :class:`thzface.recipes.mtl_infer.Predictor`).
+the run's ``data.image_size`` (inputs are resized to it, as in :class:`thzface.recipes.mtl.predict.Predictor`).
 The decoder is routed by the *predicted* posture, exactly as ``predict`` does in PyTorch. The file carries
 metadata (recipe, image size, postures, SHA-256 of the weights it came from) so a stale export is detected.
 
@@ -29,7 +29,7 @@ from torch import nn
 
 from thzface.data.naming import POSTURES
 from thzface.engine.checkpoint import weights_path
-from thzface.recipes.mtl_infer import load_thz_run
+from thzface.recipes.mtl.predict import load_thz_run
 
 log = logging.getLogger(__name__)
 

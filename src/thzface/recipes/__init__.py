@@ -11,11 +11,11 @@ import importlib
 from types import ModuleType
 
 RECIPES: dict[str, str] = {
-    "mtl": "thzface.recipes.mtl",
-    "inpaint": "thzface.recipes.inpaint",
-    "twin": "thzface.recipes.twin",
-    "distill": "thzface.recipes.distill",
-    "unmask3d": "thzface.recipes.unmask3d",
+    "mtl": "thzface.recipes.mtl.recipe",
+    "inpaint": "thzface.recipes.inpaint.recipe",
+    "twin": "thzface.recipes.twin.recipe",
+    "distill": "thzface.recipes.distill.recipe",
+    "unmask3d": "thzface.recipes.unmask3d.recipe",
 }
 
 

@@ -61,7 +61,7 @@ def write_mtl_report(
     out: Path, metrics: dict, c: dict, seen: set[str], run: Path | None = None, max_grid: int = 8
 ) -> Path:
     """report.html for an embedder run: headline table, ROC/DET, confusion, grids, tables, curves."""
-    from thzface.recipes.mtl_eval import cross_pairs
+    from thzface.recipes.mtl.evaluate import cross_pairs
 
     info = metrics.get("run", {})
     sec = [

@@ -28,7 +28,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from thzface.data.naming import POSTURES
-from thzface.recipes.mtl_infer import Predictor
+from thzface.recipes.mtl.predict import Predictor
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
 from thzface.serve.samples import find_samples
 

@@ -25,8 +25,8 @@ from thzface.engine.task import Task
 from thzface.losses.inpaint import HOLE_NORMS, inpaint_l1
 from thzface.models.inpaint import AttentionUNet
 from thzface.models.inpaint import InpaintModelConfig as ModelConfig
-from thzface.recipes.inpaint_data import InpaintDataModule, contexts
-from thzface.recipes.inpaint_eval import bucket_name, mean_finite, score
+from thzface.recipes.inpaint.data import InpaintDataModule, contexts
+from thzface.recipes.inpaint.evaluate import bucket_name, mean_finite, score
 
 __all__ = ["ModelConfig", "LossConfig", "InpaintTask", "build_model", "build_task", "build_datamodule"]
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class InpaintTask(Task):
             )
         self.embedder = None
         if lc.identity_run:
-            from thzface.recipes.inpaint_identity import load_embedder
+            from thzface.recipes.inpaint.identity import load_embedder
 
             self.embedder = load_embedder(lc.identity_run)
         on = self.embedder is not None and lc.w_identity > 0
@@ -176,12 +176,12 @@ def build_task(cfg: Config) -> InpaintTask:
 
 
 def evaluate(run: Path, root: Path, out: Path, embedder: Path | None = None) -> dict:
-    from thzface.recipes.inpaint_eval import evaluate as _evaluate
+    from thzface.recipes.inpaint.evaluate import evaluate as _evaluate
 
     return _evaluate(run, root, out, embedder=embedder)
 
 
 def predict(run: Path, inputs: list[Path], out: Path, args=None) -> dict:
-    from thzface.recipes.inpaint_infer import predict as _predict
+    from thzface.recipes.inpaint.predict import predict as _predict
 
     return _predict(run, inputs, out, args)

@@ -24,7 +24,7 @@ from thzface.models.multitask import MtlModelConfig, MultiTaskModel
 from thzface.models.parts import TwinModel
 from thzface.models.parts import TwinModelConfig as ModelConfig
 from thzface.models.parts import build_model as _build
-from thzface.recipes.twin_data import TwinDataModule
+from thzface.recipes.twin.data import TwinDataModule
 
 __all__ = ["ModelConfig", "LossConfig", "build_model", "build_task", "build_datamodule", "TwinTask"]
 
@@ -157,12 +157,12 @@ def build_task(cfg: Config) -> TwinTask:
 
 
 def evaluate(run: Path, root: Path, out: Path) -> dict:
-    from thzface.recipes.twin_eval import evaluate as _evaluate
+    from thzface.recipes.twin.evaluate import evaluate as _evaluate
 
     return _evaluate(run, root, out)
 
 
 def predict(run: Path, inputs: list[Path], out: Path, args=None) -> dict:
-    from thzface.recipes.twin_infer import predict as _predict
+    from thzface.recipes.twin.predict import predict as _predict
 
     return _predict(run, inputs, out, args)

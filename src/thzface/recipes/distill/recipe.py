@@ -28,7 +28,7 @@ from thzface.engine.task import Task
 from thzface.models.multitask import MtlModelConfig, MultiTaskModel
 from thzface.models.multitask import build_model as build_student
 from thzface.models.teacher import TeacherConfig, TeacherModel, build_teacher
-from thzface.recipes.mtl import LossConfig as MtlLossConfig
+from thzface.recipes.mtl.recipe import LossConfig as MtlLossConfig
 
 __all__ = ["ModelConfig", "LossConfig", "build_model", "build_task", "build_datamodule", "evaluate", "predict"]
 
@@ -120,7 +120,7 @@ def load_teacher(cfg: Config) -> TeacherModel:
 
 
 def build_task(cfg: Config) -> Task:
-    from thzface.recipes.distill_task import DistillTask, TeacherTask
+    from thzface.recipes.distill.task import DistillTask, TeacherTask
 
     if not cfg.data.use_visible:
         raise ValueError("data.use_visible: the distill recipe trains with visible images; set it to true")
@@ -143,10 +143,10 @@ def run_stage(run: Path) -> str:
 def evaluate(run: Path, root: Path, out: Path) -> dict:
     """Students: the ``mtl`` evaluation on THz alone. Teachers: verification/posture on THz + visible rows."""
     if run_stage(run) == "teacher":
-        from thzface.recipes.distill_eval import evaluate_teacher
+        from thzface.recipes.distill.evaluate import evaluate_teacher
 
         return evaluate_teacher(run, root, out)
-    from thzface.recipes.mtl_eval import evaluate as _evaluate
+    from thzface.recipes.mtl.evaluate import evaluate as _evaluate
 
     return _evaluate(run, root, out, recipes=("distill",))
 
@@ -155,6 +155,6 @@ def predict(run: Path, inputs: list[Path], out: Path, args=None) -> dict:
     """THz-only prediction with the student (``mtl`` inference); a teacher run is refused (it needs visible)."""
     if run_stage(run) == "teacher":
         raise ValueError(f"{run}: a stage=teacher run needs visible images; predict with a joint or student run")
-    from thzface.recipes.mtl_infer import predict as _predict
+    from thzface.recipes.mtl.predict import predict as _predict
 
     return _predict(run, inputs, out, args)

@@ -18,9 +18,9 @@ from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import NameError_, parse_name
 from thzface.engine.checkpoint import load_run
 from thzface.models.parts import PART_NAMES, TwinModel
-from thzface.recipes.mtl_infer import expand_inputs
-from thzface.recipes.twin_data import read_part_boxes
-from thzface.recipes.twin_report import draw_boxes
+from thzface.recipes.mtl.predict import expand_inputs
+from thzface.recipes.twin.data import read_part_boxes
+from thzface.recipes.twin.report import draw_boxes
 
 
 def aux_boxes(path: Path, size: int) -> np.ndarray | None:

@@ -23,7 +23,7 @@ from thzface.data.datasets import identity_list
 from thzface.data.split import read_twins
 from thzface.engine.checkpoint import load_run
 from thzface.metrics import twin as TM
-from thzface.recipes.twin_data import twin_dataset
+from thzface.recipes.twin.data import twin_dataset
 from thzface.report import dumps
 
 Embed = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
@@ -144,7 +144,7 @@ def deploy_threshold(metrics: dict) -> float | None:
 
 def evaluate(run: Path, root: Path, out: Path) -> dict:
     """Load a twin ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
-    from thzface.recipes.twin_report import write_twin_report
+    from thzface.recipes.twin.report import write_twin_report
 
     cfg, model, extra = load_run(run, recipe="twin")
     test_rows = read_triplets(root / cfg.data.test_csv, root)

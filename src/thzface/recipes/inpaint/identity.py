@@ -37,7 +37,7 @@ class Embedder(nn.Module):
             images = (images * w).sum(1, keepdim=True)  # (B, 1, H, W)
         if images.shape[-1] != self.size or images.shape[-2] != self.size:
             images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        from thzface.recipes.mtl import classify
+        from thzface.recipes.mtl.recipe import classify
 
         emb, _ = classify(self.model, images)  # (B, D)
         return F.normalize(emb, dim=1)

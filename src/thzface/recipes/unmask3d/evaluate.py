@@ -28,9 +28,9 @@ from thzface.metrics import reconstruction as R
 from thzface.metrics.separability import diversity, frechet_distance
 from thzface.metrics.unmask3d import coefficient_errors, mask_iou
 from thzface.models.unmask3d import Unmask3D
-from thzface.recipes.unmask3d_data import Unmask3DDataset, usable_rows
-from thzface.recipes.unmask3d_pipeline import analyse, complete, sample_seeds, samples
-from thzface.recipes.unmask3d_render import Renderer
+from thzface.recipes.unmask3d.data import Unmask3DDataset, usable_rows
+from thzface.recipes.unmask3d.pipeline import analyse, complete, sample_seeds, samples
+from thzface.recipes.unmask3d.render import Renderer
 from thzface.report import dumps
 
 EVAL_SAMPLES = 4  # completions per image for diversity / per-sample fidelity
@@ -106,7 +106,7 @@ def coefficient_metrics(c: dict, model: Unmask3D, renderer: Renderer) -> dict:
 def identity_metrics(c: dict, embedder_run: str | Path | None) -> dict:
     if not embedder_run:
         return {"note": "not computed: no embedder (set loss.identity_run or pass an embedder run)"}
-    from thzface.recipes.inpaint_identity import identity_similarity, load_embedder
+    from thzface.recipes.inpaint.identity import identity_similarity, load_embedder
 
     emb = load_embedder(embedder_run)
     t = torch.from_numpy(c["target"])
@@ -178,7 +178,7 @@ def evaluate(run: Path, root: Path, out: Path, embedder_run: str | Path | None =
 
 def run_eval(run: Path, root: Path, out: Path, embedder_run: str | Path | None = None) -> tuple[dict, dict]:
     """:func:`evaluate` that also returns the collected arrays (for comparisons on the same masks)."""
-    from thzface.recipes.unmask3d_report import write_report
+    from thzface.recipes.unmask3d.report import write_report
 
     cfg, model, extra = load_run(run, recipe="unmask3d")
     renderer = build_renderer(cfg)

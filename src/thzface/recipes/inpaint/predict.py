@@ -16,7 +16,7 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.engine.checkpoint import load_run
-from thzface.recipes.mtl_infer import expand_inputs
+from thzface.recipes.mtl.predict import expand_inputs
 
 
 def load_mask(path: Path, size: int) -> np.ndarray:

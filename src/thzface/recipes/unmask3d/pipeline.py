@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from thzface.models.unmask3d import Noise, Unmask3D, composite
-from thzface.recipes.unmask3d_render import Renderer, apply_edits
+from thzface.recipes.unmask3d.render import Renderer, apply_edits
 
 
 @dataclass

@@ -137,12 +137,12 @@ def build_task(cfg: Config) -> MtlTask:
 
 
 def evaluate(run: Path, root: Path, out: Path) -> dict:
-    from thzface.recipes.mtl_eval import evaluate as _evaluate
+    from thzface.recipes.mtl.evaluate import evaluate as _evaluate
 
     return _evaluate(run, root, out)
 
 
 def predict(run: Path, inputs: list[Path], out: Path, args=None) -> dict:
-    from thzface.recipes.mtl_infer import predict as _predict
+    from thzface.recipes.mtl.predict import predict as _predict
 
     return _predict(run, inputs, out, args)

@@ -2,7 +2,7 @@
 
 The teacher is training-time only, but its quality bounds what distillation can pass on, so its verification,
 posture and separability are reported with the same protocols and functions as the student's
-(:mod:`thzface.recipes.mtl_eval`). Rows without all three visible images are skipped and counted.
+(:mod:`thzface.recipes.mtl.evaluate`). Rows without all three visible images are skipped and counted.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from thzface.data.csv import read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.engine.checkpoint import load_run
 from thzface.models.teacher import TeacherModel
-from thzface.recipes.mtl_eval import posture, separability, verification
+from thzface.recipes.mtl.evaluate import posture, separability, verification
 from thzface.report import dumps
 from thzface.report.html import table, write_page
 

@@ -21,7 +21,7 @@ from thzface.data.masks import MaskConfig, area_ratio, eval_mask
 from thzface.engine.checkpoint import load_run
 from thzface.metrics import reconstruction as R
 from thzface.models.inpaint import AttentionUNet
-from thzface.recipes.inpaint_data import InpaintDataset, contexts, split_dataset
+from thzface.recipes.inpaint.data import InpaintDataset, contexts, split_dataset
 from thzface.report import dumps
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (image, mask) -> composited output
@@ -88,7 +88,7 @@ def score(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, embedder
         "l1": R.l1(pred, target),
     }
     if embedder is not None:
-        from thzface.recipes.inpaint_identity import identity_similarity
+        from thzface.recipes.inpaint.identity import identity_similarity
 
         out["identity_cos"] = identity_similarity(embedder, pred, target).numpy().astype(np.float64)
     return out
@@ -161,8 +161,8 @@ def evaluate(run: Path, root: Path, out: Path, embedder: Path | None = None) -> 
     The identity embedder is ``embedder`` or else the run's ``loss.identity_run``; without one the identity
     similarity is not computed (and the report says so).
     """
-    from thzface.recipes.inpaint_identity import load_embedder
-    from thzface.recipes.inpaint_report import write_report
+    from thzface.recipes.inpaint.identity import load_embedder
+    from thzface.recipes.inpaint.report import write_report
 
     cfg, model, extra = load_run(run, recipe="inpaint")
     emb_path = embedder or (Path(cfg.loss.identity_run) if cfg.loss.identity_run else None)

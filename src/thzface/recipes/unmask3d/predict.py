@@ -18,10 +18,10 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.engine.checkpoint import load_run
-from thzface.recipes.mtl_infer import expand_inputs
-from thzface.recipes.unmask3d_eval import build_renderer
-from thzface.recipes.unmask3d_pipeline import analyse, complete, sample_seeds
-from thzface.recipes.unmask3d_render import BUILTIN_ALIASES, parse_edit
+from thzface.recipes.mtl.predict import expand_inputs
+from thzface.recipes.unmask3d.evaluate import build_renderer
+from thzface.recipes.unmask3d.pipeline import analyse, complete, sample_seeds
+from thzface.recipes.unmask3d.render import BUILTIN_ALIASES, parse_edit
 
 
 def load_masks(spec: str | None, files: list[Path], size: int) -> torch.Tensor | None:

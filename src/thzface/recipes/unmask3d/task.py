@@ -30,8 +30,8 @@ from thzface.losses.unmask3d import mode_seeking_loss
 from thzface.metrics import reconstruction as R
 from thzface.metrics.unmask3d import mask_iou
 from thzface.models.unmask3d import Unmask3D, build_discriminator, composite
-from thzface.recipes.unmask3d_pipeline import analyse, complete
-from thzface.recipes.unmask3d_render import Renderer, project
+from thzface.recipes.unmask3d.pipeline import analyse, complete
+from thzface.recipes.unmask3d.render import Renderer, project
 
 log = logging.getLogger(__name__)
 VAL_SEED = 7  # noise seed of the validation completions
@@ -58,7 +58,7 @@ class Unmask3DTask(Task):
         self.groups = self.renderer.layout.groups()
         self.embedder = None
         if lc.identity_run:
-            from thzface.recipes.inpaint_identity import load_embedder
+            from thzface.recipes.inpaint.identity import load_embedder
 
             self.embedder = load_embedder(lc.identity_run)
         elif lc.w_id > 0:

@@ -5,7 +5,7 @@ as RGB for ``model.modality: visible``), its unconcealed target (the positive, `
 clean``, or ``visible/<visible_unconcealed>``) and ``aux/<anchor>.npz``: ``garment_mask`` (the N3D's mask
 target), ``shape_coeffs``, ``expr_coeffs``, ``pose`` and ``landmarks``. The placement (s, u0, v0) completing
 the coefficient vector is fitted once per sample from the true 3D landmarks (the face model at the true
-coefficients) and the aux 2D landmarks (:func:`thzface.recipes.unmask3d_render.fit_placement`). Rows without
+coefficients) and the aux 2D landmarks (:func:`thzface.recipes.unmask3d.render.fit_placement`). Rows without
 aux data (real scans) keep zeros and ``has_coeffs``/``has_mask`` False, so their N3D terms are skipped.
 Augmentation is photometric only (the profile's stripes, cutout, band-drop, noise): a geometric warp would
 misalign the mask, landmarks and coefficients.
@@ -26,7 +26,7 @@ from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import identity_list, sample_seed
 from thzface.data.io import load_image
 from thzface.data.split import split_validation
-from thzface.recipes.unmask3d_render import Renderer, face_model_of, fit_placement
+from thzface.recipes.unmask3d.render import Renderer, face_model_of, fit_placement
 
 NUM_LANDMARKS = 68
 

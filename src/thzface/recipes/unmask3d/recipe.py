@@ -3,7 +3,7 @@
 Phase 1 trains the N3D (garment mask + face-model coefficients, supervised by the simulator's truth); phase 2
 freezes it and trains the generator (masked image + mask + render of the predicted coefficients + noise) against
 a PatchGAN with a gradient penalty. The phase switch is ``loss.n3d_frac`` of training progress. The task is in
-:mod:`thzface.recipes.unmask3d_task`, data in ``unmask3d_data``, renderer in ``unmask3d_render``.
+:mod:`thzface.recipes.unmask3d.task`, data in ``unmask3d.data``, renderer in ``unmask3d.render``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from thzface.config import Config
 from thzface.models.unmask3d import Unmask3D
 from thzface.models.unmask3d import Unmask3DModelConfig as ModelConfig
-from thzface.recipes.unmask3d_render import layout_for
+from thzface.recipes.unmask3d.render import layout_for
 
 __all__ = ["ModelConfig", "LossConfig", "build_model", "build_task", "build_datamodule", "evaluate", "predict"]
 GANS = ("hinge", "nonsaturating")
@@ -64,24 +64,24 @@ def build_model(cfg: Config) -> Unmask3D:
 
 
 def build_datamodule(cfg: Config, root: Path):
-    from thzface.recipes.unmask3d_data import Unmask3DDataModule
+    from thzface.recipes.unmask3d.data import Unmask3DDataModule
 
     return Unmask3DDataModule(cfg, root)
 
 
 def build_task(cfg: Config):
-    from thzface.recipes.unmask3d_task import Unmask3DTask
+    from thzface.recipes.unmask3d.task import Unmask3DTask
 
     return Unmask3DTask(cfg, build_model(cfg))
 
 
 def evaluate(run: Path, root: Path, out: Path, embedder_run: str | Path | None = None) -> dict:
-    from thzface.recipes.unmask3d_eval import evaluate as _evaluate
+    from thzface.recipes.unmask3d.evaluate import evaluate as _evaluate
 
     return _evaluate(run, root, out, embedder_run=embedder_run)
 
 
 def predict(run: Path, inputs: list[Path], out: Path, args=None) -> dict:
-    from thzface.recipes.unmask3d_infer import predict as _predict
+    from thzface.recipes.unmask3d.predict import predict as _predict
 
     return _predict(run, inputs, out, args)

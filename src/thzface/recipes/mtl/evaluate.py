@@ -33,7 +33,7 @@ FARS = (1e-2, 1e-3)
 @torch.no_grad()
 def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
     """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
-    from thzface.recipes.mtl import classify
+    from thzface.recipes.mtl.recipe import classify
 
     ds = TripletDataset(
         root,

@@ -25,8 +25,8 @@ from thzface.metrics import classification as C
 from thzface.metrics import verification as V
 from thzface.models.multitask import MultiTaskModel
 from thzface.models.teacher import TeacherModel, TeacherOutput
-from thzface.recipes.distill import LossConfig
-from thzface.recipes.mtl import MtlTask, metric_loss
+from thzface.recipes.distill.recipe import LossConfig
+from thzface.recipes.mtl.recipe import MtlTask, metric_loss
 
 MEMBERS = ("anchor", "positive", "negative")
 VISIBLE = ("vis_concealed", "vis_unconcealed", "vis_negative")
