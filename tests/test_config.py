@@ -4,16 +4,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from thzface.config import (
-    ConfigError,
-    apply_overrides,
-    config_from_dict,
-    dump_yaml,
-    from_dict,
-    load_config,
-    save_config,
-    to_dict,
-)
+from thzface.config import ConfigError, apply_overrides, dump_yaml, from_dict, save_config, to_dict
+from thzface.recipes import config_from_dict, load_config
 
 
 @dataclass

@@ -187,7 +187,7 @@ def read_triplets(csv_path: str | Path, root: str | Path) -> list[TripletRow]:
     rows, problems = scan_triplets(csv_path, root)
     errors = [p for p in problems if p.level == "error"]
     if errors:
-        more = f" (and {len(errors) - 1} more errors; run `thzface check`)" if len(errors) > 1 else ""
+        more = f" (and {len(errors) - 1} more errors; run `thzface data check DIR`)" if len(errors) > 1 else ""
         raise CsvError(f"{csv_path}:{errors[0].line}: {errors[0].message}{more}")
     for p in problems:
         warnings.warn(f"{csv_path}:{p.line}: {p.message}", CsvWarning, stacklevel=2)

@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from thzface.data.naming import POSTURES
+from thzface.recipes.distill.config import EMBEDDERS
 from thzface.recipes.mtl.predict import Predictor
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
 from thzface.serve.samples import find_samples
@@ -71,7 +72,7 @@ class Analyzer:
 
     def __init__(self, run: Path, backend: str = "torch") -> None:
         self.run = Path(run)
-        self.predictor = Predictor(self.run, backend)
+        self.predictor = Predictor(self.run, EMBEDDERS, backend)
         self.size = int(self.predictor.size)
         self.channels = int(self.predictor.cfg.model.in_channels)
         self.lock = threading.Lock()

@@ -18,6 +18,7 @@ from thzface.data.csv import read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.engine.checkpoint import load_run
 from thzface.models.teacher import TeacherModel
+from thzface.recipes.distill.config import MODEL
 from thzface.recipes.mtl.evaluate import posture, separability, verification
 from thzface.report import dumps
 from thzface.report.html import table, write_page
@@ -43,7 +44,7 @@ def collect_teacher(teacher: TeacherModel, ds: TripletDataset, batch_size: int =
 
 def evaluate_teacher(run: Path, root: Path, out: Path) -> dict:
     """Score a stage=teacher run on ``root``'s test CSV; write ``out/metrics.json`` and ``out/report.html``."""
-    cfg, teacher, extra = load_run(run, recipe="distill")
+    cfg, teacher, extra = load_run(run, MODEL)
     if not isinstance(teacher, TeacherModel):
         raise ValueError(f"{run}: not a stage=teacher run")
     csv = root / cfg.data.test_csv

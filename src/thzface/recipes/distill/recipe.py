@@ -1,135 +1,23 @@
-"""Recipe ``distill``: a THz + visible teacher guides the THz-only ``mtl`` student; only the student is deployed.
+"""Recipe ``distill`` (seeds 000/001): a THz + visible teacher guides the THz-only ``mtl`` student.
 
-Stages (``model.stage``):
-
-* ``joint`` — teacher and student trained together from scratch (the reference, one stage);
-* ``teacher`` — the teacher alone (own THz encoder + visible encoder + fusion + heads); its run's
-  ``model.safetensors`` holds the teacher, evaluated on THz + visible test rows;
-* ``student`` — a student distilled from the teacher of ``model.teacher_run`` (a ``stage: teacher`` run),
-  frozen with ``freeze_teacher: true`` (two-stage) or trained on with its own losses.
-
-The student's model and loss fields are the ``mtl`` recipe's, unchanged (so a controlled comparison with ``mtl``
-can use identical settings); the teacher and the distillation terms have their own fields below.
+Config and the deployable model in ``config.py`` (stages joint | teacher | student); tasks in ``task.py``. A
+student run evaluates, predicts and verifies exactly like an ``mtl`` run, on THz images alone (a folder without
+``visible/`` is fine); a ``stage: teacher`` run is evaluated on THz + visible rows by ``evaluate.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Literal
 
-import torch
-
-from thzface.config import Config
-from thzface.engine.checkpoint import RunError, load_run, read_metadata, weights_path
+from thzface.engine.checkpoint import RunError, read_metadata, weights_path
 from thzface.engine.datamodule import TripletDataModule
-from thzface.engine.task import Task
-from thzface.models.multitask import MtlModelConfig, MultiTaskModel
-from thzface.models.multitask import build_model as build_student
-from thzface.models.teacher import TeacherConfig, TeacherModel, build_teacher
-from thzface.recipes.mtl.recipe import LossConfig as MtlLossConfig
-
-__all__ = ["ModelConfig", "LossConfig", "build_model", "build_task", "build_datamodule", "evaluate", "predict"]
-
-STAGES: tuple[str, ...] = ("joint", "teacher", "student")
-
-
-@dataclass
-class ModelConfig(MtlModelConfig):
-    teacher: TeacherConfig = field(default_factory=TeacherConfig)  # the THz + visible teacher (models/teacher.py)
-    stage: Literal["joint", "teacher", "student"] = "joint"  # what this run trains (module docstring)
-    teacher_run: str = ""  # stage=student: run folder (or weights file) of a stage=teacher run
-    freeze_teacher: bool = False  # stage=student: keep the loaded teacher fixed (two-stage) instead of training it on
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.stage not in STAGES:
-            raise ValueError(f"model.stage: {self.stage!r} is not one of {list(STAGES)}")
-        if self.stage == "student" and not self.teacher_run:
-            raise ValueError("model.teacher_run: stage=student needs the path of a stage=teacher run")
-        if self.stage != "student" and self.teacher_run:
-            raise ValueError(f"model.teacher_run: only read with stage=student (stage is {self.stage!r})")
-        if self.freeze_teacher and self.stage != "student":
-            raise ValueError("model.freeze_teacher: only a trained teacher (stage=student + teacher_run) can be frozen")
-        if self.teacher.share_thz_encoder and self.stage != "joint":
-            raise ValueError("model.teacher.share_thz_encoder: only with stage=joint (a separate teacher owns one)")
-
-
-@dataclass
-class LossConfig(MtlLossConfig):
-    w_teacher_metric: float = 0.5  # teacher SupCon (student's metric_labels, temperature); unused while frozen
-    w_teacher_posture: float = 0.5  # teacher posture label-smoothing CE (student's smoothing); unused while frozen
-    w_feat: float = 1.0  # feature distillation: MSE(student projection, teacher feature)
-    w_logit: float = 0.5  # logit distillation: T² · KL(teacher ‖ student) of the posture logits
-    w_rel: float = 0.0  # embedding-relation distillation (pairwise cosine matrices); 0: off
-    kd_temperature: float = 3.0  # temperature T of the logit distillation
-    distill_full_triplet: bool = True  # distil anchors, positives and negatives (false: anchors only)
-    feat_target: Literal["latent", "pooled"] = "latent"  # teacher feature: trunk latent | mean fused token (ref.)
-    feat_proj: Literal["student", "both"] = "student"  # student: student→teacher width; both: both → distill_dim
-    distill_dim: int = 256  # feat_proj=both: width of the two projections
-    w_teacher_proj: float = 0.5  # feat_proj=both: SupCon on the teacher projection (what trains it)
-
-    def __post_init__(self) -> None:
-        weights = ("w_teacher_metric", "w_teacher_posture", "w_feat", "w_logit", "w_rel", "w_teacher_proj")
-        for name in weights:
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"loss.{name}: {getattr(self, name)} must be >= 0")
-        if not self.kd_temperature > 0:
-            raise ValueError(f"loss.kd_temperature: {self.kd_temperature} must be > 0")
-        if self.feat_target not in ("latent", "pooled"):
-            raise ValueError(f"loss.feat_target: {self.feat_target!r} is not one of ['latent', 'pooled']")
-        if self.feat_proj not in ("student", "both"):
-            raise ValueError(f"loss.feat_proj: {self.feat_proj!r} is not one of ['student', 'both']")
-        if self.distill_dim <= 0:
-            raise ValueError(f"loss.distill_dim: {self.distill_dim} must be positive")
-
-
-def student_config(mc: MtlModelConfig) -> MtlModelConfig:
-    """The plain ``mtl`` model config inside a distill model config (the student's fields)."""
-    return MtlModelConfig(**{f.name: getattr(mc, f.name) for f in dataclasses.fields(MtlModelConfig)})
-
-
-def build_model(cfg: Config) -> torch.nn.Module:
-    """The deployable model of a run: the student (stage joint|student) or the teacher (stage teacher)."""
-    mc: ModelConfig = cfg.model
-    if mc.stage == "teacher":
-        return build_teacher(mc.teacher, student_config(mc))
-    return build_student(student_config(mc))
-
-
-def build_datamodule(cfg: Config, root: Path) -> TripletDataModule:
-    return TripletDataModule(cfg, root)
-
-
-def load_teacher(cfg: Config) -> TeacherModel:
-    """The trained teacher of ``model.teacher_run``, checked to fit this run's data and student."""
-    run = cfg.model.teacher_run
-    where = f"model.teacher_run={run}"
-    try:
-        tcfg, teacher, _ = load_run(run, recipe="distill")
-    except RunError as e:
-        raise ValueError(f"{where}: {e}") from e
-    if not isinstance(teacher, TeacherModel):
-        raise ValueError(f"{where}: a stage={tcfg.model.stage} run; point at a run trained with model.stage=teacher")
-    if tcfg.data.image_size != cfg.data.image_size or tcfg.model.num_postures != cfg.model.num_postures:
-        raise ValueError(f"{where}: teacher image_size/num_postures differ from this run's")
-    if tcfg.model.teacher != cfg.model.teacher:
-        raise ValueError(f"{where}: its model.teacher section differs from this config's; use the same one")
-    return teacher
-
-
-def build_task(cfg: Config) -> Task:
-    from thzface.recipes.distill.task import DistillTask, TeacherTask
-
-    if not cfg.data.use_visible:
-        raise ValueError("data.use_visible: the distill recipe trains with visible images; set it to true")
-    mc: ModelConfig = cfg.model
-    if mc.stage == "teacher":
-        return TeacherTask(cfg, build_model(cfg))  # type: ignore[arg-type]
-    student: MultiTaskModel = build_student(student_config(mc))
-    teacher = load_teacher(cfg) if mc.stage == "student" else build_teacher(mc.teacher, student_config(mc))
-    return DistillTask(cfg, student, teacher)
+from thzface.engine.recipe import Recipe
+from thzface.recipes.distill.config import MODEL
+from thzface.recipes.distill.evaluate import evaluate_teacher
+from thzface.recipes.distill.task import build_task
+from thzface.recipes.mtl import evaluate as mtl_evaluate
+from thzface.recipes.mtl import predict as mtl_predict
 
 
 def run_stage(run: Path) -> str:
@@ -143,18 +31,17 @@ def run_stage(run: Path) -> str:
 def evaluate(run: Path, root: Path, out: Path) -> dict:
     """Students: the ``mtl`` evaluation on THz alone. Teachers: verification/posture on THz + visible rows."""
     if run_stage(run) == "teacher":
-        from thzface.recipes.distill.evaluate import evaluate_teacher
-
         return evaluate_teacher(run, root, out)
-    from thzface.recipes.mtl.evaluate import evaluate as _evaluate
-
-    return _evaluate(run, root, out, recipes=("distill",))
+    return mtl_evaluate.evaluate(run, root, out, models=(MODEL,))
 
 
-def predict(run: Path, inputs: list[Path], out: Path, args=None) -> dict:
-    """THz-only prediction with the student (``mtl`` inference); a teacher run is refused (it needs visible)."""
-    if run_stage(run) == "teacher":
-        raise ValueError(f"{run}: a stage=teacher run needs visible images; predict with a joint or student run")
-    from thzface.recipes.mtl.predict import predict as _predict
+RECIPE = Recipe(
+    model=MODEL,
+    build_task=build_task,
+    data=TripletDataModule,
+    evaluate=evaluate,
+    predict=partial(mtl_predict.predict, models=(MODEL,)),  # a teacher run is refused (it needs visible images)
+    verify=partial(mtl_predict.verify, models=(MODEL,)),
+)
 
-    return _predict(run, inputs, out, args)
+

@@ -20,13 +20,15 @@ from torch import nn
 
 from thzface import losses as Ls
 from thzface.config import Config
+from thzface.engine.checkpoint import RunError, load_run
 from thzface.engine.task import Task
 from thzface.metrics import classification as C
 from thzface.metrics import verification as V
 from thzface.models.multitask import MultiTaskModel
-from thzface.models.teacher import TeacherModel, TeacherOutput
-from thzface.recipes.distill.recipe import LossConfig
-from thzface.recipes.mtl.recipe import MtlTask, metric_loss
+from thzface.models.multitask import build_model as build_student
+from thzface.models.teacher import TeacherModel, TeacherOutput, build_teacher
+from thzface.recipes.distill.config import MODEL, LossConfig, ModelConfig, student_config
+from thzface.recipes.mtl.task import MtlTask, metric_loss
 
 MEMBERS = ("anchor", "positive", "negative")
 VISIBLE = ("vis_concealed", "vis_unconcealed", "vis_negative")
@@ -249,3 +251,31 @@ class TeacherTask(Task):
     def validation_metrics(self, c: dict[str, torch.Tensor]) -> dict[str, float]:
         m = pair_metrics(c["emb_a"], c["emb_p"], c["identity"], c["posture"], c["pred"])
         return {**m, "score": float(np.nanmean([1 - m["eer"], m["posture_acc"]]))}
+
+
+def load_teacher(cfg: Config) -> TeacherModel:
+    """The trained teacher of ``model.teacher_run``, checked to fit this run's data and student."""
+    run = cfg.model.teacher_run
+    where = f"model.teacher_run={run}"
+    try:
+        tcfg, teacher, _ = load_run(run, MODEL)
+    except RunError as e:
+        raise ValueError(f"{where}: {e}") from e
+    if not isinstance(teacher, TeacherModel):
+        raise ValueError(f"{where}: a stage={tcfg.model.stage} run; point at a run trained with model.stage=teacher")
+    if tcfg.data.image_size != cfg.data.image_size or tcfg.model.num_postures != cfg.model.num_postures:
+        raise ValueError(f"{where}: teacher image_size/num_postures differ from this run's")
+    if tcfg.model.teacher != cfg.model.teacher:
+        raise ValueError(f"{where}: its model.teacher section differs from this config's; use the same one")
+    return teacher
+
+
+def build_task(cfg: Config) -> Task:
+    if not cfg.data.use_visible:
+        raise ValueError("data.use_visible: the distill recipe trains with visible images; set it to true")
+    mc: ModelConfig = cfg.model
+    if mc.stage == "teacher":
+        return TeacherTask(cfg, MODEL.build_model(cfg))  # type: ignore[arg-type]
+    student: MultiTaskModel = build_student(student_config(mc))
+    teacher = load_teacher(cfg) if mc.stage == "student" else build_teacher(mc.teacher, student_config(mc))
+    return DistillTask(cfg, student, teacher)

@@ -21,6 +21,7 @@ from thzface.data.masks import MaskConfig, area_ratio, eval_mask
 from thzface.engine.checkpoint import load_run
 from thzface.metrics import reconstruction as R
 from thzface.models.inpaint import AttentionUNet
+from thzface.recipes.inpaint.config import MODEL
 from thzface.recipes.inpaint.data import InpaintDataset, contexts, split_dataset
 from thzface.report import dumps
 
@@ -149,7 +150,7 @@ def gate_maps(model: AttentionUNet, image: torch.Tensor, mask: torch.Tensor) -> 
 
 def speed(model: torch.nn.Module, cfg: Config, batches: tuple[int, ...] = (1, 16)) -> dict:
     """Inference time in ms per image at each batch size (image + mask input), on this machine's CPU."""
-    from thzface.bench.infer import throughput
+    from thzface.engine.infer import throughput
 
     size, ch = cfg.data.image_size, cfg.model.in_channels
     return {f"ms_per_image_b{b}": 1000.0 / throughput(model, size, b, channels=ch, min_s=SPEED_MIN_S) for b in batches}
@@ -164,7 +165,7 @@ def evaluate(run: Path, root: Path, out: Path, embedder: Path | None = None) -> 
     from thzface.recipes.inpaint.identity import load_embedder
     from thzface.recipes.inpaint.report import write_report
 
-    cfg, model, extra = load_run(run, recipe="inpaint")
+    cfg, model, extra = load_run(run, MODEL)
     emb_path = embedder or (Path(cfg.loss.identity_run) if cfg.loss.identity_run else None)
     emb = load_embedder(emb_path) if emb_path else None
     batch = full_batch(split_dataset(cfg, Path(root), cfg.data.test_csv))

@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from thzface.engine.checkpoint import RunError, load_run
+from thzface.models.multitask import MultiTaskModel
+from thzface.recipes.distill.config import EMBEDDERS
 
-EMBEDDER_RECIPES = ("mtl", "distill")
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -37,7 +38,7 @@ class Embedder(nn.Module):
             images = (images * w).sum(1, keepdim=True)  # (B, 1, H, W)
         if images.shape[-1] != self.size or images.shape[-2] != self.size:
             images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        from thzface.recipes.mtl.recipe import classify
+        from thzface.recipes.mtl.task import classify
 
         emb, _ = classify(self.model, images)  # (B, D)
         return F.normalize(emb, dim=1)
@@ -45,7 +46,7 @@ class Embedder(nn.Module):
 
 def load_embedder(run: str | Path) -> Embedder:
     """The embedder of a trained run; RunError when the run is of another recipe or carries no training step."""
-    cfg, model, extra = load_run(run, recipe=EMBEDDER_RECIPES)  # type: ignore[arg-type]
+    cfg, model, extra = load_run(run, EMBEDDERS, expect=MultiTaskModel)
     if int(extra.get("step") or 0) <= 0:
         raise RunError(f"{run}: weights record no training step (extra.step); the identity embedder must be trained")
     return Embedder(model, cfg.data.image_size, f"{Path(run)} ({cfg.recipe}, step {extra['step']})")

@@ -16,6 +16,8 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.engine.checkpoint import load_run
+from thzface.engine.recipe import PredictOptions
+from thzface.recipes.inpaint.config import MODEL
 from thzface.recipes.mtl.predict import expand_inputs
 
 
@@ -38,16 +40,16 @@ def mask_for(image: Path, mask_arg: Path) -> Path:
     return mask_arg
 
 
-def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int = 32) -> dict:
+def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
     """Write ``OUT/<stem>_inpainted.png`` per image and ``OUT/predictions.json``."""
-    mask_arg = getattr(args, "mask", None)
+    mask_arg, batch_size = opts.mask, min(opts.batch_size, 32)
     if not mask_arg:
         raise ValueError("predict: an inpainting run needs --mask (a mask image, or a folder of same-name masks)")
-    if getattr(args, "backend", "torch") != "torch":
+    if opts.backend != "torch":
         raise ValueError("predict: inpainting runs support --backend torch only")
-    if getattr(args, "edit", None) or int(getattr(args, "samples", 1) or 1) != 1:
+    if opts.edits or opts.samples != 1:
         raise ValueError("predict: --edit and --samples > 1 are for unmask3d; inpainting is deterministic")
-    cfg, model, _ = load_run(run, recipe="inpaint")
+    cfg, model, _ = load_run(run, MODEL)
     size, channels = cfg.data.image_size, cfg.model.image_channels
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)

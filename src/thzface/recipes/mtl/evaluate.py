@@ -20,11 +20,13 @@ from thzface.config import Config, atomic_write_text
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.naming import POSTURES
-from thzface.engine.checkpoint import load_run
+from thzface.engine.checkpoint import ModelSpec, load_run
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
 from thzface.metrics import verification as V
+from thzface.models.multitask import MultiTaskModel
+from thzface.recipes.mtl.report import cross_pairs, write_mtl_report
 from thzface.report import dumps
 
 FARS = (1e-2, 1e-3)
@@ -33,7 +35,7 @@ FARS = (1e-2, 1e-3)
 @torch.no_grad()
 def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
     """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
-    from thzface.recipes.mtl.recipe import classify
+    from thzface.recipes.mtl.task import classify
 
     ds = TripletDataset(
         root,
@@ -80,16 +82,6 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
     res["sample"] = np.array([r.anchor_name.sample for r in rows])
     res["names"] = [r.anchor for r in rows]
     return res
-
-
-def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scores/labels of probe (concealed) × gallery (unconcealed) pairs inside subset ``idx``."""
-    ea, ep = c["emb_a"][idx], c["emb_p"][idx]  # (n, D) each, L2-normalised
-    s = ea @ ep.T  # (n, n)
-    ids, post, smp = c["identity"][idx], c["posture"][idx], c["sample"][idx]
-    same = (ids[:, None] == ids[None, :]) & (post[:, None] == post[None, :]) & (smp[:, None] == smp[None, :])
-    keep = ~same
-    return s[keep], (ids[:, None] == ids[None, :])[keep].astype(np.int64)
 
 
 def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
@@ -230,11 +222,9 @@ def summary(metrics: dict) -> dict:
     return s
 
 
-def evaluate(run: Path, root: Path, out: Path, recipes: tuple[str, ...] = ("mtl", "distill")) -> dict:
+def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) -> dict:
     """Load ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
-    from thzface.report.html import write_mtl_report
-
-    cfg, model, extra = load_run(run, recipe=recipes)
+    cfg, model, extra = load_run(run, models, expect=MultiTaskModel)
     test_rows = read_triplets(root / cfg.data.test_csv, root)
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")

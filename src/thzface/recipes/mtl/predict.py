@@ -11,19 +11,11 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import POSTURES
-from thzface.engine.checkpoint import RunError, load_run, weights_path
+from thzface.engine.checkpoint import ModelSpec, load_run
+from thzface.engine.recipe import PredictOptions
+from thzface.models.multitask import MultiTaskModel
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-THZ_RECIPES = ("mtl", "distill")  # recipes whose deployable model maps one THz scan to the three heads
-
-
-def load_thz_run(run: Path):
-    """``load_run`` for a THz-only three-head model; a distill ``stage: teacher`` run (it needs visible images
-    too) is refused with a one-line :class:`RunError`."""
-    cfg, model, extra = load_run(run, recipe=THZ_RECIPES)
-    if getattr(cfg.model, "stage", None) == "teacher":
-        raise RunError(f"{run}: a distill stage=teacher model needs visible images; use a THz-only student run")
-    return cfg, model, extra
 
 
 def expand_inputs(inputs: list[Path]) -> list[Path]:
@@ -45,16 +37,16 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
 class Predictor:
     """A loaded embedder run (torch or ONNX backend) that maps images to posture, embedding, reconstruction."""
 
-    def __init__(self, run: Path, backend: str = "torch"):
+    def __init__(self, run: Path, models: tuple[ModelSpec, ...], backend: str = "torch"):
         self.run = Path(run)
-        self.cfg, self.model, self.extra = load_thz_run(run)
+        self.cfg, self.model, self.extra = load_run(run, models, expect=MultiTaskModel)
         self.size = self.cfg.data.image_size
         self.backend = backend
         self.session = None
         if backend == "onnx":
             from thzface.export.onnx import open_session
 
-            self.session = open_session(self.run)
+            self.session = open_session(self.run, models)
 
     def load(self, paths: list[Path]) -> torch.Tensor:
         return torch.from_numpy(np.stack([load_image(p, self.size, 1) for p in paths]))  # (N, 1, S, S)
@@ -77,10 +69,10 @@ class Predictor:
         return float(json.loads(f.read_text())["threshold"]) if f.is_file() else None
 
 
-def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int = 64) -> dict:
+def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, models: tuple[ModelSpec, ...]) -> dict:
     """Write ``OUT/<stem>_recon.png`` per image and ``OUT/predictions.json`` (posture, probability, embedding)."""
-    backend = getattr(args, "backend", "torch") if args is not None else "torch"
-    pred = Predictor(run, backend)
+    pred = Predictor(run, models, opts.backend)
+    batch_size = opts.batch_size
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
     records = []
@@ -110,10 +102,9 @@ def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int
     }
 
 
-def verify(run: Path, a: Path, b: Path, threshold: float | None = None) -> dict:
+def verify(run: Path, a: Path, b: Path, threshold: float | None = None, *, models: tuple[ModelSpec, ...]) -> dict:
     """Cosine score of two scans and the decision at ``threshold`` (default: the run's eval threshold)."""
-    weights_path(run)
-    pred = Predictor(run)
+    pred = Predictor(run, models)
     res = pred(pred.load([a, b]))
     e = res["embedding"]
     score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1])))

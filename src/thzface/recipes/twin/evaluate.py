@@ -23,6 +23,7 @@ from thzface.data.datasets import identity_list
 from thzface.data.split import read_twins
 from thzface.engine.checkpoint import load_run
 from thzface.metrics import twin as TM
+from thzface.recipes.twin.config import MODEL
 from thzface.recipes.twin.data import twin_dataset
 from thzface.report import dumps
 
@@ -146,7 +147,7 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
     """Load a twin ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
     from thzface.recipes.twin.report import write_twin_report
 
-    cfg, model, extra = load_run(run, recipe="twin")
+    cfg, model, extra = load_run(run, MODEL)
     test_rows = read_triplets(root / cfg.data.test_csv, root)
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")

@@ -17,8 +17,10 @@ from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import NameError_, parse_name
 from thzface.engine.checkpoint import load_run
+from thzface.engine.recipe import PredictOptions
 from thzface.models.parts import PART_NAMES, TwinModel
 from thzface.recipes.mtl.predict import expand_inputs
+from thzface.recipes.twin.config import MODEL
 from thzface.recipes.twin.data import read_part_boxes
 from thzface.recipes.twin.report import draw_boxes
 
@@ -39,7 +41,7 @@ class TwinPredictor:
 
     def __init__(self, run: Path):
         self.run = Path(run)
-        self.cfg, self.model, self.extra = load_run(run, recipe="twin")
+        self.cfg, self.model, self.extra = load_run(run, MODEL)
         assert isinstance(self.model, TwinModel)
         self.size = self.cfg.data.image_size
 
@@ -60,10 +62,11 @@ class TwinPredictor:
         return float(json.loads(f.read_text())["threshold"]) if f.is_file() else None
 
 
-def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int = 64) -> dict:
+def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
     """Write ``OUT/<stem>_parts.png`` (boxes drawn) per image and ``OUT/predictions.json`` (embedding, boxes)."""
-    if args is not None and getattr(args, "backend", "torch") != "torch":
-        raise ValueError(f"--backend {args.backend}: the twin recipe runs with the torch backend only")
+    if opts.backend != "torch":
+        raise ValueError(f"--backend {opts.backend}: the twin recipe runs with the torch backend only")
+    batch_size = opts.batch_size
     pred = TwinPredictor(run)
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from thzface.metrics import reconstruction as R
 from thzface.metrics.separability import diversity, frechet_distance
 from thzface.metrics.unmask3d import coefficient_errors, mask_iou
 from thzface.models.unmask3d import Unmask3D
+from thzface.recipes.unmask3d.config import MODEL
 from thzface.recipes.unmask3d.data import Unmask3DDataset, usable_rows
 from thzface.recipes.unmask3d.pipeline import analyse, complete, sample_seeds, samples
 from thzface.recipes.unmask3d.render import Renderer
@@ -180,7 +181,7 @@ def run_eval(run: Path, root: Path, out: Path, embedder_run: str | Path | None =
     """:func:`evaluate` that also returns the collected arrays (for comparisons on the same masks)."""
     from thzface.recipes.unmask3d.report import write_report
 
-    cfg, model, extra = load_run(run, recipe="unmask3d")
+    cfg, model, extra = load_run(run, MODEL)
     renderer = build_renderer(cfg)
     test_csv = root / cfg.data.test_csv
     rows = usable_rows(read_triplets(test_csv, root), cfg.model.modality, str(test_csv))

@@ -18,13 +18,15 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.engine.checkpoint import load_run
+from thzface.engine.recipe import PredictOptions
 from thzface.recipes.mtl.predict import expand_inputs
+from thzface.recipes.unmask3d.config import MODEL
 from thzface.recipes.unmask3d.evaluate import build_renderer
 from thzface.recipes.unmask3d.pipeline import analyse, complete, sample_seeds
 from thzface.recipes.unmask3d.render import BUILTIN_ALIASES, parse_edit
 
 
-def load_masks(spec: str | None, files: list[Path], size: int) -> torch.Tensor | None:
+def load_masks(spec: str | Path | None, files: list[Path], size: int) -> torch.Tensor | None:
     """(N, 1, S, S) binary masks from ``--mask`` (one file for all, or a folder of ``<stem>.png``); None if unset."""
     if not spec:
         return None
@@ -43,22 +45,21 @@ def load_masks(spec: str | None, files: list[Path], size: int) -> torch.Tensor |
     return torch.from_numpy(np.stack(out) > 0.5).float()  # (N, 1, S, S)
 
 
-def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int = 16) -> dict:
-    backend = getattr(args, "backend", "torch") or "torch"
-    if backend != "torch":
-        raise ValueError(f"--backend {backend}: unmask3d runs on torch only (its renderer is numpy code)")
-    k = int(getattr(args, "samples", 1) or 1)
+def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
+    if opts.backend != "torch":
+        raise ValueError(f"--backend {opts.backend}: unmask3d runs on torch only (its renderer is numpy code)")
+    k, batch_size = opts.samples, min(opts.batch_size, 16)
     if k < 1:
         raise ValueError(f"--samples {k}: must be >= 1")
-    seed = int(getattr(args, "seed", 0) or 0)
-    cfg, model, _ = load_run(run, recipe="unmask3d")
+    seed = opts.seed
+    cfg, model, _ = load_run(run, MODEL)
     renderer = build_renderer(cfg)
     lay = renderer.layout
     aliases = BUILTIN_ALIASES if cfg.model.face_model == "builtin" else {}
-    edits = [parse_edit(e, lay, aliases) for e in (getattr(args, "edit", None) or [])]
+    edits = [parse_edit(e, lay, aliases) for e in opts.edits]
     files = expand_inputs(inputs)
     size, channels = cfg.data.image_size, cfg.model.image_channels
-    masks = load_masks(getattr(args, "mask", None), files, size)
+    masks = load_masks(opts.mask, files, size)
     out.mkdir(parents=True, exist_ok=True)
     records = []
     for i in range(0, len(files), batch_size):
@@ -94,7 +95,7 @@ def predict(run: Path, inputs: list[Path], out: Path, args=None, batch_size: int
         "images": len(records),
         "samples": k,
         "seed": seed,
-        "edits": getattr(args, "edit", None) or [],
+        "edits": list(opts.edits),
         "out": str(out),
         "predictions": str(out / "predictions.json"),
     }

@@ -1,87 +1,24 @@
-"""Recipe ``unmask3d``: 3D-prior non-deterministic unmasking (seed 004 made real) — configs and entry points.
+"""Recipe ``unmask3d`` (seed 004): garment mask + face-model coefficients → render → generator + PatchGAN.
 
-Phase 1 trains the N3D (garment mask + face-model coefficients, supervised by the simulator's truth); phase 2
-freezes it and trains the generator (masked image + mask + render of the predicted coefficients + noise) against
-a PatchGAN with a gradient penalty. The phase switch is ``loss.n3d_frac`` of training progress. The task is in
-:mod:`thzface.recipes.unmask3d.task`, data in ``unmask3d.data``, renderer in ``unmask3d.render``.
+Config and deployable model in ``config.py``; two-phase GAN objective in ``task.py``; data in ``data.py``; the
+numpy renderer in ``render.py`` and the inference chain in ``pipeline.py``; ``evaluate.py`` → metrics.json +
+``report.py``; ``predict.py`` samples completions with optional coefficient edits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from thzface.engine.recipe import Recipe, no_verification
+from thzface.recipes.unmask3d.config import MODEL
+from thzface.recipes.unmask3d.data import Unmask3DDataModule
+from thzface.recipes.unmask3d.evaluate import evaluate
+from thzface.recipes.unmask3d.predict import predict
+from thzface.recipes.unmask3d.task import build_task
 
-from thzface.config import Config
-from thzface.models.unmask3d import Unmask3D
-from thzface.models.unmask3d import Unmask3DModelConfig as ModelConfig
-from thzface.recipes.unmask3d.render import layout_for
-
-__all__ = ["ModelConfig", "LossConfig", "build_model", "build_task", "build_datamodule", "evaluate", "predict"]
-GANS = ("hinge", "nonsaturating")
-PENALTIES = ("wgan-gp", "r1")
-
-
-@dataclass
-class LossConfig:
-    n3d_frac: float = 0.5  # share of training progress (steps, or time with max_time_s) in phase 1 (N3D)
-    w_bce: float = 1.0  # N3D: garment-mask binary cross-entropy
-    w_coef: float = 1.0  # N3D: L1 on standardised coefficients, mean per group (shape, expression, pose, placement)
-    w_lm: float = 1.0  # N3D: landmark reprojection L1 (true 3D landmarks, predicted pose + placement) / image side
-    w_id3d: float = 0.1  # N3D identity term: 1 - cos(predicted, true) standardised identity-shape coefficients
-    w_pix: float = 10.0  # generator: L1 of the raw output against the unconcealed target
-    w_id: float = 0.1  # generator identity loss 1 - cos(e(output), e(target)); needs identity_run (off when empty)
-    identity_run: str = ""  # trained thzface embedder run (mtl/distill), frozen; also scores eval identity
-    w_tv: float = 0.1  # generator: total variation of the composite
-    w_adv: float = 0.01  # generator: adversarial term
-    w_ms: float = 1.0  # generator: bounded mode-seeking diversity term (two noise draws per step; 0: off)
-    ms_tau: float = 0.03  # mode-seeking bound: no push once mean |output diff| in the mask / mean |z diff| >= tau
-    gan: str = "hinge"  # adversarial objective: hinge | nonsaturating
-    penalty: str = "wgan-gp"  # discriminator gradient penalty: wgan-gp | r1
-    w_gp: float = 10.0  # gradient-penalty weight
-    clip: float = 1.0  # gradient-norm clip per optimiser (manual optimisation: train.grad_clip must be 0)
-    mid_lr_factor: float = 1.0  # learning-rate factor from the middle of each phase on (seed: 0.1, 1e-4 -> 1e-5)
-    gan_beta1: float = 0.5  # Adam beta1 of generator and discriminator (N3D: 0.9)
-
-    def __post_init__(self) -> None:
-        where = "unmask3d loss"
-        if not 0.0 <= self.n3d_frac <= 1.0:
-            raise ValueError(f"{where}.n3d_frac: {self.n3d_frac} must lie in [0, 1]")
-        if self.gan not in GANS or self.penalty not in PENALTIES:
-            raise ValueError(f"{where}: gan must be one of {list(GANS)}, penalty one of {list(PENALTIES)}")
-        weights = ("w_bce", "w_coef", "w_lm", "w_id3d", "w_pix", "w_id", "w_tv", "w_adv", "w_ms", "w_gp", "clip")
-        bad = [w for w in weights if getattr(self, w) < 0]
-        if bad:
-            raise ValueError(f"{where}: weights must be >= 0, got negative {bad}")
-        if self.ms_tau <= 0:
-            raise ValueError(f"{where}.ms_tau: {self.ms_tau} must be > 0")
-        if not 0.0 < self.mid_lr_factor <= 1.0 or not 0.0 <= self.gan_beta1 < 1.0:
-            raise ValueError(f"{where}: mid_lr_factor must lie in (0, 1] and gan_beta1 in [0, 1)")
-
-
-def build_model(cfg: Config) -> Unmask3D:
-    m: ModelConfig = cfg.model
-    return Unmask3D(m, layout_for(m.face_model, m.face_model_path).size)
-
-
-def build_datamodule(cfg: Config, root: Path):
-    from thzface.recipes.unmask3d.data import Unmask3DDataModule
-
-    return Unmask3DDataModule(cfg, root)
-
-
-def build_task(cfg: Config):
-    from thzface.recipes.unmask3d.task import Unmask3DTask
-
-    return Unmask3DTask(cfg, build_model(cfg))
-
-
-def evaluate(run: Path, root: Path, out: Path, embedder_run: str | Path | None = None) -> dict:
-    from thzface.recipes.unmask3d.evaluate import evaluate as _evaluate
-
-    return _evaluate(run, root, out, embedder_run=embedder_run)
-
-
-def predict(run: Path, inputs: list[Path], out: Path, args=None) -> dict:
-    from thzface.recipes.unmask3d.predict import predict as _predict
-
-    return _predict(run, inputs, out, args)
+RECIPE = Recipe(
+    model=MODEL,
+    build_task=build_task,
+    data=Unmask3DDataModule,
+    evaluate=evaluate,
+    predict=predict,
+    verify=no_verification("unmask3d"),
+)

@@ -30,6 +30,7 @@ from thzface.losses.unmask3d import mode_seeking_loss
 from thzface.metrics import reconstruction as R
 from thzface.metrics.unmask3d import mask_iou
 from thzface.models.unmask3d import Unmask3D, build_discriminator, composite
+from thzface.recipes.unmask3d.config import build_model
 from thzface.recipes.unmask3d.pipeline import analyse, complete
 from thzface.recipes.unmask3d.render import Renderer, project
 
@@ -248,3 +249,7 @@ class Unmask3DTask(Task):
         generator_phase = float(self.phase()[0] == "generator")
         score = generator_phase + float(np.nanmean(parts))  # any generator-phase model outranks N3D-phase ones
         return {"iou": iou, "coef_l1": coef, "ssim": ssim, "psnr": float(c["psnr"].mean()), "score": score}
+
+
+def build_task(cfg: Config) -> Unmask3DTask:
+    return Unmask3DTask(cfg, build_model(cfg))

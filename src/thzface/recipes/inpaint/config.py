@@ -1,0 +1,37 @@
+"""Config of ``inpaint``: the ``loss:`` section and the deployable model (attention-gated U-Net)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from thzface.config import Config
+from thzface.data.masks import MaskConfig
+from thzface.engine.checkpoint import ModelSpec
+from thzface.losses.inpaint import HOLE_NORMS
+from thzface.models.inpaint import AttentionUNet
+from thzface.models.inpaint import InpaintModelConfig as ModelConfig
+
+
+@dataclass
+class LossConfig:
+    w_l1: float = 1.0  # whole-image L1 on the raw output (the network also learns to reproduce the context)
+    w_hole: float = 6.0  # hole-L1 weight (seed: 6)
+    hole_norm: str = "hole"  # hole: mean over hole pixels per image; image: over all pixels (the seed code)
+    w_perceptual: float = 0.0  # LPIPS of the composite; needs perceptual_path (off when empty, and said so)
+    perceptual_path: str = ""  # local torchvision AlexNet/VGG16 weights (nothing is downloaded)
+    perceptual_lin_path: str = ""  # optional LPIPS linear-layer weights (calibrated LPIPS; empty: baseline)
+    perceptual_net: str = "alex"  # alex (seed) | vgg
+    w_identity: float = 0.0  # identity term weight; needs identity_run (off when empty, and said so)
+    identity_run: str = ""  # trained thzface embedder run (mtl/distill), frozen; also scores val identity
+    masks: MaskConfig = field(default_factory=MaskConfig)  # occlusion kinds, curriculum, eval mask sets
+
+    def __post_init__(self) -> None:
+        if self.hole_norm not in HOLE_NORMS:
+            raise ValueError(f"LossConfig: hole_norm {self.hole_norm!r} is not one of {list(HOLE_NORMS)}")
+
+
+def build_model(cfg: Config) -> AttentionUNet:
+    return AttentionUNet(cfg.model)
+
+
+MODEL = ModelSpec("inpaint", ModelConfig, LossConfig, build_model)
