@@ -166,6 +166,6 @@ def test_distill_student_exports_and_teacher_is_refused(repo, tmp_path):
         save_weights(get_recipe("distill").model.build_model(cfg).state_dict(), cfg, tmp_path / stage / WEIGHTS)
     res = export_onnx(tmp_path / "joint", EMBEDDERS, check=True)
     assert res["check"]["ok"] and session_metadata(new_session(Path(res["onnx"])))["recipe"] == "distill"
-    for refuse in (export_onnx, Predictor):  # export, predict/verify and serve all load through load_thz_run
-        with pytest.raises(RunError, match="stage=teacher model needs visible images"):
-            refuse(tmp_path / "teacher")
+    for refuse in (export_onnx, Predictor):  # export, predict/verify and serve load with expect=MultiTaskModel
+        with pytest.raises(RunError, match="a distill stage=teacher run needs visible images"):
+            refuse(tmp_path / "teacher", EMBEDDERS)

@@ -10,8 +10,8 @@ import torch
 
 from thzface.config import ConfigError
 from thzface.recipes import load_config
-from thzface.recipes.distill.recipe import LossConfig, ModelConfig, build_task
-from thzface.recipes.distill.task import DistillTask, TeacherTask
+from thzface.recipes.distill.config import LossConfig, ModelConfig
+from thzface.recipes.distill.task import DistillTask, TeacherTask, build_task
 from thzface.recipes.mtl.task import MtlTask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -100,6 +100,11 @@ class Task(L.LightningModule):
         self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
         self._val = defaultdict(list)
 
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        # the global RNG (dropout) is a function of (seed, rank, step) alone, so a run resumed from any checkpoint
+        # draws what an uninterrupted run draws
+        torch.manual_seed(self.cfg.train.seed + 1000 * self.global_rank + 1_000_003 * (self.global_step + 1))
+
     def trainable_parameters(self):
         return [p for p in self.parameters() if p.requires_grad]
 
@@ -140,9 +145,12 @@ class Task(L.LightningModule):
         return training_progress(self.global_step, total, self._start_time, t.max_time_s)
 
     def on_train_epoch_start(self) -> None:
-        """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch)."""
+        """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch). The epoch index
+        is counted from the optimizer steps done, so a run resumed from a checkpoint (where Lightning's own epoch
+        counter may run one ahead) draws exactly the batches of an uninterrupted run."""
         dl = self.trainer.train_dataloader
+        epoch = self.global_step // max(1, int(self.trainer.num_training_batches))
         for obj in (getattr(dl, "dataset", None), getattr(dl, "batch_sampler", None)):
             set_epoch = getattr(obj, "set_epoch", None)
             if callable(set_epoch):
-                set_epoch(self.current_epoch)
+                set_epoch(epoch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import time
 from datetime import timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from safetensors.torch import load_file
@@ -58,11 +60,25 @@ class ExportBest(Callback):
             self.best = v
             self._save(trainer, pl_module, v)
 
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # the resume point: after every epoch (its validation included), so a killed run loses at most one epoch
+        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the latest state, also when max_steps/max_time stopped the run between checkpoint hooks
         trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
         if not (self.run_dir / WEIGHTS).exists():
             self._save(trainer, pl_module, None)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temp file and renamed: a run killed mid-write keeps its previous last.ckpt."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        os.replace(tmp, path)
 
 
 def _precision(cfg: Config) -> str:
@@ -163,7 +179,7 @@ def fit(
             monitor=t.monitor,
             mode=t.monitor_mode,
             save_top_k=1,
-            save_last=True,
+            save_last=False,  # last.ckpt is ExportBest's, written at each epoch end
             auto_insert_metric_name=False,
             enable_version_counter=False,
         ),
@@ -191,6 +207,7 @@ def fit(
         num_sanity_val_steps=0,
         log_every_n_steps=t.log_every,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         logger=loggers,
         enable_progress_bar=t.progress,
         enable_model_summary=False,
