@@ -65,3 +65,24 @@ def test_config_unknown_recipe_and_model_key(repo):
         config_from_dict({"recipe": "mtl", "model": {"bogus": 1}})
     with pytest.raises(ConfigError, match=r"train\.lr: expected a number"):
         load_config(repo / "configs" / "mtl-tiny.yaml", ["train.lr=fast"])
+
+
+@pytest.mark.parametrize("name", ["mtl", "distill", "inpaint", "twin", "unmask3d"])
+def test_dataclass_defaults_are_the_default_preset(name):
+    from thzface.engine.train import config_diff
+    from thzface.recipes import RECIPES
+
+    assert config_diff(to_dict(RECIPES[name].model.default_config()), to_dict(load_config(f"{name}-default"))) == []
+
+
+def test_presets_ship_as_package_data_and_load_by_name(tmp_path):
+    from thzface.recipes import find_config, preset_names
+
+    names = preset_names()
+    assert {"mtl-tiny", "mtl-default", "mtl-paper", "unmask3d-default"} <= set(names) and len(names) == 15
+    assert find_config("mtl-tiny").parent.name == "configs" and "thzface" in find_config("mtl-tiny").parts
+    assert load_config("mtl-tiny").preset == "tiny"
+    with pytest.raises(ConfigError, match="no such config file or preset; presets: distill-default"):
+        load_config("mtl-huge")
+    (tmp_path / "c.yaml").write_text("recipe: twin\n")
+    assert load_config(tmp_path / "c.yaml").recipe == "twin"  # a path still works

@@ -249,14 +249,17 @@ class Config:
     loss: Any = None  # recipe's loss config dataclass
 
 
-def config_from_sections(data: dict, model_config: type, loss_config: type, where: str = "config") -> Config:
-    """Plain dict → Config whose ``model``/``loss`` sections are the given recipe dataclasses (strictly validated).
+def config_from_sections(data: dict, sections: dict[str, type], where: str = "config") -> Config:
+    """Plain dict → Config whose sections are built from the recipe's dataclasses in ``sections`` (``model``,
+    ``loss`` and, where the recipe sets other defaults, ``data``/``aug``/``train`` subclasses); strictly validated.
     The registry (:mod:`thzface.recipes`) picks the dataclasses from ``data["recipe"]``."""
     data = dict(data)
-    model: Any = from_dict(model_config, data.pop("model", None), f"{where}.model")
-    loss: Any = from_dict(loss_config, data.pop("loss", None), f"{where}.loss")
+    built: dict[str, Any] = {
+        name: from_dict(cls, data.pop(name, None), f"{where}.{name}") for name, cls in sections.items()
+    }
     cfg = from_dict(Config, data, where)
-    cfg.model, cfg.loss = model, loss
+    for name, value in built.items():
+        setattr(cfg, name, value)
     return cfg
 
 

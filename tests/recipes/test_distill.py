@@ -206,7 +206,7 @@ def test_joint_overfits_a_tiny_batch(repo) -> None:
 
 def test_loss_config_inherits_every_mtl_field() -> None:
     from thzface.models.multitask import MtlModelConfig
-    from thzface.recipes.mtl.task import LossConfig as MtlLoss
+    from thzface.recipes.mtl.config import LossConfig as MtlLoss
 
     assert {f.name for f in dataclasses.fields(MtlLoss)} <= {f.name for f in dataclasses.fields(LossConfig)}
     assert {f.name for f in dataclasses.fields(MtlModelConfig)} <= {f.name for f in dataclasses.fields(ModelConfig)}

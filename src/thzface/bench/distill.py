@@ -30,7 +30,7 @@ from thzface.models.multitask import MtlModelConfig
 from thzface.recipes import config_from_dict, find_config, get_recipe, load_config
 from thzface.recipes.distill import config as distill
 from thzface.recipes.distill.evaluate import evaluate_teacher
-from thzface.recipes.mtl.task import LossConfig as MtlLossConfig
+from thzface.recipes.mtl.config import LossConfig as MtlLossConfig
 
 ARMS = ("mtl", "distill-joint", "distill-2stage", "mtl-steps")
 HEADLINE = ["idd_eer", "idd_roc_auc", "cs_eer", "posture_acc", "ssim", "silhouette_identity"]

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from thzface.config import Config, config_from_sections, to_dict
+from thzface.config import AugConfig, Config, DataConfig, TrainConfig, config_from_sections, to_dict
 
 WEIGHTS = "model.safetensors"
 FORMAT = "thzface-weights-1"
@@ -35,10 +35,18 @@ class ModelSpec:
     model_config: type  # dataclass of the config's ``model:`` section; its defaults == configs/<name>-default.yaml
     loss_config: type  # dataclass of the config's ``loss:`` section
     build_model: Callable[[Config], nn.Module]  # the deployable model (what model.safetensors holds)
+    data_config: type = DataConfig  # the recipe's ``data:`` defaults (a DataConfig subclass where they differ)
+    aug_config: type = AugConfig  # the recipe's ``aug:`` defaults
+    train_config: type = TrainConfig  # the recipe's ``train:`` defaults
 
     def config(self, data: dict, where: str = "config") -> Config:
-        """Plain dict → validated :class:`Config` with this recipe's model/loss sections."""
-        return config_from_sections(data, self.model_config, self.loss_config, where)
+        """Plain dict → validated :class:`Config` with this recipe's sections; missing keys take its defaults."""
+        sections = {"data": self.data_config, "aug": self.aug_config, "train": self.train_config}
+        return config_from_sections(data, {**sections, "model": self.model_config, "loss": self.loss_config}, where)
+
+    def default_config(self) -> Config:
+        """The recipe's dataclass defaults: equal to ``configs/<name>-default.yaml`` (a test checks it)."""
+        return self.config({"recipe": self.name, "preset": "default"})
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], cfg: Config, path: str | Path, extra: dict | None = None) -> None:

@@ -20,19 +20,27 @@ from typing import Literal
 
 import torch
 
+from thzface import config as C
 from thzface.config import Config
 from thzface.engine.checkpoint import ModelSpec
 from thzface.models.multitask import MtlModelConfig
 from thzface.models.multitask import build_model as build_student
 from thzface.models.teacher import TeacherConfig, build_teacher
+from thzface.recipes.mtl.config import AugConfig, TrainConfig
+from thzface.recipes.mtl.config import LossConfig as MtlLossConfig
+from thzface.recipes.mtl.config import ModelConfig as MtlRecipeModelConfig
 from thzface.recipes.mtl.task import MODEL as MTL_MODEL
-from thzface.recipes.mtl.task import LossConfig as MtlLossConfig
 
 STAGES: tuple[str, ...] = ("joint", "teacher", "student")
 
 
 @dataclass
-class ModelConfig(MtlModelConfig):
+class DataConfig(C.DataConfig):
+    use_visible: bool = True  # the teacher reads the visible images while training
+
+
+@dataclass
+class ModelConfig(MtlRecipeModelConfig):
     teacher: TeacherConfig = field(default_factory=TeacherConfig)  # the THz + visible teacher (models/teacher.py)
     stage: Literal["joint", "teacher", "student"] = "joint"  # what this run trains (module docstring)
     teacher_run: str = ""  # stage=student: run folder (or weights file) of a stage=teacher run
@@ -94,5 +102,7 @@ def build_model(cfg: Config) -> torch.nn.Module:
     return build_student(student_config(mc))
 
 
-MODEL = ModelSpec("distill", ModelConfig, LossConfig, build_model)
+MODEL = ModelSpec(
+    "distill", ModelConfig, LossConfig, build_model, DataConfig, aug_config=AugConfig, train_config=TrainConfig
+)
 EMBEDDERS = (MTL_MODEL, MODEL)  # runs whose deployable model embeds one THz scan (mtl; distill joint/student)

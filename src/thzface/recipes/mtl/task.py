@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -15,27 +14,9 @@ from thzface.engine.task import Task
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import verification as V
-from thzface.models.multitask import MtlModelConfig as ModelConfig
 from thzface.models.multitask import MultiTaskModel
 from thzface.models.multitask import build_model as _build
-
-
-@dataclass
-class LossConfig:
-    metric: str = "supcon"  # supcon | triplet | batch_hard (identity metric-learning loss)
-    metric_labels: str = "identity"  # identity | triplet (the reference's defect: triplet indices as labels)
-    w_metric: float = 1.0  # weight of the metric-learning loss
-    temperature: float = 0.07  # SupCon temperature
-    margin: float = 0.3  # triplet margin (triplet / batch_hard)
-    w_posture: float = 1.0  # weight of the posture cross-entropy
-    smoothing: float = 0.1  # label smoothing of the posture cross-entropy
-    w_rec: float = 1.0  # weight of the reconstruction loss
-    w_charb: float = 1.0  # Charbonnier term inside the reconstruction loss
-    w_ssim: float = 0.8  # (1 - SSIM) term inside the reconstruction loss
-    w_grad: float = 0.2  # Sobel-gradient L1 term inside the reconstruction loss
-    w_lpips: float = 0.0  # perceptual term; needs lpips_path (off when empty, and said so)
-    lpips_path: str = ""  # local path to perceptual backbone weights (nothing is downloaded)
-    train_route: str = "predicted"  # decoder routing while training: predicted | oracle | soft
+from thzface.recipes.mtl.config import AugConfig, LossConfig, ModelConfig, TrainConfig
 
 
 def classify(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -129,4 +110,4 @@ def build_task(cfg: Config) -> MtlTask:
     return MtlTask(cfg, build_model(cfg))
 
 
-MODEL = ModelSpec("mtl", ModelConfig, LossConfig, build_model)
+MODEL = ModelSpec("mtl", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from thzface import config as C
 from thzface.config import Config
 from thzface.engine.checkpoint import ModelSpec
-from thzface.models.unmask3d import Unmask3D
-from thzface.models.unmask3d import Unmask3DModelConfig as ModelConfig
+from thzface.models.unmask3d import Unmask3D, Unmask3DModelConfig
 from thzface.recipes.unmask3d.render import layout_for
 
 __all__ = ["ModelConfig", "LossConfig", "build_model", "MODEL"]
@@ -22,8 +22,36 @@ PENALTIES = ("wgan-gp", "r1")
 
 
 @dataclass
+class ModelConfig(Unmask3DModelConfig):
+    n3d_widths: tuple[int, ...] = (16, 32, 64, 128)
+    n3d_hidden: int = 128
+    gen_widths: tuple[int, ...] = (16, 32, 64)
+    gen_res_blocks: int = 4
+    hole_fill: str = "keep"  # the generator sees the concealed pixels as they are
+    residual: bool = True  # output = input + net
+    disc_widths: tuple[int, ...] = (32, 64, 128)
+
+
+@dataclass
+class AugConfig(C.AugConfig):
+    p: float = 0.5
+
+
+@dataclass
+class TrainConfig(C.TrainConfig):
+    batch_size: int = 16
+    sampler: str = "random"
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    max_epochs: int = 200
+    warmup_frac: float = 0.02
+    grad_clip: float = 0.0  # manual optimisation: the task clips nothing
+    monitor: str = "val/score"
+
+
+@dataclass
 class LossConfig:
-    n3d_frac: float = 0.5  # share of training progress (steps, or time with max_time_s) in phase 1 (N3D)
+    n3d_frac: float = 0.4  # share of training progress (steps, or time with max_time_s) in phase 1 (N3D)
     w_bce: float = 1.0  # N3D: garment-mask binary cross-entropy
     w_coef: float = 1.0  # N3D: L1 on standardised coefficients, mean per group (shape, expression, pose, placement)
     w_lm: float = 1.0  # N3D: landmark reprojection L1 (true 3D landmarks, predicted pose + placement) / image side
@@ -63,4 +91,6 @@ def build_model(cfg: Config) -> Unmask3D:
     return Unmask3D(m, layout_for(m.face_model, m.face_model_path).size)
 
 
-MODEL = ModelSpec("unmask3d", ModelConfig, LossConfig, build_model)
+MODEL = ModelSpec(
+    "unmask3d", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig
+)
