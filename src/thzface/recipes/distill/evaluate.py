@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from thzface.config import atomic_write_text
-from thzface.data.csv import read_triplets
+from thzface.data.csv import read_triplets, training_identities
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.engine.checkpoint import load_run
 from thzface.models.teacher import TeacherModel
@@ -54,8 +54,7 @@ def evaluate_teacher(run: Path, root: Path, out: Path) -> dict:
         raise ValueError(f"{csv}: no test row has its three visible images; a teacher needs THz + visible")
     ds = TripletDataset(root, usable, cfg.data.image_size, identity_list(usable), use_visible=True)
     c = collect_teacher(teacher, ds)
-    train_csv = root / cfg.data.train_csv
-    seen = {r.anchor_name.identity for r in read_triplets(train_csv, root)} if train_csv.is_file() else set()
+    seen = training_identities(root, cfg.data.train_csv)
     in_train = np.array([i in seen for i in c["identity"]])
     subsets = {"closed-set": in_train, "identity-disjoint": ~in_train, "all": np.ones(len(in_train), bool)}
     protocols: dict = {}

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from thzface.config import Config, atomic_write_text
-from thzface.data.csv import TripletRow, read_triplets
+from thzface.data.csv import TripletRow, read_triplets, training_identities
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.naming import POSTURES
 from thzface.engine.checkpoint import ModelSpec, load_run
@@ -225,11 +225,10 @@ def summary(metrics: dict) -> dict:
 def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) -> dict:
     """Load ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
     cfg, model, extra = load_run(run, models, expect=MultiTaskModel)
-    test_rows = read_triplets(root / cfg.data.test_csv, root)
+    test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)  # THz-only inference
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
-    train_csv = root / cfg.data.train_csv
-    seen = {r.anchor_name.identity for r in read_triplets(train_csv, root)} if train_csv.is_file() else set()
+    seen = training_identities(root, cfg.data.train_csv)
     c = collect(model, cfg, root, test_rows)
     metrics = compute_metrics(c, seen, seed=cfg.train.seed)
     metrics["summary"] = summary(metrics)

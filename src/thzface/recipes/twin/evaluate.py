@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from thzface.config import Config, atomic_write_text
-from thzface.data.csv import TripletRow, read_triplets
+from thzface.data.csv import TripletRow, read_triplets, training_identities
 from thzface.data.datasets import identity_list
 from thzface.data.split import read_twins
 from thzface.engine.checkpoint import load_run
@@ -148,11 +148,10 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
     from thzface.recipes.twin.report import write_twin_report
 
     cfg, model, extra = load_run(run, MODEL)
-    test_rows = read_triplets(root / cfg.data.test_csv, root)
+    test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
-    train_csv = root / cfg.data.train_csv
-    seen = {r.anchor_name.identity for r in read_triplets(train_csv, root)} if train_csv.is_file() else set()
+    seen = training_identities(root, cfg.data.train_csv)
     twins = read_twins(root)
     cs: dict[str, dict] = {}
     if not cfg.model.parts:  # global-only: no boxes involved
