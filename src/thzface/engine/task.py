@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from thzface.config import Config
+from thzface.engine.infer import concat
 
 
 class NonFiniteLossError(RuntimeError):
@@ -95,7 +96,7 @@ class Task(L.LightningModule):
         # every rank sees the whole validation set (no distributed sampler), so no gather is needed
         if not self._val:
             return
-        collected = {k: torch.cat(v) if v[0].dim() > 0 else torch.stack(v) for k, v in self._val.items()}
+        collected = concat(self._val)
         metrics = self.validation_metrics(collected)
         self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
         self._val = defaultdict(list)

@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from thzface.data.naming import POSTURES
+from thzface.engine.infer import load_threshold
 from thzface.recipes.distill.config import EMBEDDERS
 from thzface.recipes.mtl.predict import Predictor
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
@@ -100,7 +101,7 @@ class Analyzer:
 
     def threshold(self) -> tuple[float | None, str | None]:
         """The run's decision threshold and where it came from; (None, why) when there is no usable one."""
-        thr = self.predictor.threshold()
+        thr = load_threshold(self.run)
         if thr is None:
             return None, None
         if not np.isfinite(thr):  # eval found no operating point (e.g. an untrained model)

@@ -8,7 +8,6 @@ sample), so genuine pairs differ in sample or posture. Thresholds are chosen on 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ from thzface.data.csv import TripletRow, read_triplets, training_identities
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.naming import POSTURES
 from thzface.engine.checkpoint import ModelSpec, load_run
+from thzface.engine.infer import collect as run_collect
+from thzface.engine.infer import save_threshold
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
@@ -32,7 +33,6 @@ from thzface.report import dumps
 FARS = (1e-2, 1e-3)
 
 
-@torch.no_grad()
 def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
     """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
     from thzface.recipes.mtl.task import classify
@@ -45,37 +45,25 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
         augment=None,
         target=cfg.data.target,
     )
-    out: dict[str, list] = {
-        k: []
-        for k in (
-            "emb_a",
-            "emb_p",
-            "emb_n",
-            "logits",
-            "rec",
-            "rec_oracle",
-            "target",
-            "anchor",
-            "mask",
-            "has_mask",
-        )
-    }
     model.eval()
-    for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
+
+    def step(b: dict) -> dict[str, torch.Tensor]:
         pred = model(b["anchor"], route="predicted")
         oracle = model(b["anchor"], posture=b["posture"], route="oracle")
-        out["emb_a"].append(pred.embedding)
-        out["logits"].append(pred.posture_logits)
-        out["rec"].append(pred.reconstruction)
-        out["rec_oracle"].append(oracle.reconstruction)
-        out["emb_p"].append(classify(model, b["positive"])[0])
-        out["emb_n"].append(classify(model, b["negative"])[0])
-        for k in ("target", "anchor", "has_mask"):
-            out[k].append(b[k])
-        out["mask"].append(b["garment_mask"])
-    res: dict[str, Any] = {
-        k: torch.cat(v).float().numpy() if v[0].dim() > 0 else torch.stack(v).numpy() for k, v in out.items()
-    }
+        return {
+            "emb_a": pred.embedding,  # (n, D)
+            "emb_p": classify(model, b["positive"])[0],  # (n, D)
+            "emb_n": classify(model, b["negative"])[0],  # (n, D)
+            "logits": pred.posture_logits,  # (n, P)
+            "rec": pred.reconstruction,  # (n, C, S, S)
+            "rec_oracle": oracle.reconstruction,  # (n, C, S, S)
+            "target": b["target"],
+            "anchor": b["anchor"],
+            "mask": b["garment_mask"],
+            "has_mask": b["has_mask"],
+        }
+
+    res: dict[str, Any] = run_collect(step, DataLoader(ds, batch_size=batch_size, shuffle=False))
     res["has_mask"] = res["has_mask"].astype(bool).reshape(-1)
     res["identity"] = np.array([r.anchor_name.identity for r in rows])
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
@@ -246,6 +234,6 @@ def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) ->
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", dumps(metrics))
     if threshold is not None:
-        atomic_write_text(Path(run) / "threshold.json", json.dumps({"threshold": threshold, "source": str(out)}))
+        save_threshold(Path(run), threshold, str(out))
     write_mtl_report(out, metrics, c, seen, run=Path(run))
     return metrics

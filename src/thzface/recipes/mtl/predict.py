@@ -12,6 +12,7 @@ from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import POSTURES
 from thzface.engine.checkpoint import ModelSpec, load_run
+from thzface.engine.infer import decide, predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.models.multitask import MultiTaskModel
 
@@ -64,10 +65,6 @@ class Predictor:
             "reconstruction": out.reconstruction.numpy(),
         }
 
-    def threshold(self) -> float | None:
-        f = self.run / "threshold.json"
-        return float(json.loads(f.read_text())["threshold"]) if f.is_file() else None
-
 
 def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, models: tuple[ModelSpec, ...]) -> dict:
     """Write ``OUT/<stem>_recon.png`` per image and ``OUT/predictions.json`` (posture, probability, embedding)."""
@@ -76,23 +73,20 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, mode
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
     records = []
-    for i in range(0, len(files), batch_size):
-        chunk = files[i : i + batch_size]
-        res = pred(pred.load(chunk))
-        for j, f in enumerate(chunk):
-            probs = res["posture_probs"][j]
-            recon = out / f"{f.stem}_recon.png"
-            save_png_atomic(res["reconstruction"][j], recon)
-            records.append(
-                {
-                    "image": str(f),
-                    "posture": POSTURES[int(probs.argmax())],
-                    "probability": float(probs.max()),
-                    "probabilities": {p: float(v) for p, v in zip(POSTURES, probs, strict=True)},
-                    "embedding": [round(float(v), 6) for v in res["embedding"][j]],
-                    "reconstruction": str(recon),
-                }
-            )
+    for f, res in predict_files(files, batch_size, lambda chunk: pred(pred.load(chunk))):
+        probs = res["posture_probs"]
+        recon = out / f"{f.stem}_recon.png"
+        save_png_atomic(res["reconstruction"], recon)
+        records.append(
+            {
+                "image": str(f),
+                "posture": POSTURES[int(probs.argmax())],
+                "probability": float(probs.max()),
+                "probabilities": {p: float(v) for p, v in zip(POSTURES, probs, strict=True)},
+                "embedding": [round(float(v), 6) for v in res["embedding"]],
+                "reconstruction": str(recon),
+            }
+        )
     atomic_write_text(out / "predictions.json", json.dumps(records, indent=1))
     return {
         "images": len(records),
@@ -105,18 +99,5 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, mode
 def verify(run: Path, a: Path, b: Path, threshold: float | None = None, *, models: tuple[ModelSpec, ...]) -> dict:
     """Cosine score of two scans and the decision at ``threshold`` (default: the run's eval threshold)."""
     pred = Predictor(run, models)
-    res = pred(pred.load([a, b]))
-    e = res["embedding"]
-    score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1])))
-    thr = threshold if threshold is not None else pred.threshold()
-    source = "--threshold" if threshold is not None else ("RUN/threshold.json (from eval)" if thr is not None else None)
-    if thr is None:
-        raise ValueError(f"{run}: no threshold.json (run `thzface eval` first) and no --threshold given")
-    return {
-        "a": str(a),
-        "b": str(b),
-        "score": score,
-        "threshold": thr,
-        "threshold_source": source,
-        "same_person": bool(score >= thr),
-    }
+    e = pred(pred.load([a, b]))["embedding"]
+    return decide(run, a, b, e[0], e[1], threshold)

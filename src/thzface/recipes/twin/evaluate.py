@@ -8,7 +8,6 @@ test set has aux part boxes) and once with the model's own part-box head (``boxe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ from thzface.data.csv import TripletRow, read_triplets, training_identities
 from thzface.data.datasets import identity_list
 from thzface.data.split import read_twins
 from thzface.engine.checkpoint import load_run
+from thzface.engine.infer import collect as run_collect
+from thzface.engine.infer import save_threshold
 from thzface.metrics import twin as TM
 from thzface.recipes.twin.config import MODEL
 from thzface.recipes.twin.data import twin_dataset
@@ -41,23 +42,19 @@ def model_embedder(model: torch.nn.Module, boxes: str) -> Embed:
     return embed
 
 
-@torch.no_grad()
 def collect(embed: Embed, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
     """Embeddings of every test anchor (probe) and positive (gallery), part boxes and labels, as numpy."""
     ds = twin_dataset(cfg, root, rows, identity_list(rows), train=False)
-    keys = ("emb_a", "emb_p", "boxes_gt", "boxes_pred", "has_boxes", "anchor")
-    out: dict[str, list] = {k: [] for k in keys}
-    for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
+
+    def step(b: dict) -> dict[str, torch.Tensor]:
         has = b["has_boxes"][:, 0]  # (n,)
         ea, pred = embed(b["anchor"], b["anchor_boxes"], has)
         ep, _ = embed(b["positive"], b["anchor_boxes"], has)
-        out["emb_a"].append(ea)
-        out["emb_p"].append(ep)
-        out["boxes_pred"].append(pred if pred is not None else torch.full_like(b["anchor_boxes"], float("nan")))
-        out["boxes_gt"].append(b["anchor_boxes"])
-        out["has_boxes"].append(has)
-        out["anchor"].append(b["anchor"])
-    res: dict[str, Any] = {k: torch.cat(v).float().numpy() for k, v in out.items()}
+        no_boxes = torch.full_like(b["anchor_boxes"], float("nan"))
+        return {"emb_a": ea, "emb_p": ep, "boxes_gt": b["anchor_boxes"], "has_boxes": has, "anchor": b["anchor"],
+                "boxes_pred": pred if pred is not None else no_boxes}  # fmt: skip
+
+    res: dict[str, Any] = run_collect(step, DataLoader(ds, batch_size=batch_size, shuffle=False))
     res["has_boxes"] = res["has_boxes"].astype(bool)
     res["identity"] = np.array([r.anchor_name.identity for r in rows])
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
@@ -175,7 +172,6 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", dumps(metrics))
     if metrics["run"]["threshold"] is not None:
-        atomic_write_text(Path(run) / "threshold.json",
-                          json.dumps({"threshold": metrics["run"]["threshold"], "source": str(out)}))  # fmt: skip
+        save_threshold(Path(run), metrics["run"]["threshold"], str(out))
     write_twin_report(out, metrics, cs, Path(run), (cfg.model.crop_size, cfg.model.crop_margin), twins, seen)
     return metrics

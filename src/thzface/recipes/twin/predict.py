@@ -17,6 +17,7 @@ from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import NameError_, parse_name
 from thzface.engine.checkpoint import load_run
+from thzface.engine.infer import decide, predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.models.parts import PART_NAMES, TwinModel
 from thzface.recipes.mtl.predict import expand_inputs
@@ -57,10 +58,6 @@ class TwinPredictor:
         source = ["aux" if h else ("predicted" if used is not None else "none") for h in has.tolist()]
         return {"images": x.numpy(), "embedding": out.embedding.numpy(), "boxes": used, "source": source}
 
-    def threshold(self) -> float | None:
-        f = self.run / "threshold.json"
-        return float(json.loads(f.read_text())["threshold"]) if f.is_file() else None
-
 
 def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
     """Write ``OUT/<stem>_parts.png`` (boxes drawn) per image and ``OUT/predictions.json`` (embedding, boxes)."""
@@ -71,18 +68,15 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> d
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
     records = []
-    for i in range(0, len(files), batch_size):
-        chunk = files[i : i + batch_size]
-        res = pred(chunk)
-        for j, f in enumerate(chunk):
-            rec: dict = {"image": str(f), "embedding": [round(float(v), 6) for v in res["embedding"][j]],
-                         "box_source": res["source"][j]}  # fmt: skip
-            if res["boxes"] is not None:
-                b = res["boxes"][j]
-                rec["boxes"] = {p: [round(float(v), 2) for v in b[k]] for k, p in enumerate(PART_NAMES)}
-                rec["parts_image"] = str(out / f"{f.stem}_parts.png")
-                save_png_atomic(draw_boxes(res["images"][j], b), out / f"{f.stem}_parts.png")
-            records.append(rec)
+    for f, res in predict_files(files, batch_size, pred):
+        rec: dict = {"image": str(f), "embedding": [round(float(v), 6) for v in res["embedding"]],
+                     "box_source": res["source"]}  # fmt: skip
+        if res["boxes"] is not None:
+            b = res["boxes"]
+            rec["boxes"] = {p: [round(float(v), 2) for v in b[k]] for k, p in enumerate(PART_NAMES)}
+            rec["parts_image"] = str(out / f"{f.stem}_parts.png")
+            save_png_atomic(draw_boxes(res["images"], b), out / f"{f.stem}_parts.png")
+        records.append(rec)
     atomic_write_text(out / "predictions.json", json.dumps(records, indent=1))
     sources = [r["box_source"] for r in records]
     return {"images": len(records), "out": str(out), "predictions": str(out / "predictions.json"),
@@ -91,10 +85,5 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> d
 
 def verify(run: Path, a: Path, b: Path, threshold: float | None = None) -> dict:
     """Cosine score of two scans and the decision at ``threshold`` (default: RUN/threshold.json from eval)."""
-    pred = TwinPredictor(run)
-    e = pred([a, b])["embedding"]
-    score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1])))
-    thr = threshold if threshold is not None else pred.threshold()
-    if thr is None:
-        raise ValueError(f"{run}: no threshold.json (run `thzface eval` first) and no --threshold given")
-    return {"a": str(a), "b": str(b), "score": score, "threshold": thr, "same_person": bool(score >= thr)}
+    e = TwinPredictor(run)([a, b])["embedding"]
+    return decide(run, a, b, e[0], e[1], threshold)
