@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from typing import Any
 
 import lightning as L
 import torch
@@ -60,10 +61,10 @@ class Task(L.LightningModule):
         self._start_time = time.monotonic()
 
     # -- recipe hooks ---------------------------------------------------------------------------
-    def compute_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+    def compute_losses(self, batch: Any) -> dict[str, torch.Tensor]:  # batch: the recipe's typed batch
         raise NotImplementedError
 
-    def validation_outputs(self, batch: dict) -> dict[str, torch.Tensor]:
+    def validation_outputs(self, batch: Any) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def validation_metrics(self, collected: dict[str, torch.Tensor]) -> dict[str, float]:

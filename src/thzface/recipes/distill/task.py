@@ -12,7 +12,9 @@ with a SupCon term on its output (the reference left it a fixed random projectio
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from torch import nn
 
 from thzface import losses as Ls
 from thzface.config import Config
+from thzface.data.batch import TripletBatch, VisibleTripletBatch
 from thzface.engine.checkpoint import RunError, load_run
 from thzface.engine.task import Task
 from thzface.metrics import classification as C
@@ -35,18 +38,18 @@ VISIBLE = ("vis_concealed", "vis_unconcealed", "vis_negative")
 TERMS = ("t_metric", "t_posture", "feat", "logit", "rel")
 
 
-def member_presence(batch: dict) -> torch.Tensor:
+def member_presence(batch: Mapping[str, Any]) -> torch.Tensor:
     """(3n,) bool: the member has a visible image, ordered anchors, positives, negatives."""
     if "vis_present" not in batch:
         raise ValueError("distill batch: no vis_present (set data.use_visible=true)")
     return batch["vis_present"].bool().T.reshape(-1)  # (3n,)
 
 
-def stack(batch: dict, keys: tuple[str, ...]) -> torch.Tensor:
+def stack(batch: Mapping[str, Any], keys: tuple[str, ...]) -> torch.Tensor:
     return torch.cat([batch[k] for k in keys])  # (3n, C, H, W)
 
 
-def member_labels(batch: dict, how: str) -> torch.Tensor:
+def member_labels(batch: Mapping[str, Any], how: str) -> torch.Tensor:
     """Metric-learning labels of the 3n members: identities, or triplet indices (the reference's labelling)."""
     if how == "triplet":
         idx = torch.arange(batch["anchor"].shape[0], device=batch["anchor"].device)
@@ -136,7 +139,7 @@ class DistillTask(MtlTask):
             self.teacher.eval()  # a frozen teacher keeps its dropout off and BatchNorm statistics fixed
         return self
 
-    def student_pass(self, batch: dict) -> StudentPass:
+    def student_pass(self, batch: TripletBatch) -> StudentPass:
         """The ``mtl`` task's forward (anchor once with the decoder, positives + negatives without)."""
         m, lc = self.model, self.cfg.loss
         fa = m.encode(batch["anchor"])
@@ -160,7 +163,7 @@ class DistillTask(MtlTask):
             return self.teacher(vis, thz_map=self.model.encode(thz).bottleneck if thz_map is None else thz_map)
         return self.teacher(vis, thz=thz)
 
-    def compute_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+    def compute_losses(self, batch: TripletBatch) -> dict[str, torch.Tensor]:  # with the visible keys
         lc: LossConfig = self.cfg.loss
         n = batch["anchor"].shape[0]
         s = self.student_pass(batch)
@@ -196,12 +199,13 @@ class DistillTask(MtlTask):
         return {"loss": total, **terms, "vis_frac": present.float().mean()}
 
     @torch.no_grad()
-    def validation_outputs(self, batch: dict) -> dict[str, torch.Tensor]:
+    def validation_outputs(self, batch: TripletBatch) -> dict[str, torch.Tensor]:
         out = super().validation_outputs(batch)
-        ok = batch["vis_present"][:, 0] & batch["vis_present"][:, 1]  # (n,) anchor and positive have visible
+        vis = cast(VisibleTripletBatch, batch)
+        ok = vis["vis_present"][:, 0] & vis["vis_present"][:, 1]  # (n,) anchor and positive have visible
         if ok.any():
-            ta = self.run_teacher(batch["vis_concealed"][ok], batch["anchor"][ok], None)
-            tp = self.run_teacher(batch["vis_unconcealed"][ok], batch["positive"][ok], None)
+            ta = self.run_teacher(vis["vis_concealed"][ok], batch["anchor"][ok], None)
+            tp = self.run_teacher(vis["vis_unconcealed"][ok], batch["positive"][ok], None)
             out.update(t_emb_a=ta.embedding, t_emb_p=tp.embedding, t_pred=ta.posture_logits.argmax(1))
         else:
             d = self.teacher.cfg.embed_dim
@@ -221,7 +225,7 @@ class TeacherTask(Task):
 
     model: TeacherModel
 
-    def compute_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+    def compute_losses(self, batch: VisibleTripletBatch) -> dict[str, torch.Tensor]:  # with the visible keys
         lc: LossConfig = self.cfg.loss
         idx = member_presence(batch).nonzero().squeeze(1)  # (m,)
         if len(idx) < 2:  # nothing to learn from in this batch (a training BatchNorm needs two rows)
@@ -235,7 +239,7 @@ class TeacherTask(Task):
         return {"loss": total, **terms}
 
     @torch.no_grad()
-    def validation_outputs(self, batch: dict) -> dict[str, torch.Tensor]:
+    def validation_outputs(self, batch: VisibleTripletBatch) -> dict[str, torch.Tensor]:
         ok = batch["vis_present"][:, 0] & batch["vis_present"][:, 1]  # (n,)
         ta = self.model(batch["vis_concealed"][ok], thz=batch["anchor"][ok]) if ok.any() else None
         tp = self.model(batch["vis_unconcealed"][ok], thz=batch["positive"][ok]) if ok.any() else None

@@ -9,6 +9,7 @@ import torch
 
 from thzface import losses as Ls
 from thzface.config import Config
+from thzface.data.batch import TripletBatch
 from thzface.engine.checkpoint import ModelSpec
 from thzface.engine.task import Task
 from thzface.metrics import classification as C
@@ -50,7 +51,7 @@ class MtlTask(Task):
         lc: LossConfig = cfg.loss
         self.perceptual = Ls.lpips_loss(lc.lpips_path) if lc.w_lpips > 0 else None
 
-    def metric_labels(self, batch: dict) -> torch.Tensor:
+    def metric_labels(self, batch: TripletBatch) -> torch.Tensor:
         n = batch["anchor"].shape[0]
         if self.cfg.loss.metric_labels == "triplet":  # paper preset: the reference's labelling, kept on purpose
             idx = torch.arange(n, device=batch["anchor"].device)
@@ -64,7 +65,7 @@ class MtlTask(Task):
             loss = loss + lc.w_lpips * self.perceptual(pred, target)
         return loss
 
-    def compute_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+    def compute_losses(self, batch: TripletBatch) -> dict[str, torch.Tensor]:
         lc: LossConfig = self.cfg.loss
         a, p, ng = batch["anchor"], batch["positive"], batch["negative"]  # (n, 1, H, W) each
         n = a.shape[0]
@@ -80,7 +81,7 @@ class MtlTask(Task):
         return {"loss": total, "metric": l_metric, "posture": l_post, "rec": l_rec}
 
     @torch.no_grad()
-    def validation_outputs(self, batch: dict) -> dict[str, torch.Tensor]:
+    def validation_outputs(self, batch: TripletBatch) -> dict[str, torch.Tensor]:
         out = self.model(batch["anchor"], route="predicted")
         emb_p, _ = classify(self.model, batch["positive"])
         return {
