@@ -138,3 +138,15 @@ def test_programming_errors_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(cli, "cmd_configs", boom)
     with pytest.raises(KeyError, match="bug"):
         cli.main(["configs"])
+
+
+def test_serve_and_train_options_parse():
+    from thzface.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["serve", "RUN", "--backend", "onnx"]).backend == "onnx"
+    assert p.parse_args(["train", "mtl-tiny", "--out", "R"]).resume is None
+    assert p.parse_args(["train", "mtl-tiny", "--out", "R", "--resume"]).resume is True
+    assert p.parse_args(["train", "mtl-tiny", "--out", "R", "--no-resume"]).resume is False
+    with pytest.raises(SystemExit):
+        p.parse_args(["train", "mtl-tiny", "--out", "R", "--resume", "--no-resume"])
