@@ -16,6 +16,7 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.engine.checkpoint import load_run
+from thzface.engine.infer import predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.recipes.inpaint.config import MODEL
 from thzface.recipes.mtl.predict import expand_inputs
@@ -53,17 +54,20 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> d
     size, channels = cfg.data.image_size, cfg.model.image_channels
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
-    records = []
-    for i in range(0, len(files), batch_size):
-        chunk = files[i : i + batch_size]
+
+    @torch.no_grad()
+    def run_chunk(chunk: list[Path]) -> dict:
         masks = [mask_for(f, Path(mask_arg)) for f in chunk]
         image = torch.from_numpy(np.stack([load_image(f, size, channels) for f in chunk]))  # (n, C, S, S)
         mask = torch.from_numpy(np.stack([load_mask(m, size) for m in masks]))  # (n, 1, S, S)
-        with torch.no_grad():
-            result = model.inpaint(image, mask).output.clamp(0, 1).numpy()  # (n, C, S, S)
-        for f, m, r, mk in zip(chunk, masks, result, mask.numpy(), strict=True):
-            dst = out / f"{f.stem}_inpainted.png"
-            save_png_atomic(r, dst)
-            records.append({"image": str(f), "mask": str(m), "hole_fraction": float(mk.mean()), "output": str(dst)})
+        result = model.inpaint(image, mask).output.clamp(0, 1).numpy()  # (n, C, S, S)
+        return {"mask_file": masks, "mask": mask.numpy(), "result": result}
+
+    records = []
+    for f, r in predict_files(files, batch_size, run_chunk):
+        dst = out / f"{f.stem}_inpainted.png"
+        save_png_atomic(r["result"], dst)
+        records.append({"image": str(f), "mask": str(r["mask_file"]), "hole_fraction": float(r["mask"].mean()),
+                        "output": str(dst)})  # fmt: skip
     atomic_write_text(out / "predictions.json", json.dumps(records, indent=1))
     return {"images": len(records), "out": str(out), "predictions": str(out / "predictions.json"), "size": size}

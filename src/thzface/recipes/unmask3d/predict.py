@@ -18,6 +18,7 @@ import torch
 from thzface.config import atomic_write_text
 from thzface.data.io import load_image, save_png_atomic
 from thzface.engine.checkpoint import load_run
+from thzface.engine.infer import predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.recipes.mtl.predict import expand_inputs
 from thzface.recipes.unmask3d.config import MODEL
@@ -61,35 +62,38 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> d
     size, channels = cfg.data.image_size, cfg.model.image_channels
     masks = load_masks(opts.mask, files, size)
     out.mkdir(parents=True, exist_ok=True)
-    records = []
-    for i in range(0, len(files), batch_size):
-        chunk = files[i : i + batch_size]
+    index = {f: n for n, f in enumerate(files)}
+
+    def run_chunk(chunk: list[Path]) -> dict:
         image = torch.from_numpy(np.stack([load_image(f, size, channels) for f in chunk]))  # (n, C, S, S)
-        given = None if masks is None else masks[i : i + len(chunk)]
+        given = None if masks is None else masks[[index[f] for f in chunk]]  # (n, 1, S, S)
         a = analyse(model, renderer, image, edits=edits, mask=given)
         outs = [complete(model, image, a, sample_seeds(seed, j, len(chunk))) for j in range(k)]  # k x (n, C, S, S)
-        for j, f in enumerate(chunk):
-            names = {"mask": out / f"{f.stem}_mask.png", "render": out / f"{f.stem}_render.png"}
-            save_png_atomic(a.mask[j].numpy(), names["mask"])
-            save_png_atomic(a.render[j].numpy(), names["render"])
-            completions = []
-            for s in range(k):
-                path = out / f"{f.stem}_s{s + 1}.png"
-                save_png_atomic(outs[s][j].numpy(), path)
-                completions.append(str(path))
-            coeffs = a.coeffs[j].numpy()
-            records.append(
-                {
-                    "image": str(f),
-                    "mask_source": "given" if given is not None else "N3D",
-                    "mask_area": float(a.mask[j].mean()),
-                    "coefficients": {g: [round(float(v), 5) for v in coeffs[sl]] for g, sl in lay.groups().items()},
-                    "expression_names": list(lay.expr_names),
-                    "render": str(names["render"]),
-                    "mask": str(names["mask"]),
-                    "completions": completions,
-                }
-            )
+        samples = torch.stack(outs, 1).numpy()  # (n, k, C, S, S)
+        return {"mask": a.mask.numpy(), "render": a.render.numpy(), "coeffs": a.coeffs.numpy(), "samples": samples}
+
+    records = []
+    for f, r in predict_files(files, batch_size, run_chunk):
+        names = {"mask": out / f"{f.stem}_mask.png", "render": out / f"{f.stem}_render.png"}
+        save_png_atomic(r["mask"], names["mask"])
+        save_png_atomic(r["render"], names["render"])
+        completions = []
+        for s in range(k):
+            path = out / f"{f.stem}_s{s + 1}.png"
+            save_png_atomic(r["samples"][s], path)
+            completions.append(str(path))
+        records.append(
+            {
+                "image": str(f),
+                "mask_source": "given" if masks is not None else "N3D",
+                "mask_area": float(r["mask"].mean()),
+                "coefficients": {g: [round(float(v), 5) for v in r["coeffs"][sl]] for g, sl in lay.groups().items()},
+                "expression_names": list(lay.expr_names),
+                "render": str(names["render"]),
+                "mask": str(names["mask"]),
+                "completions": completions,
+            }
+        )
     atomic_write_text(out / "predictions.json", json.dumps(records, indent=1))
     return {
         "images": len(records),
