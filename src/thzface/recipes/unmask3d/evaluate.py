@@ -24,6 +24,7 @@ from thzface.config import Config, atomic_write_text
 from thzface.data.csv import read_triplets
 from thzface.data.datasets import identity_list
 from thzface.engine.checkpoint import load_run
+from thzface.engine.infer import collect as run_collect
 from thzface.metrics import reconstruction as R
 from thzface.metrics.separability import diversity, frechet_distance
 from thzface.metrics.unmask3d import coefficient_errors, mask_iou
@@ -44,33 +45,32 @@ def build_renderer(cfg: Config) -> Renderer:
     return Renderer(m.face_model, m.face_model_path, m.render_grid_deg, cfg.data.image_size)
 
 
-@torch.no_grad()
 def collect(model: Unmask3D, cfg: Config, renderer: Renderer, ds: Unmask3DDataset, batch_size: int = 32) -> dict:
     """Numpy arrays over the dataset: inputs, truths, N3D outputs, renders and every completion variant."""
-    keys = ("image", "target", "mask", "has_mask", "coeffs", "has_coeffs", "mask_prob", "pred_coeffs", "render",
-            "render_true", "out", "out_true_mask", "out_oracle", "out_edit", "samples")  # fmt: skip
-    acc: dict[str, list] = {k: [] for k in keys}
     edit = [(renderer.layout.groups()["expression"].start, EDIT_VALUE)]
     model.eval()
-    for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
+
+    def step(b: dict) -> dict[str, torch.Tensor]:
         image, n = b["image"], b["image"].shape[0]
         seeds = sample_seeds(EVAL_SEED, 0, n)
         a = analyse(model, renderer, image)
         a_mask = dataclasses.replace(a, mask=b["mask"])  # the true mask with the predicted render
         a_oracle = analyse(model, renderer, image, mask=b["mask"], coeffs=b["coeffs"])
         a_edit = analyse(model, renderer, image, edits=edit)
-        for k in ("image", "target", "mask", "has_mask", "coeffs", "has_coeffs"):
-            acc[k].append(b[k])
-        acc["mask_prob"].append(a.mask_prob)
-        acc["pred_coeffs"].append(a.coeffs)
-        acc["render"].append(a.render)
-        acc["render_true"].append(a_oracle.render)
-        acc["out"].append(complete(model, image, a, seeds))
-        acc["out_true_mask"].append(complete(model, image, a_mask, seeds))
-        acc["out_oracle"].append(complete(model, image, a_oracle, seeds))
-        acc["out_edit"].append(complete(model, image, a_edit, seeds))
-        acc["samples"].append(samples(model, image, a_mask, EVAL_SAMPLES, EVAL_SEED))
-    c: dict = {k: torch.cat(v).float().numpy() for k, v in acc.items()}
+        return {
+            **{k: b[k] for k in ("image", "target", "mask", "has_mask", "coeffs", "has_coeffs")},
+            "mask_prob": a.mask_prob,
+            "pred_coeffs": a.coeffs,
+            "render": a.render,
+            "render_true": a_oracle.render,
+            "out": complete(model, image, a, seeds),
+            "out_true_mask": complete(model, image, a_mask, seeds),
+            "out_oracle": complete(model, image, a_oracle, seeds),
+            "out_edit": complete(model, image, a_edit, seeds),
+            "samples": samples(model, image, a_mask, EVAL_SAMPLES, EVAL_SEED),
+        }
+
+    c: dict = run_collect(step, DataLoader(ds, batch_size=batch_size, shuffle=False))
     c["has_mask"], c["has_coeffs"] = c["has_mask"].astype(bool), c["has_coeffs"].astype(bool)
     c["names"] = [r.anchor for r in ds.rows]
     c["identity"] = np.array([r.anchor_name.identity for r in ds.rows])
