@@ -79,7 +79,8 @@ def test_presets_ship_as_package_data_and_load_by_name(tmp_path):
     from thzface.recipes import find_config, preset_names
 
     names = preset_names()
-    assert {"mtl-tiny", "mtl-default", "mtl-paper", "unmask3d-default"} <= set(names) and len(names) == 15
+    recipes, sizes = ("mtl", "distill", "inpaint", "twin", "unmask3d"), ("tiny", "default", "paper")
+    assert {f"{r}-{s}" for r in recipes for s in sizes} <= set(names)
     assert find_config("mtl-tiny").parent.name == "configs" and "thzface" in find_config("mtl-tiny").parts
     assert load_config("mtl-tiny").preset == "tiny"
     with pytest.raises(ConfigError, match="no such config file or preset; presets: distill-default"):
