@@ -29,10 +29,11 @@ test: venv browser
 lint: venv
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src
+	$(BIN)/lint-imports
 
 demo: venv
 	$(BIN)/thzface synth --preset demo --out $(DEMO_DIR)/data --seed 0 --workers 2
-	$(BIN)/thzface train configs/mtl-default.yaml --data $(DEMO_DIR)/data --out $(DEMO_DIR)/run --no-resume \
+	$(BIN)/thzface train mtl-default --data $(DEMO_DIR)/data --out $(DEMO_DIR)/run --no-resume \
 		train.max_time_s=$(DEMO_BUDGET_S)
 	$(BIN)/thzface eval $(DEMO_DIR)/run --data $(DEMO_DIR)/data --out $(DEMO_DIR)/report
 	@echo "Demo report: $(abspath $(DEMO_DIR))/report/report.html"

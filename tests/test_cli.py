@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,59 @@ def test_predict_corrupt_image(repo, tiny_data, tmp_path, capsys):
 def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "thzface.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "synth" in out.stdout and "import-reference" in out.stdout
+
+
+def test_configs_verb_lists_the_presets(capsys):
+    from thzface.cli import main
+    from thzface.recipes import preset_names
+
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    assert "mtl-tiny" in out and "unmask3d-paper" in out and out.count("\n") == len(preset_names())
+
+
+def hint_commands() -> set[tuple[str, ...]]:
+    """Every ``thzface <verb> [<sub>]`` named in backticks by the package's messages and docstrings."""
+    import re
+
+    src = Path(__file__).resolve().parents[1] / "src" / "thzface"
+    found: set[tuple[str, ...]] = set()
+    for path in src.rglob("*.py"):
+        for cmd in re.findall(r"`+thzface ([a-z][a-z-]*(?: [a-z][a-z-]*)?)", path.read_text(encoding="utf-8")):
+            found.add(tuple(cmd.split()))
+    return found
+
+
+def test_every_hint_names_a_real_command(capsys):
+    from thzface.cli import build_parser
+
+    parser = build_parser()
+    commands = hint_commands()
+    assert ("data", "check") in commands and len(commands) > 5
+    for words in sorted(commands):  # a second word is a sub-command or a positional value (`thzface bench sim`)
+        with pytest.raises(SystemExit) as e:
+            parser.parse_args([*words, "--help"])
+        assert e.value.code == 0, f"`thzface {' '.join(words)}` is not a command"
+
+
+def test_programming_errors_keep_their_traceback(monkeypatch):
+    from thzface import cli
+
+    def boom(a):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(cli, "cmd_configs", boom)
+    with pytest.raises(KeyError, match="bug"):
+        cli.main(["configs"])
+
+
+def test_serve_and_train_options_parse():
+    from thzface.cli import build_parser
+
+    p = build_parser()
+    assert p.parse_args(["serve", "RUN", "--backend", "onnx"]).backend == "onnx"
+    assert p.parse_args(["train", "mtl-tiny", "--out", "R"]).resume is None
+    assert p.parse_args(["train", "mtl-tiny", "--out", "R", "--resume"]).resume is True
+    assert p.parse_args(["train", "mtl-tiny", "--out", "R", "--no-resume"]).resume is False
+    with pytest.raises(SystemExit):
+        p.parse_args(["train", "mtl-tiny", "--out", "R", "--resume", "--no-resume"])

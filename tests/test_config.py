@@ -4,16 +4,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from thzface.config import (
-    ConfigError,
-    apply_overrides,
-    config_from_dict,
-    dump_yaml,
-    from_dict,
-    load_config,
-    save_config,
-    to_dict,
-)
+from thzface.config import ConfigError, apply_overrides, dump_yaml, from_dict, save_config, to_dict
+from thzface.recipes import config_from_dict, load_config
 
 
 @dataclass
@@ -73,3 +65,25 @@ def test_config_unknown_recipe_and_model_key(repo):
         config_from_dict({"recipe": "mtl", "model": {"bogus": 1}})
     with pytest.raises(ConfigError, match=r"train\.lr: expected a number"):
         load_config(repo / "configs" / "mtl-tiny.yaml", ["train.lr=fast"])
+
+
+@pytest.mark.parametrize("name", ["mtl", "distill", "inpaint", "twin", "unmask3d"])
+def test_dataclass_defaults_are_the_default_preset(name):
+    from thzface.engine.train import config_diff
+    from thzface.recipes import RECIPES
+
+    assert config_diff(to_dict(RECIPES[name].model.default_config()), to_dict(load_config(f"{name}-default"))) == []
+
+
+def test_presets_ship_as_package_data_and_load_by_name(tmp_path):
+    from thzface.recipes import find_config, preset_names
+
+    names = preset_names()
+    recipes, sizes = ("mtl", "distill", "inpaint", "twin", "unmask3d"), ("tiny", "default", "paper")
+    assert {f"{r}-{s}" for r in recipes for s in sizes} <= set(names)
+    assert find_config("mtl-tiny").parent.name == "configs" and "thzface" in find_config("mtl-tiny").parts
+    assert load_config("mtl-tiny").preset == "tiny"
+    with pytest.raises(ConfigError, match="no such config file or preset; presets: distill-default"):
+        load_config("mtl-huge")
+    (tmp_path / "c.yaml").write_text("recipe: twin\n")
+    assert load_config(tmp_path / "c.yaml").recipe == "twin"  # a path still works

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,15 +12,16 @@ from thzface.config import ConfigError
 from thzface.report import dumps
 from thzface.sim.dataset import resolve_data, synth
 
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (
+# Validated user errors (bad config, missing or foreign file, bad argument): one line, exit 2. Anything else
+# (KeyError, TypeError, AttributeError, ...) is a bug and keeps its traceback.
+REPORTED_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
     ValueError,
     FileNotFoundError,
     NotADirectoryError,
-    KeyError,
     PermissionError,
     IsADirectoryError,
 )
-REPORTED_ERRORS: tuple[type[BaseException], ...] = (ConfigError, *EXPECTED_ERRORS)  # one line, exit 2
 
 
 def _print_json(obj: dict) -> None:
@@ -42,7 +44,7 @@ def cmd_data(a: argparse.Namespace) -> int:
         problems = check_dataset(Path(a.dir), csv=Path(a.csv) if a.csv else None)
         for p in problems:
             print(str(p))
-        errors = [p for p in problems if getattr(p, "level", "error") == "error"]
+        errors = [p for p in problems if p.level == "error"]
         print(f"{a.dir}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)", file=sys.stderr)
         return 1 if errors else 0
     from thzface.data.split import write_split
@@ -52,50 +54,55 @@ def cmd_data(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from thzface.config import load_config
     from thzface.engine.train import fit
+    from thzface.recipes import get_recipe, load_config
 
     cfg = load_config(a.config, a.overrides)
     data = resolve_data(a.data, seed=cfg.train.seed)
-    summary = fit(cfg, data, Path(a.out), init_run=a.init_from, resume=not a.no_resume)
+    summary = fit(get_recipe(cfg.recipe), cfg, data, Path(a.out), init_run=a.init_from, resume=a.resume)
     _print_json(summary)
     print(f"run written to {a.out} (weights: {Path(a.out) / 'model.safetensors'})")
     return 0
 
 
-def cmd_eval(a: argparse.Namespace) -> int:
-    from thzface.engine.checkpoint import read_metadata, weights_path
-    from thzface.recipes import get_recipe
+def cmd_configs(a: argparse.Namespace) -> int:
+    from thzface.recipes import find_config, preset_names
 
-    recipe = get_recipe(read_metadata(weights_path(a.run))["recipe"])
-    metrics = recipe.evaluate(Path(a.run), resolve_data(a.data), Path(a.out))
+    for name in preset_names():
+        print(f"{name:18s} {find_config(name)}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from thzface.recipes import recipe_of
+
+    metrics = recipe_of(a.run).evaluate(Path(a.run), resolve_data(a.data), Path(a.out))
     print(dumps(metrics.get("summary", {})))
     print(f"report written to {Path(a.out) / 'report.html'}")
     return 0
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
-    from thzface.engine.checkpoint import read_metadata, weights_path
-    from thzface.recipes import get_recipe
+    from thzface.engine.recipe import PredictOptions
+    from thzface.recipes import recipe_of
 
-    recipe = get_recipe(read_metadata(weights_path(a.run))["recipe"])
-    res = recipe.predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), a)
-    _print_json(res)
+    opts = PredictOptions(
+        backend=a.backend,
+        mask=Path(a.mask) if a.mask else None,
+        samples=a.samples,
+        edits=tuple(a.edit),
+        seed=a.seed,
+    )
+    if opts.samples < 1:
+        raise ValueError(f"--samples {opts.samples}: must be >= 1")
+    _print_json(recipe_of(a.run).predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), opts))
     return 0
 
 
 def cmd_verify(a: argparse.Namespace) -> int:
-    from thzface.engine.checkpoint import read_metadata, weights_path
+    from thzface.recipes import recipe_of
 
-    recipe = read_metadata(weights_path(a.run))["recipe"]
-    if recipe == "twin":
-        from thzface.recipes.twin_infer import verify
-    elif recipe in ("mtl", "distill"):
-        from thzface.recipes.mtl_infer import verify
-    else:
-        raise ValueError(f"{a.run}: recipe {recipe!r} is not a verification model (mtl, distill or twin)")
-    res = verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold)
-    _print_json(res)
+    _print_json(recipe_of(a.run).verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold))
     return 0
 
 
@@ -110,8 +117,9 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 def cmd_import_reference(a: argparse.Namespace) -> int:
     from thzface.export.importer import import_reference_run
+    from thzface.recipes import MTL, find_config
 
-    _print_json(import_reference_run(Path(a.ckpt), Path(a.out)))
+    _print_json(import_reference_run(Path(a.ckpt), Path(a.out), MTL.model, find_config("mtl-paper")))
     return 0
 
 
@@ -132,15 +140,17 @@ def cmd_sim(a: argparse.Namespace) -> int:
 
 def cmd_export(a: argparse.Namespace) -> int:
     from thzface.export.onnx import export_onnx
+    from thzface.recipes import recipe_of
 
-    _print_json(export_onnx(Path(a.run), Path(a.out) if a.out else None, check=a.check))
+    models = (recipe_of(a.run).model,)
+    _print_json(export_onnx(Path(a.run), models, Path(a.out) if a.out else None, check=a.check))
     return 0
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
     from thzface.serve import serve
 
-    serve(Path(a.run), host=a.host, port=a.port)
+    serve(Path(a.run), host=a.host, port=a.port, backend=a.backend)
     return 0
 
 
@@ -184,14 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--negatives", choices=["random", "hard"], default="random")
     d.set_defaults(fn=cmd_data)
 
-    t = sub.add_parser("train", help="train a recipe from a YAML config")
-    t.add_argument("config")
+    t = sub.add_parser("train", help="train a recipe from a YAML config or a shipped preset (see `thzface configs`)")
+    t.add_argument("config", help="config file, or a preset name such as mtl-default")
     t.add_argument("--data", default=None, help="dataset folder, or sim:<preset> (default sim:demo)")
     t.add_argument("--out", required=True)
     t.add_argument("--init-from", default=None, help="run folder whose weights initialise the model (fine-tuning)")
-    t.add_argument("--no-resume", action="store_true", help="ignore RUN/checkpoints/last.ckpt")
+    res = t.add_mutually_exclusive_group()
+    res.add_argument(
+        "--resume",
+        dest="resume",
+        action="store_true",
+        default=None,
+        help="continue the run in --out with the config saved there (default: resume only when the configs match)",
+    )
+    res.add_argument("--no-resume", dest="resume", action="store_false", help="clear the run in --out, start over")
     t.add_argument("overrides", nargs="*", help="dotted key=value config overrides")
     t.set_defaults(fn=cmd_train)
+
+    cf = sub.add_parser("configs", help="list the shipped config presets (usable by name in `thzface train`)")
+    cf.set_defaults(fn=cmd_configs)
 
     e = sub.add_parser("eval", help="evaluate a run on a dataset's test.csv → metrics.json + report.html")
     e.add_argument("run")
@@ -242,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("run")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: RUN/model.onnx (onnxruntime)")
     sv.set_defaults(fn=cmd_serve)
     return p
 
@@ -275,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("thzface: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. `| head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Typed config dataclasses: YAML round trip, dotted ``key=value`` overrides, unknown keys rejected.
 
 One run config is a :class:`Config`: common sections (``data``, ``train``, ``aug``) plus recipe-specific
-``model`` and ``loss`` sections whose dataclass types come from the recipe registry
-(:mod:`thzface.recipes`). Every field is read somewhere; a trailing comment documents it.
+``model`` and ``loss`` sections whose dataclass types the recipe registry (:mod:`thzface.recipes`) supplies;
+this module imports nothing else of thzface. Every field is read somewhere; a trailing comment documents it.
 """
 
 from __future__ import annotations
@@ -249,35 +249,23 @@ class Config:
     loss: Any = None  # recipe's loss config dataclass
 
 
-def config_from_dict(data: dict, where: str = "config") -> Config:
-    """Plain dict → Config, resolving the recipe's model/loss dataclasses."""
-    from thzface.recipes import get_recipe
-
+def config_from_sections(data: dict, sections: dict[str, type], where: str = "config") -> Config:
+    """Plain dict → Config whose sections are built from the recipe's dataclasses in ``sections`` (``model``,
+    ``loss`` and, where the recipe sets other defaults, ``data``/``aug``/``train`` subclasses); strictly validated.
+    The registry (:mod:`thzface.recipes`) picks the dataclasses from ``data["recipe"]``."""
     data = dict(data)
-    recipe_name = data.get("recipe", "mtl")
-    try:
-        recipe = get_recipe(recipe_name)
-    except KeyError as e:
-        raise ConfigError(f"{where}.recipe: {e.args[0]}") from e
-    model = from_dict(recipe.ModelConfig, data.pop("model", None), f"{where}.model")
-    loss = from_dict(recipe.LossConfig, data.pop("loss", None), f"{where}.loss")
+    built: dict[str, Any] = {
+        name: from_dict(cls, data.pop(name, None), f"{where}.{name}") for name, cls in sections.items()
+    }
     cfg = from_dict(Config, data, where)
-    cfg.model, cfg.loss = model, loss
+    for name, value in built.items():
+        setattr(cfg, name, value)
     return cfg
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config, apply dotted overrides, validate strictly."""
-    data = apply_overrides(read_yaml(path), list(overrides or []))
-    return config_from_dict(data, where=str(path))
-
-
-def find_config(name: str) -> Path:
-    """``configs/<name>.yaml`` of the source checkout (the shipped configs); ConfigError when absent."""
-    path = Path(__file__).resolve().parents[2] / "configs" / f"{name}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{path}: shipped config {name!r} not found (is thzface installed from a checkout?)")
-    return path
+def read_config_dict(path: str | Path, overrides: list[str] | None = None) -> dict:
+    """A YAML config as a plain dict with dotted ``key=value`` overrides applied (validated by the recipe)."""
+    return apply_overrides(read_yaml(path), list(overrides or []))
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

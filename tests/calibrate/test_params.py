@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thzface.calibrate.params import PARAMS, apply_params, base_values, true_values
+from thzface.calibrate.params import PARAMS, apply_params, base_values
 from thzface.sim.presets import get_preset
 
 
@@ -28,9 +28,6 @@ def test_apply_params_narrows_ranges_and_keeps_the_rest() -> None:
     assert cfg.fabrics.wool_knit.tan_delta == pytest.approx(tuple(2 * t for t in base.fabrics.wool_knit.tan_delta))
     assert cfg.instrument == base.instrument  # kept unless asked
     assert apply_params(get_preset("demo"), vals, "db", instrument="per_sample").instrument == "per_sample"
-    back = true_values(cfg, base)
-    for k, v in vals.items():
-        assert back[k] == pytest.approx(v, rel=1e-9)
 
 
 def test_base_values_are_range_midpoints() -> None:

@@ -1,4 +1,4 @@
-"""TripletDataset / ImageDataset samples, visible flags, masks, clean targets; make_pairs; identity_list."""
+"""TripletDataset samples, visible flags, masks, clean targets; make_pairs; identity_list."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from thzface.data.csv import TripletRow
-from thzface.data.datasets import ImageDataset, TripletDataset, identity_list, make_pairs
+from thzface.data.datasets import TripletDataset, identity_list, make_pairs
 
 ROWS = [
     TripletRow("ida_b1b_0.png", "ida_n1n_0.png", "idb_b2b_1.png", "ida_b1b_0.png", "ida_n1n_0.png", "idb_b2b_1.png"),
@@ -68,23 +68,6 @@ def test_triplet_errors(make_ds) -> None:
         TripletDataset(root, ROWS, 16, ["ida", "idb", "idc"])
     with pytest.raises(ValueError, match=r"target='noisy'"):
         TripletDataset(root, ROWS, 16, identity_list(ROWS), target="noisy")
-
-
-def test_image_dataset(make_ds) -> None:
-    root = make_ds(visible=True)
-    names = ["idb_b2b_1.png", "ida_n4n_0.png"]
-    ds = ImageDataset(root, names, 16, ["ida", "idb"])
-    s = ds[0]
-    assert s["image"].shape == (1, 16, 16)
-    assert (s["identity"].item(), s["posture"].item(), bool(s["concealed"]), s["name"]) == (
-        1,
-        1,
-        True,
-        names[0],
-    )
-    assert ds[1]["posture"].item() == 3 and not ds[1]["concealed"]
-    vis = ImageDataset(root, names, 16, ["ida", "idb"], channels=3, subdir="visible")
-    assert vis[0]["image"].shape == (3, 16, 16)
 
 
 def test_make_pairs_all_and_limited() -> None:

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from thzface.engine.checkpoint import load_run
+from thzface.recipes import load_run
 
 
 def test_two_gloo_processes(repo, tiny_data, tmp_path):

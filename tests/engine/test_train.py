@@ -6,10 +6,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from thzface.config import load_config
-from thzface.engine.checkpoint import RunError, load_run, read_metadata
+from thzface.config import save_config
+from thzface.engine.checkpoint import RunError, read_metadata
 from thzface.engine.task import NonFiniteLossError
-from thzface.engine.train import fit
+from thzface.recipes import load_config, load_run
+from thzface.recipes import train as fit
 
 
 def tiny_cfg(repo, *overrides):
@@ -42,12 +43,12 @@ def test_fit_writes_run_and_weights_round_trip(repo, tiny_data, tmp_path):
 
 
 def test_resume_restores_step_and_lr(repo, tiny_data, tmp_path):
+    """Same config: the rerun resumes from last.ckpt; step, LR schedule and weights match a straight run."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     fit(tiny_cfg(repo, "train.max_steps=6"), tiny_data, straight)
-    fit(tiny_cfg(repo, "train.max_steps=3"), tiny_data, resumed)
-    assert last_state(resumed)["global_step"] == 3
-    summary = fit(tiny_cfg(repo, "train.max_steps=6"), tiny_data, resumed)
-    assert summary["resumed_from"].endswith("last.ckpt")
+    fit(tiny_cfg(repo, "train.max_steps=6"), tiny_data, resumed)
+    summary = fit(tiny_cfg(repo, "train.max_steps=6"), tiny_data, resumed)  # a finished run: resumed, nothing to do
+    assert summary["resumed_from"].endswith("last.ckpt") and summary["global_step"] == 6
     a, b = last_state(straight), last_state(resumed)
     assert a["global_step"] == b["global_step"] == 6
     lr_a = a["optimizer_states"][0]["param_groups"][0]["lr"]
@@ -56,12 +57,30 @@ def test_resume_restores_step_and_lr(repo, tiny_data, tmp_path):
     assert a["lr_schedulers"][0]["last_epoch"] == b["lr_schedulers"][0]["last_epoch"] == 6
 
 
+def test_differing_config_needs_resume_or_no_resume(repo, tiny_data, tmp_path):
+    run = tmp_path / "run"
+    fit(tiny_cfg(repo, "train.max_steps=2"), tiny_data, run)
+    saved = (run / "config.yaml").read_text()
+    with pytest.raises(ValueError, match=r"different config \(loss.w_rec, train.max_steps\); pass --resume"):
+        fit(tiny_cfg(repo, "train.max_steps=3", "loss.w_rec=0.5"), tiny_data, run)
+    assert (run / "config.yaml").read_text() == saved  # the folder's config was not overwritten
+    kept = fit(tiny_cfg(repo, "train.max_steps=3", "loss.w_rec=0.5"), tiny_data, run, resume=True)
+    assert kept["global_step"] == 2 and (run / "config.yaml").read_text() == saved  # its own config: done at 2
+    fresh = fit(tiny_cfg(repo, "train.max_steps=3", "loss.w_rec=0.5"), tiny_data, run, resume=False)
+    assert fresh["resumed_from"] is None and fresh["global_step"] == 3
+    assert load_run(run)[0].loss.w_rec == 0.5
+    with pytest.raises(ValueError, match="no config.yaml to resume"):
+        fit(tiny_cfg(repo), tiny_data, tmp_path / "new", resume=True)
+
+
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(repo, tiny_data, tmp_path):
     run = tmp_path / "run"
     fit(tiny_cfg(repo, "train.max_steps=2"), tiny_data, run)
     before = (run / "model.safetensors").read_bytes()
+    bad = tiny_cfg(repo, "train.max_steps=4", "loss.w_rec=.nan")
+    save_config(bad, run / "config.yaml")  # the folder's config edited: the rerun resumes at step 2 with it
     with pytest.raises(NonFiniteLossError, match="non-finite loss at step 2"):
-        fit(tiny_cfg(repo, "train.max_steps=4", "loss.w_rec=.nan"), tiny_data, run)
+        fit(bad, tiny_data, run)
     assert (run / "model.safetensors").read_bytes() == before
     assert last_state(run)["global_step"] == 2
 
@@ -77,8 +96,8 @@ def test_run_errors(repo, tiny_data, tmp_path):
     with pytest.raises(RunError, match="no model.safetensors in the run folder"):
         load_run(tmp_path / "empty")
     fit(tiny_cfg(repo, "train.max_steps=1"), tiny_data, tmp_path / "run")
-    with pytest.raises(RunError, match="weights of recipe 'mtl', expected inpaint"):
-        load_run(tmp_path / "run", recipe="inpaint")
+    with pytest.raises(RunError, match="weights of recipe 'mtl', expected 'inpaint'"):
+        load_run(tmp_path / "run", ("inpaint",))
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(RunError, match="not a readable safetensors file"):
         load_run(tmp_path / "bad.safetensors")

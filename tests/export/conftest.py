@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from thzface.config import load_config
-from thzface.engine.train import fit
+from thzface.recipes import load_config
+from thzface.recipes import train as fit
 
 
 @pytest.fixture(scope="session")

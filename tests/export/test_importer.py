@@ -152,7 +152,7 @@ def test_wrong_containers_and_missing_file(tmp_path: Path) -> None:
 
 def test_cli_import_reference_makes_a_usable_paper_run(thz_state, tmp_path: Path) -> None:
     from thzface.cli import main
-    from thzface.engine.checkpoint import load_run
+    from thzface.recipes import load_run
 
     ckpt = tmp_path / "best.pth"
     torch.save({"model_state_dict": thz_state, "epoch": 3, "config": {"lr": 1e-4}}, ckpt)

@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from thzface.bench.onnx import run as bench_run
-from thzface.config import load_config
 from thzface.data.io import load_image
-from thzface.engine.checkpoint import RunError, load_run, save_weights
+from thzface.engine.checkpoint import WEIGHTS, RunError, save_weights
+from thzface.engine.recipe import PredictOptions
 from thzface.export.onnx import (
     CHECK_TOL,
     OUTPUTS,
@@ -30,8 +30,9 @@ from thzface.export.onnx import (
     session_metadata,
     weights_digest,
 )
-from thzface.recipes import get_recipe
-from thzface.recipes.mtl_infer import Predictor, predict
+from thzface.recipes import get_recipe, load_config, load_run
+from thzface.recipes.distill.config import EMBEDDERS
+from thzface.recipes.mtl.predict import Predictor, predict
 
 
 def scans(data: Path, n: int) -> list[Path]:
@@ -47,8 +48,8 @@ def copy_run(run: Path, dst: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def exported(onnx_run: Path, tmp_path_factory) -> dict:
-    """``export_onnx(RUN, OUT, check=True)``'s result, exported once for the module."""
-    return export_onnx(onnx_run, tmp_path_factory.mktemp("onnx") / "m.onnx", check=True)
+    """``export_onnx(RUN, EMBEDDERS, OUT, check=True)``'s result, exported once for the module."""
+    return export_onnx(onnx_run, EMBEDDERS, tmp_path_factory.mktemp("onnx") / "m.onnx", check=True)
 
 
 def test_export_check_and_dynamic_batch_match_torch(onnx_run, tiny_data, exported):
@@ -60,7 +61,7 @@ def test_export_check_and_dynamic_batch_match_torch(onnx_run, tiny_data, exporte
     batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_dim.dim_param == "batch" and not batch_dim.HasField("dim_value")
     session = new_session(out)
-    pred = Predictor(onnx_run)  # torch backend
+    pred = Predictor(onnx_run, EMBEDDERS)  # torch backend
     for n in (1, 7):  # batch sizes other than the trace's (2)
         x = pred.load(scans(tiny_data, n))  # (n, 1, S, S) real scans
         got, ref = run_session(session, x.numpy()), pred(x)
@@ -80,9 +81,9 @@ def test_metadata_records_the_weights(onnx_run, exported):
 
 def test_open_session_exports_when_missing_and_when_stale(onnx_run, tiny_data, tmp_path):
     run = copy_run(onnx_run, tmp_path / "run")
-    session = open_session(run)
+    session = open_session(run, EMBEDDERS)
     assert (run / "model.onnx").is_file()
-    x = Predictor(run).load(scans(tiny_data, 3))  # (3, 1, S, S)
+    x = Predictor(run, EMBEDDERS).load(scans(tiny_data, 3))  # (3, 1, S, S)
     before = run_session(session, x.numpy())["embedding"]
 
     cfg, model, extra = load_run(run)  # new weights: the old export is stale
@@ -90,10 +91,10 @@ def test_open_session_exports_when_missing_and_when_stale(onnx_run, tiny_data, t
     state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
              for k, v in model.state_dict().items()}  # fmt: skip
     save_weights(state, cfg, run / "model.safetensors", extra=extra)
-    session = open_session(run)
+    session = open_session(run, EMBEDDERS)
     assert session_metadata(session)["weights_sha256"] == weights_digest(run / "model.safetensors")
     after = run_session(session, x.numpy())["embedding"]
-    assert np.abs(after - Predictor(run)(x)["embedding"]).max() <= CHECK_TOL
+    assert np.abs(after - Predictor(run, EMBEDDERS)(x)["embedding"]).max() <= CHECK_TOL
     assert np.abs(after - before).max() > 1e-3
 
 
@@ -102,7 +103,7 @@ def test_predict_backend_onnx_matches_torch(onnx_run, tiny_data, tmp_path):
     files = scans(tiny_data, 4)
     res = {}
     for backend in ("torch", "onnx"):
-        predict(run, files, tmp_path / backend, argparse.Namespace(backend=backend))
+        predict(run, files, tmp_path / backend, PredictOptions(backend=backend), models=EMBEDDERS)
         res[backend] = json.loads((tmp_path / backend / "predictions.json").read_text())
     assert (run / "model.onnx").is_file()
     for a, b in zip(res["torch"], res["onnx"], strict=True):
@@ -133,9 +134,9 @@ def test_bad_inputs_and_files(onnx_run, exported, tmp_path):
         run_session(session, np.zeros((2, 1, size, size), np.uint8))
     (tmp_path / "folder").mkdir()
     with pytest.raises(OnnxError, match="--out is a folder"):
-        export_onnx(onnx_run, tmp_path / "folder")
+        export_onnx(onnx_run, EMBEDDERS, tmp_path / "folder")
     with pytest.raises(RunError, match="run folder not found"):
-        export_onnx(tmp_path / "nope", tmp_path / "x.onnx")
+        export_onnx(tmp_path / "nope", EMBEDDERS, tmp_path / "x.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"not onnx")
     with pytest.raises(OnnxError, match="junk.onnx: not a loadable ONNX model"):
         new_session(tmp_path / "junk.onnx")
@@ -144,7 +145,7 @@ def test_bad_inputs_and_files(onnx_run, exported, tmp_path):
     del proto.metadata_props[:]
     onnx.save(proto, str(foreign / "model.onnx"))
     with pytest.raises(OnnxError, match="not written by thzface"):
-        open_session(foreign)
+        open_session(foreign, EMBEDDERS)
 
 
 def test_bench_onnx_reports_both_backends(onnx_run, tmp_path):
@@ -162,9 +163,9 @@ def test_bench_onnx_reports_both_backends(onnx_run, tmp_path):
 def test_distill_student_exports_and_teacher_is_refused(repo, tmp_path):
     for stage in ("joint", "teacher"):  # untrained weights suffice: the graph and the parity check are the subject
         cfg = load_config(repo / "configs" / "distill-tiny.yaml", [f"model.stage={stage}"])
-        save_weights(get_recipe("distill").build_model(cfg).state_dict(), cfg, tmp_path / stage / "model.safetensors")
-    res = export_onnx(tmp_path / "joint", check=True)
+        save_weights(get_recipe("distill").model.build_model(cfg).state_dict(), cfg, tmp_path / stage / WEIGHTS)
+    res = export_onnx(tmp_path / "joint", EMBEDDERS, check=True)
     assert res["check"]["ok"] and session_metadata(new_session(Path(res["onnx"])))["recipe"] == "distill"
-    for refuse in (export_onnx, Predictor):  # export, predict/verify and serve all load through load_thz_run
-        with pytest.raises(RunError, match="stage=teacher model needs visible images"):
-            refuse(tmp_path / "teacher")
+    for refuse in (export_onnx, Predictor):  # export, predict/verify and serve load with expect=MultiTaskModel
+        with pytest.raises(RunError, match="a distill stage=teacher run needs visible images"):
+            refuse(tmp_path / "teacher", EMBEDDERS)

@@ -10,7 +10,6 @@ import torch
 from thzface.losses import (
     charbonnier,
     gradient_loss,
-    masked_l1,
     reconstruction_loss,
     reconstruction_terms,
     sobel,
@@ -59,16 +58,6 @@ def test_reconstruction_loss_is_the_weighted_sum() -> None:
     assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
 
 
-def test_masked_l1_golden() -> None:
-    pred, target = torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
-    mask = torch.tensor([[[[1.0, 0.0], [0.0, 0.0]]]])
-    assert float(masked_l1(pred, target, mask)) == pytest.approx((6 + 1 + 1 + 1) / 4)
-    assert float(masked_l1(pred, target, mask, w_known=0.0, w_hole=1.0)) == pytest.approx(0.25)
-    assert float(masked_l1(pred, target, mask[:, 0])) == pytest.approx(2.25)  # (N, H, W) mask
-    rgb = masked_l1(torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2), mask)  # mask broadcast over channels
-    assert float(rgb) == pytest.approx(2.25)
-
-
 def test_tv_golden() -> None:
     x = _ramp(slope=0.1) + (torch.arange(4, dtype=torch.float64) * 0.2).view(1, 1, 4, 1)
     assert float(tv_loss(x)) == pytest.approx(0.3)  # 0.2 vertical + 0.1 horizontal
@@ -82,7 +71,6 @@ def test_gradcheck_losses() -> None:
     # ssim_loss is 1 - mean of ssim_map, whose gradcheck lives in tests/metrics/test_metrics_ssim.py
     assert torch.autograd.gradcheck(lambda x: charbonnier(x, t), (p,))
     assert torch.autograd.gradcheck(lambda x: tv_loss(x - t), (p,))
-    assert torch.autograd.gradcheck(lambda x: masked_l1(x, t, (t > 0.5).double()), (p,))
 
 
 def test_errors() -> None:
@@ -91,10 +79,6 @@ def test_errors() -> None:
         charbonnier(x, x[..., :7])
     with pytest.raises(ValueError, match="ssim_loss: pred must have 4 dims"):
         ssim_loss(x[0], x[0])
-    with pytest.raises(ValueError, match=r"masked_l1: mask must lie in \[0, 1\]"):
-        masked_l1(x, x, x + 2)
-    with pytest.raises(ValueError, match="masked_l1: w_hole must be finite and >= 0"):
-        masked_l1(x, x, x, w_hole=-1.0)
     with pytest.raises(ValueError, match="reconstruction_loss: w_ssim must be finite and >= 0"):
         reconstruction_loss(x, x, w_ssim=float("nan"))
     with pytest.raises(ValueError, match="tv_loss: x must be at least 2x2 pixels"):

@@ -8,10 +8,11 @@ import dataclasses
 import pytest
 import torch
 
-from thzface.config import ConfigError, load_config
-from thzface.recipes.distill import LossConfig, ModelConfig, build_task
-from thzface.recipes.distill_task import DistillTask, TeacherTask
-from thzface.recipes.mtl import MtlTask
+from thzface.config import ConfigError
+from thzface.recipes import load_config
+from thzface.recipes.distill.config import LossConfig, ModelConfig
+from thzface.recipes.distill.task import DistillTask, TeacherTask, build_task
+from thzface.recipes.mtl.task import MtlTask
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -205,7 +206,7 @@ def test_joint_overfits_a_tiny_batch(repo) -> None:
 
 def test_loss_config_inherits_every_mtl_field() -> None:
     from thzface.models.multitask import MtlModelConfig
-    from thzface.recipes.mtl import LossConfig as MtlLoss
+    from thzface.recipes.mtl.config import LossConfig as MtlLoss
 
     assert {f.name for f in dataclasses.fields(MtlLoss)} <= {f.name for f in dataclasses.fields(LossConfig)}
     assert {f.name for f in dataclasses.fields(MtlModelConfig)} <= {f.name for f in dataclasses.fields(ModelConfig)}

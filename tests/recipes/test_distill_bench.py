@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from thzface.bench.distill import cell, confounds, paired_difference, paired_distill_dict, stats
-from thzface.config import config_from_dict, find_config, load_config, read_yaml
+from thzface.config import read_yaml
+from thzface.recipes import config_from_dict, find_config, load_config
 
 
 def test_paired_config_is_identical_in_every_shared_setting() -> None:

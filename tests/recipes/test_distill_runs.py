@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from thzface.config import load_config
 from thzface.data.csv import TripletRow, read_triplets, write_triplets
 from thzface.data.naming import format_name
-from thzface.engine.checkpoint import load_run
-from thzface.engine.train import fit
+from thzface.engine.recipe import PredictOptions
 from thzface.models.multitask import MultiTaskModel
 from thzface.models.teacher import TeacherModel
-from thzface.recipes import distill
+from thzface.recipes import DISTILL, load_config, load_run
+from thzface.recipes import train as fit
+from thzface.recipes.distill.task import build_task
 
 IDS = ("ida", "idb", "idc", "idd", "ide", "idf")  # ide, idf: test only (identity-disjoint)
 
@@ -72,12 +72,13 @@ def cfg_of(repo: Path, *overrides: str):
 
 
 def thz_only_copy(root: Path, dst: Path) -> Path:
-    """The dataset without visible/ and without visible CSV columns: what a deployment sees."""
+    """The dataset without visible/: what a deployment sees. The CSVs keep their visible columns, now pointing at
+    missing files; THz-only inference must not read them."""
     (dst / "thz").parent.mkdir(parents=True, exist_ok=True)
     shutil.copytree(root / "thz", dst / "thz")
     for name in ("train_val.csv", "test.csv"):
-        rows = read_triplets(root / name, root)
-        write_triplets([TripletRow(r.anchor, r.positive, r.negative) for r in rows], dst / name)
+        shutil.copy(root / name, dst / name)
+    assert "visible_concealed" in (dst / "test.csv").read_text().splitlines()[0]
     return dst
 
 
@@ -90,19 +91,19 @@ def test_two_stage_teacher_then_frozen_student(repo: Path, data: Path, tmp_path:
     teacher_run, student_run = tmp_path / "teacher", tmp_path / "student"
     summary = fit(cfg_of(repo, "model.stage=teacher"), data, teacher_run)
     assert summary["global_step"] == 3
-    tcfg, teacher, _ = load_run(teacher_run, recipe="distill")
+    tcfg, teacher, _ = load_run(teacher_run, ("distill",))
     assert isinstance(teacher, TeacherModel) and tcfg.model.stage == "teacher"
     assert set(load_file(str(teacher_run / "model.safetensors"))) == set(teacher.state_dict())
-    metrics = distill.evaluate(teacher_run, data, tmp_path / "teacher_report")
+    metrics = DISTILL.evaluate(teacher_run, data, tmp_path / "teacher_report")
     assert metrics["run"]["stage"] == "teacher" and metrics["run"]["rows_used"] == 50
     assert 0.0 <= metrics["summary"]["all"]["eer"] <= 1.0
     assert (tmp_path / "teacher_report" / "report.html").is_file()
     with pytest.raises(ValueError, match="stage=teacher run needs visible images"):
-        distill.predict(teacher_run, [data / "thz"], tmp_path / "pred", None)
+        DISTILL.predict(teacher_run, [data / "thz"], tmp_path / "pred", PredictOptions())
 
     overrides = ("model.stage=student", f"model.teacher_run={teacher_run}", "model.freeze_teacher=true")
     fit(cfg_of(repo, *overrides), data, student_run)
-    cfg, student, extra = load_run(student_run, recipe="distill")
+    cfg, student, extra = load_run(student_run, ("distill",))
     assert isinstance(student, MultiTaskModel) and cfg.model.stage == "student"
     saved = load_file(str(student_run / "model.safetensors"))
     assert set(saved) == set(student.state_dict())  # the student only: no teacher, no projections
@@ -116,11 +117,11 @@ def test_joint_run_evaluates_and_predicts_without_visible(repo: Path, data: Path
     run = tmp_path / "joint"
     fit(cfg_of(repo, "loss.w_rel=0.5"), data, run)
     plain = thz_only_copy(data, tmp_path / "thz_only")
-    metrics = distill.evaluate(run, plain, tmp_path / "report")
+    metrics = DISTILL.evaluate(run, plain, tmp_path / "report")
     assert set(metrics["protocols"]) == {"closed-set", "identity-disjoint", "all"}
     assert "silhouette_identity" in metrics["summary"]["all"]
     assert (tmp_path / "report" / "metrics.json").is_file()
-    res = distill.predict(run, [plain / "thz"], tmp_path / "pred", None)
+    res = DISTILL.predict(run, [plain / "thz"], tmp_path / "pred", PredictOptions())
     assert res["images"] == len(list((plain / "thz").iterdir()))
     assert (tmp_path / "pred" / "predictions.json").is_file()
 
@@ -129,6 +130,6 @@ def test_teacher_run_errors(repo: Path, data: Path, tmp_path: Path) -> None:
     run = tmp_path / "joint"
     fit(cfg_of(repo, "train.max_steps=1"), data, run)
     with pytest.raises(ValueError, match="a stage=joint run; point at a run trained with model.stage=teacher"):
-        distill.build_task(cfg_of(repo, "model.stage=student", f"model.teacher_run={run}"))
+        build_task(cfg_of(repo, "model.stage=student", f"model.teacher_run={run}"))
     with pytest.raises(ValueError, match="no model.safetensors"):
-        distill.build_task(cfg_of(repo, "model.stage=student", f"model.teacher_run={tmp_path}"))
+        build_task(cfg_of(repo, "model.stage=student", f"model.teacher_run={tmp_path}"))

@@ -7,7 +7,7 @@ import torch
 
 from thzface.models.inpaint import AttentionGate, AttentionUNet, InpaintModelConfig, hide_holes, inpaint_preset
 from thzface.models.profile import count_parameters, flops_per_sample
-from thzface.recipes.inpaint_baselines import diffusion_fill, mean_fill
+from thzface.recipes.inpaint.baselines import diffusion_fill, mean_fill
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -12,9 +12,10 @@ import pytest
 import torch
 from PIL import Image
 
-from thzface.config import load_config, save_config
+from thzface.config import save_config
 from thzface.data.naming import format_name
 from thzface.data.split import write_split
+from thzface.recipes import load_config
 
 SIDE = 48  # written image side; configs run at 32, so resizing and box scaling are exercised
 
@@ -76,7 +77,7 @@ def tiny(repo: Path, *overrides: str):
 
 
 def test_dataset_loads_images_and_scaled_context(repo, data):
-    from thzface.recipes.inpaint_data import InpaintDataModule, contexts, split_dataset
+    from thzface.recipes.inpaint.data import InpaintDataModule, contexts, split_dataset
 
     cfg = tiny(repo)
     ds = split_dataset(cfg, data, "test.csv")
@@ -98,7 +99,7 @@ def test_dataset_loads_images_and_scaled_context(repo, data):
 
 
 def test_flip_batch_mirrors_image_and_context():
-    from thzface.recipes.inpaint import flip_batch
+    from thzface.recipes.inpaint.task import flip_batch
 
     image = torch.arange(16.0).view(1, 1, 4, 4).repeat(2, 1, 1, 1) / 16
     region = (torch.arange(4.0).view(1, 1, 1, 4) < 1).expand(2, 1, 4, 4)
@@ -111,8 +112,8 @@ def test_flip_batch_mirrors_image_and_context():
 
 
 def test_tiny_overfit_hole_error_drops(repo, data):
-    from thzface.recipes.inpaint import build_task
-    from thzface.recipes.inpaint_data import split_dataset
+    from thzface.recipes.inpaint.data import split_dataset
+    from thzface.recipes.inpaint.task import build_task
 
     torch.manual_seed(0)
     cfg = tiny(repo, "model.widths=[16,32,64]")
@@ -135,7 +136,7 @@ def test_tiny_overfit_hole_error_drops(repo, data):
 
 @pytest.fixture(scope="module")
 def run(repo, data, tmp_path_factory) -> Path:
-    from thzface.engine.train import fit
+    from thzface.recipes import train as fit
 
     out = tmp_path_factory.mktemp("inpaint-run") / "run"
     summary = fit(tiny(repo, "train.max_steps=3", "train.max_epochs=3"), data, out)
@@ -144,10 +145,11 @@ def run(repo, data, tmp_path_factory) -> Path:
 
 
 def test_fit_logs_curriculum_and_exports(run):
-    from thzface.engine.checkpoint import load_run, read_metadata
+    from thzface.engine.checkpoint import read_metadata
     from thzface.models.inpaint import AttentionUNet
+    from thzface.recipes import load_run
 
-    cfg, model, extra = load_run(run, recipe="inpaint")
+    cfg, model, extra = load_run(run, ("inpaint",))
     assert isinstance(model, AttentionUNet) and cfg.recipe == "inpaint"
     assert extra["loss_terms"] == {"perceptual": "off: weight 0", "identity": "off: weight 0"}
     assert read_metadata(run / "model.safetensors")["recipe"] == "inpaint"
@@ -160,8 +162,10 @@ def test_fit_logs_curriculum_and_exports(run):
 
 
 def test_evaluate_writes_report_with_bucket_tables(run, data, tmp_path, monkeypatch):
-    from thzface.recipes import inpaint_eval
-    from thzface.recipes.inpaint import evaluate
+    from thzface.recipes import INPAINT
+    from thzface.recipes.inpaint import evaluate as inpaint_eval
+
+    evaluate = INPAINT.evaluate
 
     monkeypatch.setattr(inpaint_eval, "SPEED_MIN_S", 0.01)
 
@@ -184,13 +188,16 @@ def test_evaluate_writes_report_with_bucket_tables(run, data, tmp_path, monkeypa
 
 
 def test_predict_with_mask_file_and_folder(run, data, tmp_path):
-    from thzface.recipes.inpaint import predict
+    from thzface.engine.recipe import PredictOptions as Opts
+    from thzface.recipes import INPAINT
+
+    predict = INPAINT.predict
 
     imgs = sorted((data / "thz").glob("*_n1n_*.png"))[:2]
     mask = np.zeros((SIDE, SIDE), np.uint8)
     mask[10:30, 10:30] = 255
     Image.fromarray(mask).save(tmp_path / "m.png")
-    res = predict(run, imgs, tmp_path / "out", SimpleNamespace(mask=str(tmp_path / "m.png"), samples=1, edit=[]))
+    res = predict(run, imgs, tmp_path / "out", Opts(mask=tmp_path / "m.png"))
     assert res["images"] == 2
     out = np.asarray(Image.open(tmp_path / "out" / f"{imgs[0].stem}_inpainted.png"))
     src = np.asarray(Image.open(imgs[0]).resize((32, 32), Image.Resampling.BICUBIC))
@@ -198,14 +205,14 @@ def test_predict_with_mask_file_and_folder(run, data, tmp_path):
     (tmp_path / "masks").mkdir()
     for f in imgs:
         Image.fromarray(mask).save(tmp_path / "masks" / f.name)
-    records = json.loads(Path(predict(run, imgs, tmp_path / "o2", SimpleNamespace(mask=str(tmp_path / "masks")))
+    records = json.loads(Path(predict(run, imgs, tmp_path / "o2", Opts(mask=tmp_path / "masks"))
                               ["predictions"]).read_text())  # fmt: skip
     assert records[0]["hole_fraction"] == pytest.approx(20 * 20 / SIDE**2, abs=0.03)
     with pytest.raises(ValueError, match="an inpainting run needs --mask"):
-        predict(run, imgs, tmp_path / "o3", SimpleNamespace(mask=None))
+        predict(run, imgs, tmp_path / "o3", Opts())
     with pytest.raises(FileNotFoundError, match="no mask for"):
         predict(run, [sorted((data / "thz").glob("*_n2n_*.png"))[0]], tmp_path / "o4",
-                SimpleNamespace(mask=str(tmp_path / "masks")))  # fmt: skip
+                Opts(mask=tmp_path / "masks"))  # fmt: skip
 
 
 def _fake_trained_mtl(repo: Path, out: Path, step: int) -> Path:
@@ -214,15 +221,15 @@ def _fake_trained_mtl(repo: Path, out: Path, step: int) -> Path:
 
     cfg = load_config(repo / "configs" / "mtl-tiny.yaml")
     torch.manual_seed(0)
-    model = get_recipe("mtl").build_model(cfg)
+    model = get_recipe("mtl").model.build_model(cfg)
     save_weights(model.state_dict(), cfg, out / "model.safetensors", extra={"step": step})
     return out
 
 
 def test_identity_term_from_a_trained_embedder_only(repo, data, tmp_path):
     from thzface.engine.checkpoint import RunError
-    from thzface.recipes.inpaint import build_task
-    from thzface.recipes.inpaint_data import InpaintDataModule
+    from thzface.recipes.inpaint.data import InpaintDataModule
+    from thzface.recipes.inpaint.task import build_task
 
     emb = _fake_trained_mtl(repo, tmp_path / "mtl", step=5)
     task = build_task(tiny(repo, f"loss.identity_run={emb}", "loss.w_identity=0.1"))
@@ -245,7 +252,7 @@ def test_perceptual_term_needs_user_weights(repo, tmp_path):
     from safetensors.torch import save_file
 
     from thzface.losses.perceptual import _features
-    from thzface.recipes.inpaint import build_task
+    from thzface.recipes.inpaint.task import build_task
 
     off = build_task(tiny(repo, "loss.w_perceptual=0.8"))
     assert off.perceptual is None and off.terms_status["perceptual"] == "off: no loss.perceptual_path"
@@ -258,7 +265,7 @@ def test_perceptual_term_needs_user_weights(repo, tmp_path):
 
 
 def test_task_config_errors(repo):
-    from thzface.recipes.inpaint import build_task
+    from thzface.recipes.inpaint.task import build_task
 
     with pytest.raises(ValueError, match="model.image_size 32 must equal data.image_size 64"):
         build_task(tiny(repo, "data.image_size=64"))
@@ -268,7 +275,7 @@ def test_task_config_errors(repo):
 
 def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatch):
     from thzface.bench import run_bench
-    from thzface.recipes import inpaint_eval
+    from thzface.recipes.inpaint import evaluate as inpaint_eval
 
     monkeypatch.setattr(inpaint_eval, "SPEED_MIN_S", 0.01)
 
@@ -292,8 +299,8 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
 
 def test_simulator_output_serves_every_mask_kind(repo, tiny_data):
     from thzface.data.masks import MaskConfig, area_ratio, eval_mask, sample_mask
-    from thzface.recipes.inpaint_data import contexts, split_dataset
-    from thzface.recipes.inpaint_eval import full_batch
+    from thzface.recipes.inpaint.data import contexts, split_dataset
+    from thzface.recipes.inpaint.evaluate import full_batch
 
     batch = full_batch(split_dataset(tiny(repo), tiny_data, "test.csv"))
     ctxs = contexts(batch)

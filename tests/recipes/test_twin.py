@@ -11,11 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from thzface.config import load_config
 from thzface.data.naming import format_name
 from thzface.data.split import write_split
-from thzface.engine.checkpoint import load_run
-from thzface.engine.train import fit
+from thzface.recipes import load_config, load_run
+from thzface.recipes import train as fit
 
 NATIVE = 40  # written image side; the tiny config reads them at 32 px (boxes are rescaled)
 
@@ -94,9 +93,9 @@ def twin_run(repo, twin_data, global_run, tmp_path_factory) -> Path:
 
 
 def test_dataset_boxes_scaled_and_twin_negatives(repo, twin_data, global_run):
-    from thzface.recipes.twin import build_datamodule
+    from thzface.recipes.twin.data import TwinDataModule
 
-    dm = build_datamodule(twin_cfg(repo, global_run), twin_data)
+    dm = TwinDataModule(twin_cfg(repo, global_run), twin_data)
     ds = dm._dataset(dm.train_rows, train=True)
     twins = {"id00": "id01", "id01": "id00", "id02": "id03", "id03": "id02"}
     seen_twin = 0
@@ -120,7 +119,7 @@ def test_dataset_boxes_scaled_and_twin_negatives(repo, twin_data, global_run):
 
 
 def test_missing_global_run_says_what_is_needed(repo):
-    from thzface.recipes.twin import build_task
+    from thzface.recipes.twin.task import build_task
 
     cfg = load_config(repo / "configs" / "twin-tiny.yaml")
     with pytest.raises(ValueError, match="model.global_run: the twin recipe needs a trained thzface mtl run"):
@@ -128,8 +127,8 @@ def test_missing_global_run_says_what_is_needed(repo):
 
 
 def test_frozen_global_weights_unchanged_after_training(twin_run, global_run):
-    _, twin, _ = load_run(twin_run, recipe="twin")
-    _, mtl, _ = load_run(global_run, recipe="mtl")
+    _, twin, _ = load_run(twin_run, ("twin",))
+    _, mtl, _ = load_run(global_run, ("mtl",))
     src = {f"{m}.{k}": v for m in ("encoder", "trunk", "verification_head") for k, v in
            getattr(mtl, m).state_dict().items()}  # fmt: skip
     dst = {k[len("global_net.") :]: v for k, v in twin.state_dict().items() if k.startswith("global_net.")}
@@ -154,12 +153,13 @@ def test_two_stages_switch_from_random_to_twin_negatives(twin_run):
 def test_tiny_overfit(repo, twin_data, global_run, kw):
     from torch.utils.data import default_collate
 
-    from thzface.recipes.twin import build_datamodule, build_task
+    from thzface.recipes.twin.data import TwinDataModule
+    from thzface.recipes.twin.task import build_task
 
     cfg = twin_cfg(repo, global_run, "loss.stage2_start=0", "aug.profile=none", *kw)
     torch.manual_seed(0)
     task = build_task(cfg).train()
-    dm = build_datamodule(cfg, twin_data)
+    dm = TwinDataModule(cfg, twin_data)
     ds = dm._dataset(dm.train_rows, train=True)
     picks = [i for i in range(len(ds)) if ds.twin_scan(i) is not None][::7][:4]  # rows whose anchor has a twin
     batch = default_collate([ds[i] for i in picks])
@@ -199,7 +199,7 @@ def test_eval_writes_twin_metrics_report_and_threshold(twin_run, twin_data, tmp_
 
 def test_predict_uses_aux_boxes_inside_a_dataset_else_the_box_head(twin_run, twin_data, tmp_path):
     from thzface.cli import main
-    from thzface.recipes.twin_infer import verify
+    from thzface.recipes.twin.predict import verify
 
     loose = tmp_path / "loose"
     loose.mkdir()
@@ -220,7 +220,7 @@ def test_predict_uses_aux_boxes_inside_a_dataset_else_the_box_head(twin_run, twi
 def test_simulator_dataset_gives_part_boxes_and_twins(repo, tiny_data):
     from thzface.data.csv import read_triplets
     from thzface.data.datasets import identity_list
-    from thzface.recipes.twin_data import twin_dataset
+    from thzface.recipes.twin.data import twin_dataset
 
     cfg = load_config(repo / "configs" / "twin-tiny.yaml")
     rows = [*read_triplets(tiny_data / "train_val.csv", tiny_data), *read_triplets(tiny_data / "test.csv", tiny_data)]

@@ -8,7 +8,7 @@ import torch
 
 from thzface.data.augment import PROFILES, photometric_augment
 from thzface.data.io import ImageError
-from thzface.recipes.twin_data import read_part_boxes, scale_boxes
+from thzface.recipes.twin.data import read_part_boxes, scale_boxes
 
 
 def test_scale_boxes_follows_centre_crop_and_resize():

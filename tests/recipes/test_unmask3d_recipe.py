@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -10,14 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from thzface.config import load_config
-from thzface.engine.checkpoint import load_run
-from thzface.engine.train import fit
 from thzface.models.unmask3d_nets import N3DOutput
-from thzface.recipes.unmask3d import build_datamodule, build_task
-from thzface.recipes.unmask3d_pipeline import analyse, complete
-from thzface.recipes.unmask3d_render import Renderer, project
-from thzface.recipes.unmask3d_task import Unmask3DTask
+from thzface.recipes import load_config, load_run
+from thzface.recipes import train as fit
+from thzface.recipes.unmask3d.data import Unmask3DDataModule as build_datamodule
+from thzface.recipes.unmask3d.pipeline import analyse, complete
+from thzface.recipes.unmask3d.render import Renderer, project
+from thzface.recipes.unmask3d.task import Unmask3DTask, build_task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -138,13 +136,13 @@ def test_two_phase_training_freezes_the_n3d(trained):
             assert changed == {"n3d": True, "gen": False, "disc": False}
         else:
             assert changed == {"n3d": False, "gen": True, "disc": True}
-    cfg, model, extra = load_run(out / "run", recipe="unmask3d")
+    cfg, model, extra = load_run(out / "run", ("unmask3d",))
     assert bool(model.coef_stats_set) and extra["step"] >= 2
 
 
 def test_noise_gives_different_completions_and_same_noise_the_same(trained, tiny_data):
     out, _, _ = trained
-    cfg, model, _ = load_run(out / "run", recipe="unmask3d")
+    cfg, model, _ = load_run(out / "run", ("unmask3d",))
     renderer = Renderer(cfg.model.face_model, "", cfg.model.render_grid_deg, cfg.data.image_size)
     from thzface.data.io import load_image
 
@@ -158,7 +156,10 @@ def test_noise_gives_different_completions_and_same_noise_the_same(trained, tiny
 
 def test_eval_and_predict(trained, tiny_data):
     out, _, _ = trained
-    from thzface.recipes.unmask3d import evaluate, predict
+    from thzface.engine.recipe import PredictOptions
+    from thzface.recipes import UNMASK3D
+
+    evaluate, predict = UNMASK3D.evaluate, UNMASK3D.predict
 
     metrics = evaluate(out / "run", tiny_data, out / "report")
     saved = json.loads((out / "report" / "metrics.json").read_text())
@@ -172,7 +173,7 @@ def test_eval_and_predict(trained, tiny_data):
     assert "no embedder" in metrics["identity"]["note"]
     assert (out / "report" / "report.html").is_file() and (out / "report" / "samples.png").is_file()
     img = tiny_data / "thz" / "id000_b1b_1.png"
-    args = argparse.Namespace(mask=None, samples=2, edit=["expression=happiness:0.5"], seed=3, backend="torch")
+    args = PredictOptions(samples=2, edits=("expression=happiness:0.5",), seed=3)
     res = predict(out / "run", [img], out / "pred", args)
     assert res["images"] == 1 and (out / "pred" / "id000_b1b_1_s2.png").is_file()
     rec0 = json.loads((out / "pred" / "predictions.json").read_text())[0]
@@ -182,5 +183,5 @@ def test_eval_and_predict(trained, tiny_data):
             out / "run",
             [img],
             out / "pred",
-            argparse.Namespace(mask=None, samples=1, edit=["expression=x:1"], seed=0, backend="torch"),
+            PredictOptions(edits=("expression=x:1",)),
         )

@@ -8,7 +8,7 @@ import torch
 
 from thzface.losses.unmask3d import mode_seeking_loss
 from thzface.metrics.unmask3d import coefficient_errors, mask_iou
-from thzface.recipes.unmask3d_render import (
+from thzface.recipes.unmask3d.render import (
     Renderer,
     apply_edits,
     fit_placement,

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from thzface.config import load_config
-from thzface.engine.train import fit
-from thzface.recipes.mtl import evaluate
+from thzface.recipes import MTL, load_config
+from thzface.recipes import train as fit
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +17,6 @@ def serve_run(repo: Path, tiny_data: Path, tmp_path_factory) -> Path:
     if not (run / "model.safetensors").is_file():
         fit(load_config(repo / "configs" / "mtl-tiny.yaml", ["train.max_steps=2"]), tiny_data, run)
     if not (run / "threshold.json").is_file():
-        evaluate(run, tiny_data, tmp_path_factory.mktemp("serve-report"))
+        MTL.evaluate(run, tiny_data, tmp_path_factory.mktemp("serve-report"))
     assert (run / "threshold.json").is_file(), "thzface eval wrote no threshold for the tiny run"
     return run

@@ -23,7 +23,7 @@ from thzface.bench import format_table
 from thzface.calibrate.params import PARAMS, apply_params
 from thzface.calibrate.preset import calibration_path
 from thzface.calibrate.run import calibrate
-from thzface.config import find_config, load_config
+from thzface.recipes import find_config, load_config
 from thzface.sim.presets import get_preset, save_preset_file
 
 BASE = "bench-20"
@@ -92,12 +92,12 @@ def train_eval(data: Path, out: Path, budget_s: float, seed: int, init_run: Path
     its test rows."""
     from thzface.bench.mtl import flatten
     from thzface.engine.train import fit
-    from thzface.recipes.mtl_eval import evaluate
+    from thzface.recipes import MTL, get_recipe
 
     cfg = load_config(find_config(TRANSFER_CONFIG), [*TRANSFER_OVERRIDES, f"train.max_time_s={budget_s}",
                                                      f"train.seed={seed}"])  # fmt: skip
-    summary = fit(cfg, data, out / "run", init_run=init_run, resume=False)
-    row = flatten(evaluate(out / "run", data, out / "report"))
+    summary = fit(get_recipe(cfg.recipe), cfg, data, out / "run", init_run=init_run, resume=False)
+    row = flatten(MTL.evaluate(out / "run", data, out / "report"))
     row.update(steps=summary["global_step"], train_seconds=summary["seconds"])
     return row
 

@@ -18,15 +18,14 @@ import numpy as np
 import torch
 
 from thzface.bench import format_table
-from thzface.config import load_config
 from thzface.data.io import open_image
-from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters
-from thzface.recipes.inpaint_baselines import BASELINES
-from thzface.recipes.inpaint_data import split_dataset
-from thzface.recipes.inpaint_eval import HEADLINE, evaluate, evaluate_method, full_batch, summary
-from thzface.recipes.inpaint_identity import load_embedder
+from thzface.recipes import find_config, get_recipe, load_config, load_run
+from thzface.recipes.inpaint.baselines import BASELINES
+from thzface.recipes.inpaint.data import split_dataset
+from thzface.recipes.inpaint.evaluate import HEADLINE, evaluate, evaluate_method, full_batch, summary
+from thzface.recipes.inpaint.identity import load_embedder
 
 PRESETS = ("default", "paper")
 
@@ -34,7 +33,7 @@ PRESETS = ("default", "paper")
 @torch.no_grad()
 def ms_per_image(method, image: torch.Tensor, mask: torch.Tensor, batch: int) -> float:
     """Milliseconds per image of ``method(image, mask)`` on batches of ``batch`` (timed for >= SPEED_MIN_S)."""
-    from thzface.recipes import inpaint_eval
+    from thzface.recipes.inpaint import evaluate as inpaint_eval
 
     x, m = image[:1].expand(batch, -1, -1, -1).contiguous(), mask[:1].expand(batch, -1, -1, -1).contiguous()
     method(x, m)  # warm-up
@@ -77,7 +76,7 @@ def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float
          f"train.seed={seed}", f"data.image_size={side}", f"model.image_size={side}", "model.modality=thz",
          "model.image_channels=1", "loss.w_identity=0", "loss.identity_run="],
     )  # fmt: skip
-    return fit(cfg, data, out / "run", resume=False)
+    return fit(get_recipe(cfg.recipe), cfg, data, out / "run", resume=False)
 
 
 def embedder_config(configs: Path, data: Path, budget_s: float, side: int):
@@ -97,11 +96,12 @@ def run(args) -> dict:
 
     data = resolve_data(args.data, workers=getattr(args, "workers", 1))
     out = Path(args.out)
-    configs = Path(getattr(args, "configs", None) or Path(__file__).resolve().parents[3] / "configs")
+    configs = Path(getattr(args, "configs", None) or find_config("mtl-default").parent)
     side = dataset_side(data)
     emb_run = Path(args.embedder) if getattr(args, "embedder", None) else out / "embedder"
     if not getattr(args, "embedder", None):
-        fit(embedder_config(configs, data, args.budget_s, side), data, emb_run, resume=False)
+        ecfg = embedder_config(configs, data, args.budget_s, side)
+        fit(get_recipe(ecfg.recipe), ecfg, data, emb_run, resume=False)
     embedder = load_embedder(emb_run)
     arms: dict = {}
     mask_cfg = None

@@ -7,12 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
-from thzface.bench.infer import throughput
-from thzface.config import find_config, load_config
-from thzface.engine.checkpoint import load_run
+from thzface.engine.infer import throughput
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
-from thzface.recipes.mtl_eval import evaluate
+from thzface.recipes import MTL, find_config, get_recipe, load_config, load_run
 
 PRESETS = ("default", "paper")
 KEYS = [
@@ -69,8 +67,8 @@ def train_and_eval(config: Path, data: Path, out: Path, budget_s: float, seed: i
             *extra,
         ],
     )
-    summary = fit(cfg, data, out / "run", resume=False)
-    metrics = evaluate(out / "run", data, out / "report")
+    summary = fit(get_recipe(cfg.recipe), cfg, data, out / "run", resume=False)
+    metrics = MTL.evaluate(out / "run", data, out / "report")
     _, model, _ = load_run(out / "run")
     size = cfg.data.image_size
     row = flatten(metrics)

@@ -11,9 +11,11 @@ import onnxruntime as ort
 import torch
 
 from thzface.bench import format_table
-from thzface.bench.infer import throughput as torch_throughput
+from thzface.engine.checkpoint import load_run
+from thzface.engine.infer import throughput as torch_throughput
 from thzface.export.onnx import export_onnx, new_session, run_session, sample_inputs
-from thzface.recipes.mtl_infer import load_thz_run
+from thzface.models.multitask import MultiTaskModel
+from thzface.recipes.distill.config import EMBEDDERS
 
 BATCHES: tuple[int, ...] = (1, 64)
 
@@ -40,8 +42,8 @@ def run(args) -> dict:
     if not args.data:
         raise ValueError("bench onnx: pass the run folder with --data RUN")
     run_dir, out = Path(args.data), Path(args.out)
-    cfg, model, _ = load_thz_run(run_dir)
-    exported = export_onnx(run_dir, out / "model.onnx", check=True)
+    cfg, model, _ = load_run(run_dir, EMBEDDERS, expect=MultiTaskModel)
+    exported = export_onnx(run_dir, EMBEDDERS, out / "model.onnx", check=True)
     threads = int(getattr(args, "workers", 0) or torch.get_num_threads())  # --workers: threads of both backends
     session = new_session(out / "model.onnx", threads=threads)
     size, channels = int(cfg.data.image_size), int(cfg.model.in_channels)

@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
-from thzface.config import load_config
 from thzface.data.csv import read_triplets
 from thzface.data.split import read_twins
-from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.models.parts import GlobalEmbedder
 from thzface.models.profile import count_parameters
-from thzface.recipes import twin_eval as TE
+from thzface.recipes import find_config, get_recipe, load_config, load_run
+from thzface.recipes.twin import evaluate as TE
 from thzface.report import dumps
 
 SYSTEMS: dict[str, list[str]] = {
@@ -61,7 +60,7 @@ def budget(budget_s: float, seed: int) -> list[str]:
 def eval_global(g_run: Path, data: Path, config: Path, out: Path) -> dict:
     """The frozen global embedding alone, scored with the twin metrics (no training on top)."""
     cfg = load_config(config)
-    gcfg, mtl, _ = load_run(g_run, recipe="mtl")
+    gcfg, mtl, _ = load_run(g_run, ("mtl",))
     net = GlobalEmbedder(gcfg.model, "embedding")
     net.load_from(mtl)
     rows = read_triplets(data / cfg.data.test_csv, data)
@@ -84,7 +83,7 @@ def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str,
     if not getattr(args, "global_run", None):
         g_cfg = load_config(global_config(args, configs), budget(getattr(args, "global_budget_s", None) or
                                                                  args.budget_s, seed))  # fmt: skip
-        s = fit(g_cfg, data, g_run, resume=False)
+        s = fit(get_recipe(g_cfg.recipe), g_cfg, data, g_run, resume=False)
         rows["global"] = {"steps": s["global_step"], "train_seconds": s["seconds"]}
     rows["global"] = {**rows.get("global", {}), **eval_global(g_run, data, configs / "twin-default.yaml",
                                                               out / "global-report")}  # fmt: skip
@@ -92,9 +91,9 @@ def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str,
         cfg = load_config(configs / "twin-default.yaml",
                           [*budget(args.budget_s, seed), f"model.global_run={g_run}", *overrides])  # fmt: skip
         run = out / name
-        s = fit(cfg, data, run, resume=False)
+        s = fit(get_recipe(cfg.recipe), cfg, data, run, resume=False)
         metrics = TE.evaluate(run, data, run / "report")
-        _, model, _ = load_run(run, recipe="twin")
+        _, model, _ = load_run(run, ("twin",))
         common = {"parameters": count_parameters(model), "steps": s["global_step"], "train_seconds": s["seconds"],
                   "box_iou": metrics["box_head"].get("mean_iou")}  # fmt: skip
         for variant, suffix in VARIANTS.items():
@@ -115,7 +114,7 @@ def run(args) -> dict:
 
     data = resolve_data(args.data or "sim:twins-20", workers=args.workers)
     out = Path(args.out)
-    configs = Path(getattr(args, "configs", None) or Path(__file__).resolve().parents[3] / "configs")
+    configs = Path(getattr(args, "configs", None) or find_config("mtl-default").parent)
     per_seed = [run_seed(args, data, configs, out / f"seed{s}", s) for s in range(args.seeds)]
     systems = list(per_seed[0])
     mean = {name: mean_over_seeds([r[name] for r in per_seed]) for name in systems}

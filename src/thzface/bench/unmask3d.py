@@ -18,12 +18,10 @@ import numpy as np
 import torch
 
 from thzface.bench import format_table
-from thzface.config import find_config, load_config
-from thzface.engine.checkpoint import load_run
 from thzface.engine.train import fit
 from thzface.metrics.separability import frechet_distance
-from thzface.recipes import RECIPES
-from thzface.recipes.unmask3d_eval import run_eval, scores
+from thzface.recipes import RECIPES, find_config, get_recipe, load_config, load_run
+from thzface.recipes.unmask3d.evaluate import run_eval, scores
 
 MODALITIES: dict[str, dict[str, list[str]]] = {
     "thz": {"unmask3d": [], "inpaint": []},
@@ -45,7 +43,8 @@ def train(config: str, data: Path, out: Path, budget_s: float, seed: int, extra:
     """Fit ``configs/<config>.yaml`` for ``budget_s`` seconds; the run summary."""
     overrides = [f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.max_steps=-1",
                  "train.progress=false", f"train.seed={seed}", *extra]  # fmt: skip
-    return fit(load_config(find_config(config), overrides), data, out, resume=False)
+    cfg = load_config(find_config(config), overrides)
+    return fit(get_recipe(cfg.recipe), cfg, data, out, resume=False)
 
 
 def identity(embedder, pred: np.ndarray, target: np.ndarray) -> dict:
@@ -87,7 +86,7 @@ def unmask3d_rows(name: str, metrics: dict, c: dict, summary: dict, embedder) ->
 @torch.no_grad()
 def inpaint_row(run: Path, c: dict, embedder, summary: dict) -> dict:
     """The inpaint run on the same images and true garment masks as unmask3d's evaluation."""
-    _, model, _ = load_run(run, recipe="inpaint")
+    _, model, _ = load_run(run, ("inpaint",))
     image, mask = torch.from_numpy(c["image"]), torch.from_numpy(c["mask"])
     pred = torch.cat([model.inpaint(image[i : i + 32], mask[i : i + 32]).output for i in range(0, len(image), 32)])
     pred_np = pred.float().numpy()
@@ -101,7 +100,7 @@ def run_modality(modality: str, data: Path, out: Path, budget_s: float, seed: in
     emb_run = embedder_run if modality == "thz" else None
     embedder = None
     if emb_run is not None:
-        from thzface.recipes.inpaint_identity import load_embedder
+        from thzface.recipes.inpaint.identity import load_embedder
 
         embedder = load_embedder(emb_run)
     rows: dict = {}

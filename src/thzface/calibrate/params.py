@@ -95,16 +95,6 @@ def base_values(cfg: SimConfig) -> dict[str, float]:
     }
 
 
-def true_values(cfg: SimConfig, base: SimConfig) -> dict[str, float]:
-    """The parameter values a config implies (range midpoints), the loss scale measured against ``base``."""
-    out = base_values(cfg)
-    ratios = [
-        _mid(getattr(cfg.fabrics, f).tan_delta) / max(_mid(getattr(base.fabrics, f).tan_delta), 1e-12) for f in FABRICS
-    ]
-    out["fabric_loss_scale"] = float(np.exp(np.mean(np.log(ratios))))
-    return out
-
-
 def _rng(x: float, half: float, lo: float, hi: float) -> tuple[float, float]:
     return float(np.clip(x - half, lo, hi)), float(np.clip(x + half, lo, hi))
 

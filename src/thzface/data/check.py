@@ -1,4 +1,4 @@
-"""``thzface check``: find every problem in a dataset folder and report each as one ``path: message`` line.
+"""``thzface data check``: find every problem in a dataset folder and report each as one ``path: message`` line.
 
 Errors stop training or evaluation from running correctly; warnings are tolerated (the loader has a rule for
 them) but worth a look. Levels:
@@ -34,10 +34,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {'warning: ' if self.level == 'warning' else ''}{self.message}"
-
-
-def has_errors(problems: list[Problem]) -> bool:
-    return any(p.level == "error" for p in problems)
 
 
 def _strip(message: str, prefix: str | Path) -> str:

@@ -118,8 +118,11 @@ def _row_problems(row: TripletRow) -> list[tuple[str, str]]:
     return out
 
 
-def scan_triplets(csv_path: str | Path, root: str | Path) -> tuple[list[TripletRow], list[CsvProblem]]:
+def scan_triplets(
+    csv_path: str | Path, root: str | Path, visible: bool = True
+) -> tuple[list[TripletRow], list[CsvProblem]]:
     """Read ``csv_path`` and collect every problem; rows with an error are left out of the returned rows.
+    ``visible=False``: the visible columns are ignored (read as absent, their files not required).
 
     File-level failures (missing file, encoding, empty, missing columns) raise :class:`CsvError` at once.
     """
@@ -137,7 +140,7 @@ def scan_triplets(csv_path: str | Path, root: str | Path) -> tuple[list[TripletR
         if col not in header:
             raise CsvError(f"{csv_path}: missing column {col!r} (header: {','.join(header)})")
     problems = [CsvProblem(1, f"unknown column {h!r} ignored", "warning") for h in header if h not in COLUMNS]
-    index = {c: header.index(c) for c in COLUMNS if c in header}
+    index = {c: header.index(c) for c in COLUMNS if c in header and (visible or c not in VISIBLE)}
     rows: list[TripletRow] = []
     thz, vis = root / "thz", root / "visible"
     nrows = 0
@@ -178,16 +181,17 @@ def scan_triplets(csv_path: str | Path, root: str | Path) -> tuple[list[TripletR
     return rows, problems
 
 
-def read_triplets(csv_path: str | Path, root: str | Path) -> list[TripletRow]:
-    """Read and validate a triplet CSV whose file names live in ``root/thz`` (and ``root/visible``).
+def read_triplets(csv_path: str | Path, root: str | Path, visible: bool = True) -> list[TripletRow]:
+    """Read and validate a triplet CSV whose file names live in ``root/thz`` (and ``root/visible``; with
+    ``visible=False`` the visible columns are ignored, for inference that reads THz images only).
 
     Raises :class:`CsvError` on the first error (``file:line: problem``, with a count of further errors);
     warnings are issued as :class:`CsvWarning`.
     """
-    rows, problems = scan_triplets(csv_path, root)
+    rows, problems = scan_triplets(csv_path, root, visible)
     errors = [p for p in problems if p.level == "error"]
     if errors:
-        more = f" (and {len(errors) - 1} more errors; run `thzface check`)" if len(errors) > 1 else ""
+        more = f" (and {len(errors) - 1} more errors; run `thzface data check DIR`)" if len(errors) > 1 else ""
         raise CsvError(f"{csv_path}:{errors[0].line}: {errors[0].message}{more}")
     for p in problems:
         warnings.warn(f"{csv_path}:{p.line}: {p.message}", CsvWarning, stacklevel=2)
@@ -204,3 +208,10 @@ def write_triplets(rows: list[TripletRow], path: str | Path) -> None:
     for r in rows:
         writer.writerow([getattr(r, c) or "" for c in cols])
     atomic_write_text(path, buf.getvalue())
+
+
+def training_identities(root: Path, csv_name: str) -> set[str]:
+    """Identities of the anchors of ``root/csv_name`` (empty when the file is absent): what makes a test row
+    closed-set. Visible columns are not read."""
+    path = Path(root) / csv_name
+    return {r.anchor_name.identity for r in read_triplets(path, root, visible=False)} if path.is_file() else set()

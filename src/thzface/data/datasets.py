@@ -18,7 +18,6 @@ from torch.utils.data import Dataset
 from thzface.data.augment import Augment
 from thzface.data.csv import TripletRow
 from thzface.data.io import ImageError, load_image, read_aux_array
-from thzface.data.naming import parse_name
 
 
 def identity_list(*row_lists: Sequence[TripletRow]) -> list[str]:
@@ -172,41 +171,6 @@ class TripletDataset(Dataset):
                 sample[key] = zeros.clone() if name is None else self._vis(self.root / "visible" / name).clone()
             sample["vis_present"] = torch.tensor(present, dtype=torch.bool)  # (3,)
         return sample
-
-
-class ImageDataset(Dataset):
-    """Single images by seed file name with labels: image (C, S, S), identity, posture, concealed, name."""
-
-    def __init__(
-        self,
-        root: str | Path,
-        names: Sequence[str],
-        image_size: int,
-        identities: Sequence[str],
-        channels: int = 1,
-        subdir: str = "thz",
-    ) -> None:
-        if not names:
-            raise ValueError(f"{root}/{subdir}: no image names given")
-        self.dir = Path(root) / subdir
-        self.names = list(names)
-        self.parsed = [parse_name(n) for n in self.names]
-        index = _index_of(identities)
-        self.identity_labels = [_require(index, p.identity, n) for p, n in zip(self.parsed, self.names, strict=True)]
-        self._load = _ImageCache(image_size, channels)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def __getitem__(self, index: int) -> dict:
-        p = self.parsed[index]
-        return {
-            "image": self._load(self.dir / self.names[index]).clone(),  # (C, S, S)
-            "identity": torch.tensor(self.identity_labels[index], dtype=torch.long),
-            "posture": torch.tensor(p.posture, dtype=torch.long),
-            "concealed": torch.tensor(p.concealed),
-            "name": self.names[index],
-        }
 
 
 def make_pairs(

@@ -246,9 +246,9 @@ def write_split(
         try:
             parse_name(n)
         except NameError_ as e:
-            raise ValueError(f"{thz}/{e} (run `thzface check`)") from e
+            raise ValueError(f"{thz}/{e} (run `thzface data check DIR`)") from e
         if not n.endswith(".png"):
-            raise ValueError(f"{thz}/{n}: rename to a lower-case .png suffix (run `thzface check`)")
+            raise ValueError(f"{thz}/{n}: rename to a lower-case .png suffix (run `thzface data check DIR`)")
     twins = read_twins(root)
     means = identity_mean_images(root, names) if negatives == "hard" else None
     skipped = missing_counterparts(names)

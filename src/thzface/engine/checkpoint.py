@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
 
-from thzface.config import Config, config_from_dict, to_dict
+from thzface.config import AugConfig, Config, DataConfig, TrainConfig, config_from_sections, to_dict
 
 WEIGHTS = "model.safetensors"
 FORMAT = "thzface-weights-1"
@@ -22,6 +25,28 @@ FORMAT = "thzface-weights-1"
 
 class RunError(ValueError):
     """A run folder or weights file is missing, corrupt or of another recipe."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How a run's weights file becomes a model: the recipe's config sections and its model builder."""
+
+    name: str  # recipe name written into the weights' metadata ("mtl", "distill", ...)
+    model_config: type  # dataclass of the config's ``model:`` section; its defaults == configs/<name>-default.yaml
+    loss_config: type  # dataclass of the config's ``loss:`` section
+    build_model: Callable[[Config], nn.Module]  # the deployable model (what model.safetensors holds)
+    data_config: type = DataConfig  # the recipe's ``data:`` defaults (a DataConfig subclass where they differ)
+    aug_config: type = AugConfig  # the recipe's ``aug:`` defaults
+    train_config: type = TrainConfig  # the recipe's ``train:`` defaults
+
+    def config(self, data: dict, where: str = "config") -> Config:
+        """Plain dict → validated :class:`Config` with this recipe's sections; missing keys take its defaults."""
+        sections = {"data": self.data_config, "aug": self.aug_config, "train": self.train_config}
+        return config_from_sections(data, {**sections, "model": self.model_config, "loss": self.loss_config}, where)
+
+    def default_config(self) -> Config:
+        """The recipe's dataclass defaults: equal to ``configs/<name>-default.yaml`` (a test checks it)."""
+        return self.config({"recipe": self.name, "preset": "default"})
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], cfg: Config, path: str | Path, extra: dict | None = None) -> None:
@@ -72,21 +97,32 @@ def read_metadata(path: str | Path) -> dict:
     }
 
 
-def load_run(run: str | Path, recipe: str | tuple[str, ...] | None = None, map_location: str = "cpu"):
+def load_run(
+    run: str | Path,
+    models: ModelSpec | tuple[ModelSpec, ...],
+    map_location: str = "cpu",
+    expect: type[nn.Module] | None = None,
+):
     """Rebuild the model of a run from its weights file alone.
 
-    Returns ``(cfg, model, extra)`` with the model in eval mode. ``recipe`` (or a tuple of allowed recipes)
-    guards against a checkpoint of another recipe.
+    Returns ``(cfg, model, extra)`` with the model in eval mode. ``models`` (one :class:`ModelSpec` or a tuple of
+    them) are the recipes accepted; a weights file of another recipe, or (with ``expect``) a model of another class
+    (e.g. a distill ``stage: teacher`` run where a THz-only model is needed), is a :class:`RunError`.
     """
-    from thzface.recipes import get_recipe
-
     path = weights_path(run)
     meta = read_metadata(path)
-    allowed = (recipe,) if isinstance(recipe, str) else recipe
-    if allowed and meta["recipe"] not in allowed:
-        raise RunError(f"{path}: weights of recipe {meta['recipe']!r}, expected {' or '.join(allowed)}")
-    cfg: Config = config_from_dict(meta["config"], where=str(path))
-    model = get_recipe(cfg.recipe).build_model(cfg)
+    allowed = (models,) if isinstance(models, ModelSpec) else models
+    spec = next((m for m in allowed if m.name == meta["recipe"]), None)
+    if spec is None:
+        names = " or ".join(repr(m.name) for m in allowed)
+        raise RunError(f"{path}: weights of recipe {meta['recipe']!r}, expected {names}")
+    cfg = spec.config(meta["config"], where=str(path))
+    model = spec.build_model(cfg)
+    if expect is not None and not isinstance(model, expect):
+        raise RunError(
+            f"{path}: a {type(model).__name__} ({cfg.recipe}), not a {expect.__name__}; "
+            "a distill stage=teacher run needs visible images, use a THz-only student run"
+        )
     state = load_file(str(path), device=map_location)
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

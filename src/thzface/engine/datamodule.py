@@ -44,7 +44,8 @@ def train_loader(cfg: Config, ds, labels: list, trainer=None) -> DataLoader:
 
 
 class TripletDataModule(L.LightningDataModule):
-    """Reads ``DIR/<train_csv>``, splits validation rows, serves P×K (or shuffled) triplet batches."""
+    """Reads ``DIR/<train_csv>``, splits validation rows, serves P×K (or shuffled) triplet batches: each a
+    :class:`thzface.data.batch.TripletBatch` (a ``VisibleTripletBatch`` with ``data.use_visible``)."""
 
     def __init__(self, cfg: Config, root: Path):
         super().__init__()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from typing import Any
 
 import lightning as L
 import torch
 from torch import nn
 
 from thzface.config import Config
+from thzface.engine.infer import concat
 
 
 class NonFiniteLossError(RuntimeError):
@@ -59,10 +61,10 @@ class Task(L.LightningModule):
         self._start_time = time.monotonic()
 
     # -- recipe hooks ---------------------------------------------------------------------------
-    def compute_losses(self, batch: dict) -> dict[str, torch.Tensor]:
+    def compute_losses(self, batch: Any) -> dict[str, torch.Tensor]:  # batch: the recipe's typed batch
         raise NotImplementedError
 
-    def validation_outputs(self, batch: dict) -> dict[str, torch.Tensor]:
+    def validation_outputs(self, batch: Any) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def validation_metrics(self, collected: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -95,10 +97,15 @@ class Task(L.LightningModule):
         # every rank sees the whole validation set (no distributed sampler), so no gather is needed
         if not self._val:
             return
-        collected = {k: torch.cat(v) if v[0].dim() > 0 else torch.stack(v) for k, v in self._val.items()}
+        collected = concat(self._val)
         metrics = self.validation_metrics(collected)
         self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
         self._val = defaultdict(list)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        # the global RNG (dropout) is a function of (seed, rank, step) alone, so a run resumed from any checkpoint
+        # draws what an uninterrupted run draws
+        torch.manual_seed(self.cfg.train.seed + 1000 * self.global_rank + 1_000_003 * (self.global_step + 1))
 
     def trainable_parameters(self):
         return [p for p in self.parameters() if p.requires_grad]
@@ -140,9 +147,12 @@ class Task(L.LightningModule):
         return training_progress(self.global_step, total, self._start_time, t.max_time_s)
 
     def on_train_epoch_start(self) -> None:
-        """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch)."""
+        """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch). The epoch index
+        is counted from the optimizer steps done, so a run resumed from a checkpoint (where Lightning's own epoch
+        counter may run one ahead) draws exactly the batches of an uninterrupted run."""
         dl = self.trainer.train_dataloader
+        epoch = self.global_step // max(1, int(self.trainer.num_training_batches))
         for obj in (getattr(dl, "dataset", None), getattr(dl, "batch_sampler", None)):
             set_epoch = getattr(obj, "set_epoch", None)
             if callable(set_epoch):
-                set_epoch(self.current_epoch)
+                set_epoch(epoch)

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
 import torch
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from safetensors.torch import load_file
 
-from thzface.config import Config, save_config
-from thzface.engine.checkpoint import WEIGHTS, load_run, save_weights
+from thzface.config import Config, read_yaml, save_config, to_dict
+from thzface.engine.checkpoint import WEIGHTS, save_weights, weights_path
+from thzface.engine.recipe import Recipe
 from thzface.engine.task import Task
-from thzface.recipes import get_recipe
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +60,25 @@ class ExportBest(Callback):
             self.best = v
             self._save(trainer, pl_module, v)
 
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # the resume point: after every epoch (its validation included), so a killed run loses at most one epoch
+        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the latest state, also when max_steps/max_time stopped the run between checkpoint hooks
         trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
         if not (self.run_dir / WEIGHTS).exists():
             self._save(trainer, pl_module, None)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temp file and renamed: a run killed mid-write keeps its previous last.ckpt."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        super().save_checkpoint(checkpoint, tmp, storage_options)
+        os.replace(tmp, path)
 
 
 def _precision(cfg: Config) -> str:
@@ -72,8 +90,7 @@ def _precision(cfg: Config) -> str:
 
 def init_from(task: Task, run: str | Path) -> dict:
     """Copy weights of a previous run (pretraining) into the task's model where names and shapes match."""
-    _, src, _ = load_run(run)
-    src_state = src.state_dict()
+    src_state = load_file(str(weights_path(run)))
     dst = task.model.state_dict()
     taken = {k: v for k, v in src_state.items() if k in dst and dst[k].shape == v.shape}
     skipped = sorted(set(src_state) - set(taken))
@@ -82,19 +99,71 @@ def init_from(task: Task, run: str | Path) -> dict:
     return {"copied": len(taken), "skipped": skipped}
 
 
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_diff(a: dict, b: dict) -> list[str]:
+    """Dotted keys whose values differ between two plain config dicts (sorted)."""
+    fa, fb = _flat(a), _flat(b)
+
+    def same(x: object, y: object) -> bool:
+        return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+
+    return sorted(k for k in set(fa) | set(fb) if not same(fa.get(k), fb.get(k)))
+
+
+RUN_OUTPUTS = ("checkpoints", "logs", "tb", WEIGHTS, "curves.png", "threshold.json")  # what --no-resume clears
+
+
+def prepare_run(recipe: Recipe, cfg: Config, run_dir: Path, resume: bool | None) -> tuple[Config, Path | None]:
+    """The config to train and the checkpoint to resume from, for a run folder that may hold an earlier run.
+
+    ``resume=None``: resume when the folder's config.yaml equals ``cfg``; a differing one is a one-line error naming
+    the keys. ``True``: continue with the folder's config. ``False``: clear the folder's outputs, start over.
+    """
+    saved, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
+    if resume is False:
+        for name in RUN_OUTPUTS:
+            path = run_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        return cfg, None
+    if saved.is_file():
+        if resume:
+            return recipe.model.config(read_yaml(saved), where=str(saved)), last if last.is_file() else None
+        keys = config_diff(read_yaml(saved), to_dict(cfg))
+        if keys:
+            shown = ", ".join(keys[:6]) + (f" (+{len(keys) - 6} more)" if len(keys) > 6 else "")
+            raise ValueError(
+                f"{run_dir}: holds a run with a different config ({shown}); pass --resume to continue it with its "
+                "own config, --no-resume to start over, or another --out"
+            )
+    elif resume:
+        raise ValueError(f"{run_dir}: no config.yaml to resume (train without --resume)")
+    return cfg, last if last.is_file() else None
+
+
 def fit(
+    recipe: Recipe,
     cfg: Config,
     data_dir: str | Path,
     run_dir: str | Path,
     init_run: str | Path | None = None,
-    resume: bool = True,
+    resume: bool | None = None,
 ) -> dict:
-    """Train ``cfg`` on the dataset at ``data_dir`` into ``run_dir``; returns a summary dict."""
+    """Train ``cfg`` with ``recipe`` on the dataset at ``data_dir`` into ``run_dir``; returns a summary dict.
+    ``resume``: see :func:`prepare_run`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    recipe = get_recipe(cfg.recipe)
+    cfg, ckpt = prepare_run(recipe, cfg, run_dir, resume)
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
-    datamodule = recipe.build_datamodule(cfg, Path(data_dir))
+    datamodule = recipe.data(cfg, Path(data_dir))
     task: Task = recipe.build_task(cfg)
     summary: dict = {"run": str(run_dir)}
     if init_run:
@@ -103,7 +172,6 @@ def fit(
 
     t = cfg.train
     ckpt_dir = run_dir / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
     callbacks: list[Callback] = [
         ModelCheckpoint(
             dirpath=ckpt_dir,
@@ -111,7 +179,7 @@ def fit(
             monitor=t.monitor,
             mode=t.monitor_mode,
             save_top_k=1,
-            save_last=True,
+            save_last=False,  # last.ckpt is ExportBest's, written at each epoch end
             auto_insert_metric_name=False,
             enable_version_counter=False,
         ),
@@ -139,6 +207,7 @@ def fit(
         num_sanity_val_steps=0,
         log_every_n_steps=t.log_every,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         logger=loggers,
         enable_progress_bar=t.progress,
         enable_model_summary=False,
@@ -146,7 +215,7 @@ def fit(
         use_distributed_sampler=False,
         default_root_dir=run_dir,
     )
-    ckpt_path = str(last) if resume and last.exists() else None
+    ckpt_path = str(ckpt) if ckpt is not None else None
     summary["resumed_from"] = ckpt_path
     start = time.monotonic()
     trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from thzface.engine.checkpoint import ModelSpec
 from thzface.models.multitask import MultiTaskModel, build_model, mtl_preset
 
 # (reference-name regex, replacement) for the THz-only UnifiedMultiTaskModel; the decoder stage index is
@@ -134,19 +135,20 @@ def import_reference(ckpt_path: str | Path) -> tuple[MultiTaskModel, dict[str, A
     return model.eval(), report
 
 
-def import_reference_run(ckpt_path: str | Path, out: str | Path) -> dict:
+def import_reference_run(ckpt_path: str | Path, out: str | Path, spec: ModelSpec, paper_config: Path) -> dict:
     """``thzface import-reference``: import the released weights into a ``paper`` run folder (``OUT``).
 
-    The run gets ``config.yaml`` (configs/mtl-paper.yaml with the model section read off the checkpoint) and
+    The run gets ``config.yaml`` (``paper_config``, the ``mtl-paper`` preset, with the model section read off the
+    checkpoint and validated by ``spec``, the ``mtl`` recipe's) and
     ``model.safetensors``, so ``thzface eval/predict/verify`` work on it like on any trained run.
     """
-    from thzface.config import config_from_dict, find_config, read_yaml, save_config, to_dict
+    from thzface.config import read_yaml, save_config, to_dict
     from thzface.engine.checkpoint import save_weights
 
     model, report = import_reference(ckpt_path)
-    data = read_yaml(find_config("mtl-paper"))
+    data = read_yaml(paper_config)
     data["model"] = to_dict(model.cfg)
-    cfg = config_from_dict(data, where="mtl-paper (imported)")
+    cfg = spec.config(data, where="mtl-paper (imported)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")

@@ -3,7 +3,7 @@ and the onnxruntime session behind ``thzface predict --backend onnx``, ``thzface
 
 The graph has one input ``image`` (N, C, S, S) float32 in [0, 1] and three outputs ``embedding`` (N, D),
 ``posture_probs`` (N, P) and ``reconstruction`` (N, C_out, S, S); the batch axis is dynamic, the spatial size is
-the run's ``data.image_size`` (inputs are resized to it, as in :class:`thzface.recipes.mtl_infer.Predictor`).
+the run's ``data.image_size`` (inputs are resized to it, as in :class:`thzface.recipes.mtl.predict.Predictor`).
 The decoder is routed by the *predicted* posture, exactly as ``predict`` does in PyTorch. The file carries
 metadata (recipe, image size, postures, SHA-256 of the weights it came from) so a stale export is detected.
 
@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 from thzface.data.naming import POSTURES
-from thzface.engine.checkpoint import weights_path
-from thzface.recipes.mtl_infer import load_thz_run
+from thzface.engine.checkpoint import ModelSpec, load_run, weights_path
+from thzface.models.multitask import MultiTaskModel
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,9 @@ def check_parity(
     return res
 
 
-def export_onnx(run: Path, out: Path | None = None, check: bool = False, opset: int = OPSET) -> dict:
+def export_onnx(
+    run: Path, models: tuple[ModelSpec, ...], out: Path | None = None, check: bool = False, opset: int = OPSET
+) -> dict:
     """``thzface export onnx RUN [--out FILE] [--check]``: write the ONNX model (default ``RUN/model.onnx``).
 
     With ``check``, onnxruntime runs seeded sample inputs (batch 1 and 5) and the maximum difference to PyTorch
@@ -183,7 +185,7 @@ def export_onnx(run: Path, out: Path | None = None, check: bool = False, opset: 
     out = Path(out) if out is not None else default_onnx_path(Path(run))
     if out.is_dir():
         raise OnnxError(f"{out}: --out is a folder; give a file name such as {out / ONNX_NAME}")
-    cfg, model, extra = load_thz_run(Path(run))
+    cfg, model, extra = load_run(Path(run), models, expect=MultiTaskModel)
     channels, size = int(cfg.model.in_channels), int(cfg.data.image_size)
     meta = {
         "recipe": cfg.recipe,
@@ -209,14 +211,14 @@ def export_onnx(run: Path, out: Path | None = None, check: bool = False, opset: 
     return res
 
 
-def open_session(run: Path, threads: int | None = None) -> ort.InferenceSession:
+def open_session(run: Path, models: tuple[ModelSpec, ...], threads: int | None = None) -> ort.InferenceSession:
     """The onnxruntime session of ``RUN/model.onnx``; exported on the fly when missing or older than the weights."""
     run = Path(run)
     wpath = weights_path(run)
     path = default_onnx_path(run)
     if not path.is_file():
         log.warning("%s: no %s yet; exporting it now (thzface export onnx)", run, path.name)
-        export_onnx(run, path)
+        export_onnx(run, models, path)
         return new_session(path, threads)
     session = new_session(path, threads)
     meta = session_metadata(session)
@@ -224,6 +226,6 @@ def open_session(run: Path, threads: int | None = None) -> ort.InferenceSession:
         raise OnnxError(f"{path}: not written by thzface (no {FORMAT} metadata); re-run `thzface export onnx {run}`")
     if meta.get("weights_sha256") != weights_digest(wpath):
         log.warning("%s: exported from other weights than %s; re-exporting", path, wpath.name)
-        export_onnx(run, path)
+        export_onnx(run, models, path)
         session = new_session(path, threads)
     return session

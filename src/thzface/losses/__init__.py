@@ -1,9 +1,9 @@
-"""Training losses: pure differentiable torch functions → scalar, thin nn.Module wrappers, local-file LPIPS.
+"""Training losses: pure differentiable torch functions → scalar, local-file LPIPS.
 
 Families: embedding (supcon, triplet, batch-hard, identity), margin-softmax identity heads (CosFace, ArcFace,
 AdaFace; combinable with supcon via ``build_identity_loss``), classification (label-smoothing CE),
-reconstruction (Charbonnier, 1 - SSIM, Sobel gradient, masked L1, TV), distillation (feature, logit,
-relation), adversarial (hinge / non-saturating, WGAN-GP / R1 penalty), perceptual (LPIPS).
+reconstruction (Charbonnier, 1 - SSIM, Sobel gradient, TV; the inpainting hole L1 is in losses.inpaint),
+distillation (feature, logit, relation), adversarial (hinge / non-saturating, WGAN-GP / R1 penalty), perceptual (LPIPS).
 """
 
 from thzface.losses.adversarial import gan_d_loss, gan_g_loss, gradient_penalty
@@ -11,18 +11,10 @@ from thzface.losses.classification import label_smoothing_ce
 from thzface.losses.distillation import feature_distillation, logit_distillation, relation_distillation
 from thzface.losses.embedding import batch_hard_triplet, identity_loss, supcon, triplet_margin
 from thzface.losses.margin import IdentityLoss, MarginHead, build_identity_loss
-from thzface.losses.modules import (
-    LogitDistillationLoss,
-    MaskedL1Loss,
-    ReconstructionLoss,
-    SSIMLoss,
-    SupConLoss,
-)
 from thzface.losses.perceptual import LPIPS, WeightsNotFoundError, lpips_loss
 from thzface.losses.reconstruction import (
     charbonnier,
     gradient_loss,
-    masked_l1,
     reconstruction_loss,
     reconstruction_terms,
     sobel,
@@ -33,12 +25,7 @@ from thzface.losses.reconstruction import (
 __all__ = [
     "IdentityLoss",
     "LPIPS",
-    "LogitDistillationLoss",
     "MarginHead",
-    "MaskedL1Loss",
-    "ReconstructionLoss",
-    "SSIMLoss",
-    "SupConLoss",
     "WeightsNotFoundError",
     "batch_hard_triplet",
     "build_identity_loss",
@@ -52,7 +39,6 @@ __all__ = [
     "label_smoothing_ce",
     "logit_distillation",
     "lpips_loss",
-    "masked_l1",
     "reconstruction_loss",
     "reconstruction_terms",
     "relation_distillation",

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from thzface.losses.reduce import check_pair
-from thzface.metrics.checks import check_images, check_mask, check_positive
+from thzface.metrics.checks import check_images, check_positive
 from thzface.metrics.ssim import SSIM_SIGMA, SSIM_WINDOW, ssim_map
 
 # Sobel kernels scaled by 1/8 so a ramp of slope a (per pixel) has gradient exactly a away from the border.
@@ -84,27 +84,6 @@ def reconstruction_loss(
     }
     terms = reconstruction_terms(pred, target)
     return sum((weights[k] * v for k, v in terms.items()), pred.new_zeros(()))
-
-
-def masked_l1(
-    pred: torch.Tensor,
-    target: torch.Tensor,
-    mask: torch.Tensor,
-    w_known: float = 1.0,
-    w_hole: float = 6.0,
-) -> torch.Tensor:
-    """LaMa-style masked L1: mean of (w_hole * mask + w_known * (1 - mask)) * |pred - target|; scalar.
-
-    ``mask`` (N, 1|C, H, W) or (N, H, W), 1 in the hole, values in [0, 1]; the mean runs over all pixels and
-    channels, so the two weights set the relative pull of the hole and the known region.
-    """
-    where = "masked_l1"
-    _images(pred, target, where)
-    m = check_mask(mask, pred, where)  # (N, 1|C, H, W)
-    w_known = check_positive(w_known, where, "w_known", allow_zero=True)
-    w_hole = check_positive(w_hole, where, "w_hole", allow_zero=True)
-    pixel_weight = w_hole * m + w_known * (1.0 - m)  # (N, 1|C, H, W)
-    return (pixel_weight * (pred - target).abs()).mean()
 
 
 def tv_loss(x: torch.Tensor) -> torch.Tensor:

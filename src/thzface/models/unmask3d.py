@@ -2,7 +2,7 @@
 
 ``Unmask3D`` holds what ``model.safetensors`` stores: the N3D, the generator and the training-set mean/std of
 every coefficient (the N3D predicts standardised values, so a zero output is the predict-the-mean baseline).
-The renderer between them is numpy code of the simulator (:mod:`thzface.recipes.unmask3d_render`), not a module.
+The renderer between them is numpy code of the simulator (:mod:`thzface.recipes.unmask3d.render`), not a module.
 The PatchGAN discriminator is training-only and lives in the task.
 """
 

@@ -28,7 +28,9 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from thzface.data.naming import POSTURES
-from thzface.recipes.mtl_infer import Predictor
+from thzface.engine.infer import load_threshold
+from thzface.recipes.distill.config import EMBEDDERS
+from thzface.recipes.mtl.predict import Predictor
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
 from thzface.serve.samples import find_samples
 
@@ -71,7 +73,7 @@ class Analyzer:
 
     def __init__(self, run: Path, backend: str = "torch") -> None:
         self.run = Path(run)
-        self.predictor = Predictor(self.run, backend)
+        self.predictor = Predictor(self.run, EMBEDDERS, backend)
         self.size = int(self.predictor.size)
         self.channels = int(self.predictor.cfg.model.in_channels)
         self.lock = threading.Lock()
@@ -99,7 +101,7 @@ class Analyzer:
 
     def threshold(self) -> tuple[float | None, str | None]:
         """The run's decision threshold and where it came from; (None, why) when there is no usable one."""
-        thr = self.predictor.threshold()
+        thr = load_threshold(self.run)
         if thr is None:
             return None, None
         if not np.isfinite(thr):  # eval found no operating point (e.g. an untrained model)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from thzface.data.csv import read_triplets
 from thzface.data.naming import NameError_, parse_name
-from thzface.recipes.mtl_infer import IMAGE_EXTS
+from thzface.recipes.mtl.predict import IMAGE_EXTS
 
 log = logging.getLogger(__name__)
 

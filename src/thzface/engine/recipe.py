@@ -1,0 +1,56 @@
+"""The one recipe contract: what a recipe gives the engine and the CLI (``thzface.recipes.RECIPES`` maps names to it).
+
+A recipe package ``recipes/<name>/`` builds one :class:`Recipe` in its ``recipe.py``. The fields point straight at the
+functions that do the work (no shims): :class:`ModelSpec` rebuilds the deployable model of a run from its weights
+file; ``build_task`` and ``data`` are what :func:`thzface.engine.train.fit` trains; ``evaluate``, ``predict`` and
+``verify`` are the ``thzface eval | predict | verify`` verbs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+
+from thzface.config import Config
+from thzface.engine.checkpoint import ModelSpec
+from thzface.engine.task import Task
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """``thzface predict`` options; each recipe reads the ones it documents and ignores the rest."""
+
+    backend: str = "torch"  # torch | onnx (THz embedder runs exported with ``thzface export onnx``)
+    mask: Path | None = None  # mask image or folder (inpaint)
+    samples: int = 1  # completions per image (unmask3d)
+    edits: tuple[str, ...] = ()  # coefficient edits such as expression=happiness:0.5 (unmask3d)
+    seed: int = 0  # sampling seed (unmask3d)
+    batch_size: int = 64  # images per forward pass
+
+
+def no_verification(name: str) -> Callable[..., dict]:
+    """``verify`` of a recipe whose model does not compare two faces: a one-line user error."""
+
+    def verify(run: Path, a: Path, b: Path, threshold: float | None = None) -> dict:
+        raise ValueError(f"{run}: recipe {name!r} is not a verification model (mtl, distill or twin)")
+
+    return verify
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One trainable system, as the engine and the CLI see it."""
+
+    model: ModelSpec  # config sections + deployable model builder
+    build_task: Callable[[Config], Task]  # model + objective (the LightningModule the engine fits)
+    data: Callable[[Config, Path], L.LightningDataModule]  # train/validation loaders from one dataset folder
+    evaluate: Callable[[Path, Path, Path], dict]  # (run, data dir, out dir) → metrics; writes metrics.json + report
+    predict: Callable[[Path, list[Path], Path, PredictOptions], dict]  # (run, inputs, out dir, options) → summary
+    verify: Callable[..., dict]  # (run, a, b, threshold=None) → {"score", "threshold", "same_person", ...}
+
+    @property
+    def name(self) -> str:
+        return self.model.name

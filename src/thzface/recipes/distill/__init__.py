@@ -1,0 +1,1 @@
+"""Recipe ``distill``: see recipe.py."""

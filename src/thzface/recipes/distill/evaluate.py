@@ -1,0 +1,103 @@
+"""Evaluate a ``distill`` teacher run (THz + visible) on the test rows that have visible images.
+
+The teacher is training-time only, but its quality bounds what distillation can pass on, so its verification,
+posture and separability are reported with the same protocols and functions as the student's
+(:mod:`thzface.recipes.mtl.evaluate`). Rows without all three visible images are skipped and counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from thzface.config import atomic_write_text
+from thzface.data.csv import read_triplets, training_identities
+from thzface.data.datasets import TripletDataset, identity_list
+from thzface.engine.checkpoint import load_run
+from thzface.models.teacher import TeacherModel
+from thzface.recipes.distill.config import MODEL
+from thzface.recipes.mtl.evaluate import posture, separability, verification
+from thzface.report import dumps
+from thzface.report.html import table, write_page
+
+
+@torch.no_grad()
+def collect_teacher(teacher: TeacherModel, ds: TripletDataset, batch_size: int = 64) -> dict:
+    """Teacher embeddings of anchors/positives/negatives (each with its visible image) and anchor logits."""
+    teacher.eval()
+    out: dict[str, list] = {"emb_a": [], "emb_p": [], "emb_n": [], "logits": []}
+    for b in DataLoader(ds, batch_size=batch_size, shuffle=False):
+        ta = teacher(b["vis_concealed"], thz=b["anchor"])
+        out["emb_a"].append(ta.embedding)
+        out["logits"].append(ta.posture_logits)
+        out["emb_p"].append(teacher(b["vis_unconcealed"], thz=b["positive"]).embedding)
+        out["emb_n"].append(teacher(b["vis_negative"], thz=b["negative"]).embedding)
+    c = {k: torch.cat(v).float().numpy() for k, v in out.items()}
+    c["identity"] = np.array([r.anchor_name.identity for r in ds.rows])
+    c["posture"] = np.array([r.anchor_name.posture for r in ds.rows])
+    c["sample"] = np.array([r.anchor_name.sample for r in ds.rows])
+    return c
+
+
+def evaluate_teacher(run: Path, root: Path, out: Path) -> dict:
+    """Score a stage=teacher run on ``root``'s test CSV; write ``out/metrics.json`` and ``out/report.html``."""
+    cfg, teacher, extra = load_run(run, MODEL)
+    if not isinstance(teacher, TeacherModel):
+        raise ValueError(f"{run}: not a stage=teacher run")
+    csv = root / cfg.data.test_csv
+    rows = read_triplets(csv, root)
+    usable = [r for r in rows if all(v is not None for v in r.visible)]
+    if not usable:
+        raise ValueError(f"{csv}: no test row has its three visible images; a teacher needs THz + visible")
+    ds = TripletDataset(root, usable, cfg.data.image_size, identity_list(usable), use_visible=True)
+    c = collect_teacher(teacher, ds)
+    seen = training_identities(root, cfg.data.train_csv)
+    in_train = np.array([i in seen for i in c["identity"]])
+    subsets = {"closed-set": in_train, "identity-disjoint": ~in_train, "all": np.ones(len(in_train), bool)}
+    protocols: dict = {}
+    for name, m in subsets.items():
+        idx = np.flatnonzero(m)
+        if len(idx) >= 2:
+            protocols[name] = {
+                "rows": int(len(idx)),
+                "identities": int(len(np.unique(c["identity"][idx]))),
+                "verification": verification(c, idx, seed=cfg.train.seed),
+                "posture": posture(c, idx),
+                "separability": separability(c, idx),
+            }
+    summary = {
+        name: {
+            "eer": p["verification"].get("eer"),
+            "roc_auc": p["verification"].get("roc_auc"),
+            "tar@far=0.01": p["verification"].get("tar@far=0.01"),
+            "posture_acc": p["posture"]["accuracy"],
+            "silhouette_identity": p["separability"]["silhouette_identity"],
+        }
+        for name, p in protocols.items()
+    }
+    metrics = {
+        "protocols": protocols,
+        "summary": summary,
+        "run": {
+            "path": str(run),
+            "recipe": cfg.recipe,
+            "stage": "teacher",
+            "preset": cfg.preset,
+            "trained": extra,
+            "data": str(root),
+            "test_csv": cfg.data.test_csv,
+            "rows_used": len(usable),
+            "rows_skipped_no_visible": len(rows) - len(usable),
+        },
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "metrics.json", dumps(metrics))
+    note = (
+        f"<p class=note>Teacher (THz + visible) of {run}: {len(usable)} test rows with visible images, "
+        f"{len(rows) - len(usable)} skipped. A teacher is not deployable; students run on THz alone.</p>"
+    )
+    write_page(out, "thzface distill teacher report", [note, "<h2>Summary</h2>", table(summary, "protocol")])
+    return metrics

@@ -1,0 +1,1 @@
+"""Recipe ``inpaint``: see recipe.py."""

@@ -1,0 +1,1 @@
+"""Recipe ``mtl``: see recipe.py."""

@@ -1,0 +1,47 @@
+"""Config of ``mtl``: its sections' dataclasses; their defaults are ``configs/mtl-default.yaml`` (a test checks it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from thzface import config as C
+from thzface.models.multitask import MtlModelConfig
+
+
+@dataclass
+class ModelConfig(MtlModelConfig):
+    residual: bool = True  # residual decoder blocks (the reference: plain)
+
+
+@dataclass
+class AugConfig(C.AugConfig):
+    profile: str = "scan"  # scan-like augmentation (ours)
+    p: float = 0.5
+    paired: bool = True
+
+
+@dataclass
+class TrainConfig(C.TrainConfig):
+    batch_size: int = 48
+    lr: float = 2e-3
+    max_epochs: int = 60
+    warmup_frac: float = 0.03
+    monitor: str = "val/score"  # mean of (1 - EER, posture accuracy, SSIM) on validation
+
+
+@dataclass
+class LossConfig:
+    metric: str = "supcon"  # supcon | triplet | batch_hard (identity metric-learning loss)
+    metric_labels: str = "identity"  # identity | triplet (the reference's defect: triplet indices as labels)
+    w_metric: float = 1.0  # weight of the metric-learning loss
+    temperature: float = 0.1  # SupCon temperature
+    margin: float = 0.3  # triplet margin (triplet / batch_hard)
+    w_posture: float = 1.0  # weight of the posture cross-entropy
+    smoothing: float = 0.1  # label smoothing of the posture cross-entropy
+    w_rec: float = 1.0  # weight of the reconstruction loss
+    w_charb: float = 1.0  # Charbonnier term inside the reconstruction loss
+    w_ssim: float = 0.8  # (1 - SSIM) term inside the reconstruction loss
+    w_grad: float = 0.2  # Sobel-gradient L1 term inside the reconstruction loss
+    w_lpips: float = 0.0  # perceptual term; needs lpips_path (off when empty, and said so)
+    lpips_path: str = ""  # local path to perceptual backbone weights (nothing is downloaded)
+    train_route: str = "predicted"  # decoder routing while training: predicted | oracle | soft

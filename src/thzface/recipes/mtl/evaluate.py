@@ -1,0 +1,239 @@
+"""Evaluate a THz embedder run (``mtl``, ``distill`` student) on a dataset's test CSV → metrics.json + report.
+
+Protocols are derived from the data: a test row whose identity appears in the training CSV is closed-set,
+otherwise identity-disjoint. Verification is scored on pairs: every concealed probe (anchor) against every
+unconcealed gallery image (positive) of the subset, except its own counterpart (same identity, posture and
+sample), so genuine pairs differ in sample or posture. Thresholds are chosen on other folds than the scored one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from thzface.config import Config, atomic_write_text
+from thzface.data.csv import TripletRow, read_triplets, training_identities
+from thzface.data.datasets import TripletDataset, identity_list
+from thzface.data.naming import POSTURES
+from thzface.engine.checkpoint import ModelSpec, load_run
+from thzface.engine.infer import collect as run_collect
+from thzface.engine.infer import save_threshold
+from thzface.metrics import classification as C
+from thzface.metrics import reconstruction as R
+from thzface.metrics import separability as S
+from thzface.metrics import verification as V
+from thzface.models.multitask import MultiTaskModel
+from thzface.recipes.mtl.report import cross_pairs, write_mtl_report
+from thzface.report import dumps
+
+FARS = (1e-2, 1e-3)
+
+
+def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
+    """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
+    from thzface.recipes.mtl.task import classify
+
+    ds = TripletDataset(
+        root,
+        rows,
+        image_size=cfg.data.image_size,
+        identities=identity_list(rows),
+        augment=None,
+        target=cfg.data.target,
+    )
+    model.eval()
+
+    def step(b: dict) -> dict[str, torch.Tensor]:
+        pred = model(b["anchor"], route="predicted")
+        oracle = model(b["anchor"], posture=b["posture"], route="oracle")
+        return {
+            "emb_a": pred.embedding,  # (n, D)
+            "emb_p": classify(model, b["positive"])[0],  # (n, D)
+            "emb_n": classify(model, b["negative"])[0],  # (n, D)
+            "logits": pred.posture_logits,  # (n, P)
+            "rec": pred.reconstruction,  # (n, C, S, S)
+            "rec_oracle": oracle.reconstruction,  # (n, C, S, S)
+            "target": b["target"],
+            "anchor": b["anchor"],
+            "mask": b["garment_mask"],
+            "has_mask": b["has_mask"],
+        }
+
+    res: dict[str, Any] = run_collect(step, DataLoader(ds, batch_size=batch_size, shuffle=False))
+    res["has_mask"] = res["has_mask"].astype(bool).reshape(-1)
+    res["identity"] = np.array([r.anchor_name.identity for r in rows])
+    res["posture"] = np.array([r.anchor_name.posture for r in rows])
+    res["sample"] = np.array([r.anchor_name.sample for r in rows])
+    res["names"] = [r.anchor for r in rows]
+    return res
+
+
+def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
+    scores, labels = cross_pairs(c, idx)
+    if labels.all() or not labels.any():
+        return {"error": "needs both genuine and impostor pairs", "pairs": int(len(labels))}
+    eer, eer_thr = V.eer(scores, labels)
+    k = min(10, max(2, int(labels.sum())))
+    kf = V.kfold_accuracy(scores, labels, k=k, seed=seed)
+    kb = V.kfold_accuracy(scores, labels, k=k, seed=seed, balanced=True)  # the deployed threshold
+    d_ap = np.linalg.norm(c["emb_a"][idx] - c["emb_p"][idx], axis=1)
+    d_an = np.linalg.norm(c["emb_a"][idx] - c["emb_n"][idx], axis=1)
+    out = {
+        "pairs": int(len(labels)),
+        "genuine": int(labels.sum()),
+        "impostor": int((1 - labels).sum()),
+        "roc_auc": V.roc_auc(scores, labels),
+        "eer": eer,
+        "eer_threshold": eer_thr,
+        "kfold_accuracy": kf.mean,
+        "kfold_accuracy_std": kf.std,
+        "kfold_threshold": float(np.mean(kf.thresholds)),
+        "kfold_balanced_accuracy": kb.mean,
+        "kfold_balanced_accuracy_std": kb.std,
+        "kfold_balanced_threshold": float(np.mean(kb.thresholds)),
+        "triplet_accuracy": V.triplet_accuracy(d_ap, d_an),
+    }
+    for far in FARS:
+        op = V.tar_at_far(scores, labels, far)
+        out[f"tar@far={far:g}"] = op.tar
+    return out
+
+
+def reconstruction(c: dict, idx: np.ndarray) -> dict:
+    res: dict = {}
+    for route, key in (("predicted", "rec"), ("oracle", "rec_oracle")):
+        p, t = c[key][idx], c["target"][idx]
+        r = {
+            "psnr": float(np.mean(R.psnr(p, t))),
+            "ssim": float(np.mean(R.ssim(p, t))),
+            "l1": float(np.mean(R.l1(p, t))),
+        }
+        m = c["has_mask"][idx]
+        if m.any():
+            pm, tm, mm = p[m], t[m], c["mask"][idx][m]
+            for name, fn in (("psnr", R.masked_psnr), ("ssim", R.masked_ssim), ("l1", R.masked_l1)):
+                r[f"concealed_{name}"] = float(np.nanmean(fn(pm, tm, mm)))
+        res[route] = r
+    return res
+
+
+def posture(c: dict, idx: np.ndarray) -> dict:
+    y, yp = c["posture"][idx], c["logits"][idx].argmax(1)
+    return {
+        "accuracy": C.accuracy(y, yp),
+        "macro_f1": C.macro_f1(y, yp, num_classes=len(POSTURES)),
+        "confusion": C.confusion_matrix(y, yp, num_classes=len(POSTURES)).tolist(),
+    }
+
+
+def separability(c: dict, idx: np.ndarray) -> dict:
+    out = {}
+    for by in ("identity", "posture"):
+        labels = c[by][idx]
+        ok = 1 < len(np.unique(labels)) < len(labels)
+        out[f"silhouette_{by}"] = S.silhouette(c["emb_a"][idx], labels) if ok else float("nan")
+    return out
+
+
+def tables(c: dict, idx: np.ndarray) -> dict:
+    """Per-identity and per-posture tables: posture accuracy, SSIM, mean genuine/impostor score."""
+    ssim = R.ssim(c["rec"][idx], c["target"][idx])
+    correct = (c["logits"][idx].argmax(1) == c["posture"][idx]).astype(float)
+    ea, ep = c["emb_a"][idx], c["emb_p"][idx]
+    ids = c["identity"][idx]
+    s = ea @ ep.T
+    gen = np.array(
+        [
+            s[i][(ids == ids[i]) & (np.arange(len(ids)) != i)].mean() if (ids == ids[i]).sum() > 1 else np.nan
+            for i in range(len(ids))
+        ]
+    )
+    imp = np.array([s[i][ids != ids[i]].mean() if (ids != ids[i]).any() else np.nan for i in range(len(ids))])
+    out: dict = {}
+    for by, keys in (("identity", ids), ("posture", np.array([POSTURES[p] for p in c["posture"][idx]]))):
+        rows = {}
+        for k in sorted(set(keys.tolist())):
+            m = keys == k
+            rows[str(k)] = {
+                "n": int(m.sum()),
+                "posture_acc": float(correct[m].mean()),
+                "ssim": float(ssim[m].mean()),
+                "genuine_score": float(np.nanmean(gen[m])),
+                "impostor_score": float(np.nanmean(imp[m])),
+            }
+        out[f"per_{by}"] = rows
+    return out
+
+
+def compute_metrics(c: dict, seen: set[str], seed: int = 0) -> dict:
+    """Every metric per protocol subset present (closed-set, identity-disjoint) and over all test rows."""
+    subsets = {
+        "closed-set": np.array([i in seen for i in c["identity"]]),
+        "identity-disjoint": np.array([i not in seen for i in c["identity"]]),
+    }
+    subsets["all"] = np.ones(len(c["identity"]), bool)
+    out: dict = {"protocols": {}}
+    for name, m in subsets.items():
+        idx = np.flatnonzero(m)
+        if len(idx) < 2:
+            continue
+        out["protocols"][name] = {
+            "rows": int(len(idx)),
+            "identities": int(len(np.unique(c["identity"][idx]))),
+            "verification": verification(c, idx, seed),
+            "posture": posture(c, idx),
+            "reconstruction": reconstruction(c, idx),
+            "separability": separability(c, idx),
+            **tables(c, idx),
+        }
+    return out
+
+
+def summary(metrics: dict) -> dict:
+    """A flat headline view: EER/AUC per protocol, posture accuracy, reconstruction SSIM/PSNR."""
+    s: dict = {}
+    for name, p in metrics["protocols"].items():
+        v = p["verification"]
+        s[name] = {
+            "eer": v.get("eer"),
+            "roc_auc": v.get("roc_auc"),
+            "tar@far=0.01": v.get("tar@far=0.01"),
+            "posture_acc": p["posture"]["accuracy"],
+            "ssim": p["reconstruction"]["predicted"]["ssim"],
+            "psnr": p["reconstruction"]["predicted"]["psnr"],
+            "silhouette_identity": p["separability"]["silhouette_identity"],
+        }
+    return s
+
+
+def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) -> dict:
+    """Load ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
+    cfg, model, extra = load_run(run, models, expect=MultiTaskModel)
+    test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)  # THz-only inference
+    if not test_rows:
+        raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
+    seen = training_identities(root, cfg.data.train_csv)
+    c = collect(model, cfg, root, test_rows)
+    metrics = compute_metrics(c, seen, seed=cfg.train.seed)
+    metrics["summary"] = summary(metrics)
+    thr_src = metrics["protocols"].get("identity-disjoint", metrics["protocols"].get("all", {}))
+    threshold = thr_src.get("verification", {}).get("kfold_balanced_threshold")
+    metrics["run"] = {
+        "path": str(run),
+        "recipe": cfg.recipe,
+        "preset": cfg.preset,
+        "trained": extra,
+        "data": str(root),
+        "test_csv": cfg.data.test_csv,
+        "threshold": threshold,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "metrics.json", dumps(metrics))
+    if threshold is not None:
+        save_threshold(Path(run), threshold, str(out))
+    write_mtl_report(out, metrics, c, seen, run=Path(run))
+    return metrics

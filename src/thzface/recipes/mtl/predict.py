@@ -1,0 +1,103 @@
+"""Inference for THz embedder runs: ``thzface predict`` (posture, embedding, reconstruction) and ``verify``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thzface.config import atomic_write_text
+from thzface.data.io import load_image, save_png_atomic
+from thzface.data.naming import POSTURES
+from thzface.engine.checkpoint import ModelSpec, load_run
+from thzface.engine.infer import decide, predict_files
+from thzface.engine.recipe import PredictOptions
+from thzface.models.multitask import MultiTaskModel
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """Files as given, folders expanded to their images (sorted); clear errors for missing/empty inputs."""
+    files: list[Path] = []
+    for p in inputs:
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTS)
+            if not found:
+                raise ValueError(f"{p}: folder holds no images")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return files
+
+
+class Predictor:
+    """A loaded embedder run (torch or ONNX backend) that maps images to posture, embedding, reconstruction."""
+
+    def __init__(self, run: Path, models: tuple[ModelSpec, ...], backend: str = "torch"):
+        self.run = Path(run)
+        self.cfg, self.model, self.extra = load_run(run, models, expect=MultiTaskModel)
+        self.size = self.cfg.data.image_size
+        self.backend = backend
+        self.session = None
+        if backend == "onnx":
+            from thzface.export.onnx import open_session
+
+            self.session = open_session(self.run, models)
+
+    def load(self, paths: list[Path]) -> torch.Tensor:
+        return torch.from_numpy(np.stack([load_image(p, self.size, 1) for p in paths]))  # (N, 1, S, S)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        if self.session is not None:
+            from thzface.export.onnx import run_session
+
+            return run_session(self.session, x.numpy())
+        out = self.model(x, route="predicted")
+        return {
+            "embedding": out.embedding.numpy(),
+            "posture_probs": out.posture_logits.softmax(1).numpy(),
+            "reconstruction": out.reconstruction.numpy(),
+        }
+
+
+def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, models: tuple[ModelSpec, ...]) -> dict:
+    """Write ``OUT/<stem>_recon.png`` per image and ``OUT/predictions.json`` (posture, probability, embedding)."""
+    pred = Predictor(run, models, opts.backend)
+    batch_size = opts.batch_size
+    files = expand_inputs(inputs)
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    for f, res in predict_files(files, batch_size, lambda chunk: pred(pred.load(chunk))):
+        probs = res["posture_probs"]
+        recon = out / f"{f.stem}_recon.png"
+        save_png_atomic(res["reconstruction"], recon)
+        records.append(
+            {
+                "image": str(f),
+                "posture": POSTURES[int(probs.argmax())],
+                "probability": float(probs.max()),
+                "probabilities": {p: float(v) for p, v in zip(POSTURES, probs, strict=True)},
+                "embedding": [round(float(v), 6) for v in res["embedding"]],
+                "reconstruction": str(recon),
+            }
+        )
+    atomic_write_text(out / "predictions.json", json.dumps(records, indent=1))
+    return {
+        "images": len(records),
+        "out": str(out),
+        "predictions": str(out / "predictions.json"),
+        "postures": {r["image"]: f"{r['posture']} ({r['probability']:.2f})" for r in records},
+    }
+
+
+def verify(run: Path, a: Path, b: Path, threshold: float | None = None, *, models: tuple[ModelSpec, ...]) -> dict:
+    """Cosine score of two scans and the decision at ``threshold`` (default: the run's eval threshold)."""
+    pred = Predictor(run, models)
+    e = pred(pred.load([a, b]))["embedding"]
+    return decide(run, a, b, e[0], e[1], threshold)

@@ -1,0 +1,85 @@
+"""report.html of a THz embedder run (``mtl``, ``distill`` student): headline table, ROC/DET, confusion, grids."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+
+from thzface.config import atomic_write_bytes
+from thzface.data.naming import POSTURES
+from thzface.metrics import verification as V
+from thzface.report import figures as F
+from thzface.report.html import img_tag, table, write_page
+
+
+def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores/labels of probe (concealed) × gallery (unconcealed) pairs inside subset ``idx``."""
+    ea, ep = c["emb_a"][idx], c["emb_p"][idx]  # (n, D) each, L2-normalised
+    s = ea @ ep.T  # (n, n)
+    ids, post, smp = c["identity"][idx], c["posture"][idx], c["sample"][idx]
+    same = (ids[:, None] == ids[None, :]) & (post[:, None] == post[None, :]) & (smp[:, None] == smp[None, :])
+    keep = ~same
+    return s[keep], (ids[:, None] == ids[None, :])[keep].astype(np.int64)
+
+
+def write_mtl_report(
+    out: Path, metrics: dict, c: dict, seen: set[str], run: Path | None = None, max_grid: int = 8
+) -> Path:
+    """report.html for an embedder run: headline table, ROC/DET, confusion, grids, tables, curves."""
+    info = metrics.get("run", {})
+    sec = [
+        f"<p class=note>run <code>{html.escape(str(info.get('path')))}</code> · recipe {info.get('recipe')} · "
+        f"data <code>{html.escape(str(info.get('data')))}</code> · produced by "
+        f"<code>thzface eval RUN --data DIR --out REPORT</code></p>"
+    ]
+    sec.append("<h2>Summary</h2>" + table(metrics["summary"], "protocol"))
+    curves = {}
+    for name in metrics["protocols"]:
+        if name == "all":
+            continue
+        idx = np.flatnonzero(np.array([(i in seen) == (name == "closed-set") for i in c["identity"]]))
+        s, y = cross_pairs(c, idx)
+        if 0 < y.sum() < len(y):
+            fpr, tpr, _ = V.roc_curve(s, y)
+            curves[name] = (fpr, tpr)
+    if curves:
+        sec.append("<h2>Verification: ROC and DET</h2>" + img_tag(F.roc_det(curves), "ROC and DET"))
+    for name, p in metrics["protocols"].items():
+        v = {k: val for k, val in p["verification"].items()}
+        sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities)</h2>")
+        sec.append("<h3>Verification</h3>" + table({name: v}, "protocol"))
+        sec.append("<h3>Reconstruction</h3>" + table(p["reconstruction"], "routing"))
+        sec.append(
+            "<h3>Posture</h3>"
+            + img_tag(F.confusion(np.array(p["posture"]["confusion"]), list(POSTURES)), "confusion")
+            + table(
+                {
+                    name: {
+                        "accuracy": p["posture"]["accuracy"],
+                        "macro_f1": p["posture"]["macro_f1"],
+                        **p["separability"],
+                    }
+                },
+                "protocol",
+            )
+        )
+        sec.append("<h3>Per posture</h3>" + table(p["per_posture"], "posture"))
+        sec.append("<details><summary>Per identity</summary>" + table(p["per_identity"], "identity") + "</details>")
+    n = min(max_grid, len(c["names"]))
+    pick = np.linspace(0, len(c["names"]) - 1, n).round().astype(int)
+    grid = F.image_grid(
+        {
+            "concealed": c["anchor"][pick],
+            "reconstructed": c["rec"][pick],
+            "oracle-routed": c["rec_oracle"][pick],
+            "target": c["target"][pick],
+        },
+        [c["names"][i] for i in pick],
+    )
+    atomic_write_bytes(out / "reconstructions.png", grid)
+    sec.append("<h2>Reconstructions</h2>" + img_tag(grid, "reconstruction grid"))
+    if run is not None and (run / "curves.png").is_file():
+        sec.append("<h2>Training curves</h2>" + img_tag((run / "curves.png").read_bytes(), "curves"))
+    return write_page(out, "thzface evaluation report", sec)

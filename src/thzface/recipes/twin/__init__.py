@@ -1,0 +1,1 @@
+"""Recipe ``twin``: see recipe.py."""

@@ -1,0 +1,1 @@
+"""Recipe ``unmask3d``: see recipe.py."""
