@@ -45,7 +45,7 @@ class MtlModelConfig:
     widths: tuple[int, ...] = (32, 64, 96, 128)  # channels of the residual stride-2 stages
     depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
     separable: bool = False  # depthwise-separable conv3×3 in the encoder stages
-    channels_last: bool = False  # run the network on channels-last (NHWC) tensors (a speed layout, same math)
+    channels_last: bool = False  # conv weights and activations channels-last (NHWC): a speed layout, same math
     pool: Literal["avg", "attn"] = "attn"  # default arch: pooling of the bottleneck into the trunk
     trunk_dim: int = 256  # latent vector size F read by the heads
     dropout: float = 0.1  # dropout after the trunk and inside the verification head
@@ -76,9 +76,10 @@ class MtlModelConfig:
             raise ValueError(f"MtlModelConfig: depths {self.depths} needs one entry ≥ 1 per stage of {self.widths}")
         if self.stem_stride not in (1, 2):
             raise ValueError(f"MtlModelConfig: stem_stride {self.stem_stride} must be 1 or 2")
-        if self.image_size % (self.stem_stride * 2 ** len(self.widths)):
-            reduction = f"{self.stem_stride}·2^{len(self.widths)}"
-            raise ValueError(f"MtlModelConfig: image_size {self.image_size} is not a multiple of {reduction}")
+        reduction = self.stem_stride * 2 ** len(self.widths)
+        if self.image_size % reduction:
+            where = f"2^{len(self.widths)} · stem_stride {self.stem_stride} = {reduction}"
+            raise ValueError(f"MtlModelConfig: image_size {self.image_size} is not a multiple of {where}")
         for name, allowed in (("arch", ARCHS), ("decoder", DECODERS), ("pool", POOLS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"MtlModelConfig: {name} {getattr(self, name)!r} is not one of {list(allowed)}")
@@ -161,6 +162,8 @@ class MultiTaskModel(nn.Module):
                     assert isinstance(final, nn.Conv2d)
                     final.weight.mul_(RESIDUAL_HEAD_SCALE)
                     final.bias.zero_()  # type: ignore[union-attr]
+        if cfg.channels_last:  # conv weights NHWC too (checkpoints still save contiguous NCHW copies)
+            self.to(memory_format=torch.channels_last)
 
     def _make_decoder(self, cond_dim: int) -> UNetDecoder:
         c = self.cfg
