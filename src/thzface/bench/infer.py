@@ -66,8 +66,8 @@ def throughput(
 
 def component_flops(model: nn.Module, size: int) -> dict[str, int]:
     """FLOPs per sample of the full forward split encoder (encoder + trunk) / heads / decoder, and of ``embed``."""
-    x = torch.zeros(2, model.cfg.in_channels, size, size)  # type: ignore[union-attr]  # (2, C, S, S)
     m: Any = model.eval()
+    x = torch.zeros(2, m.cfg.in_channels, size, size)  # (2, C, S, S)
     full = flops_by_component(
         m, x, {"encoder": [m.encoder, m.trunk], "heads": [m.verification_head, m.posture_head], "decoder": [m.decoder]}
     )

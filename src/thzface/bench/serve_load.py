@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +25,12 @@ from thzface.bench.measure import load_average, peak_rss_bytes
 HOST = "127.0.0.1"
 CLI = "import sys; from thzface.cli import main; sys.exit(main())"
 BOUNDARY = "thzface-bench-boundary"
-LATENCY_STATS = {"p50": lambda a: np.percentile(a, 50), "p99": lambda a: np.percentile(a, 99), "mean": np.mean,
-                 "max": np.max}  # fmt: skip
+LATENCY_STATS: dict[str, Callable[[np.ndarray], float]] = {
+    "p50": lambda a: float(np.percentile(a, 50)),
+    "p99": lambda a: float(np.percentile(a, 99)),
+    "mean": lambda a: float(np.mean(a)),
+    "max": lambda a: float(np.max(a)),
+}
 
 
 def free_port() -> int:
@@ -166,7 +170,7 @@ def serve_load(
         "error_examples": load.errors[:3],
         "seconds": seconds,
         "requests_per_s": done / seconds if seconds > 0 else 0.0,
-        **{f"latency_ms_{k}": float(f(ms)) if ms.size else None for k, f in LATENCY_STATS.items()},
+        **{f"latency_ms_{k}": f(ms) if ms.size else None for k, f in LATENCY_STATS.items()},
         "peak_rss_mb": rss / 2**20 if rss is not None else None,
         "load_average_before": load_before,
         "load_average_after": load_average(),

@@ -163,7 +163,7 @@ class MultiTaskModel(nn.Module):
                     final.weight.mul_(RESIDUAL_HEAD_SCALE)
                     final.bias.zero_()  # type: ignore[union-attr]
         if cfg.channels_last:  # conv weights NHWC too (checkpoints still save contiguous NCHW copies)
-            self.to(memory_format=torch.channels_last)
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks it
 
     def _make_decoder(self, cond_dim: int) -> UNetDecoder:
         c = self.cfg
