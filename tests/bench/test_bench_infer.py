@@ -70,3 +70,12 @@ def test_variants_are_valid_overrides_of_the_default_model_config() -> None:
     for name, kw in infer.VARIANTS.items():
         cfg = replace(base, **kw)
         assert cfg != base, name
+
+
+def test_models_to_time_builds_presets_variants_and_the_run(tiny_run) -> None:
+    models = infer.models_to_time(tiny_run)
+    assert list(models) == [*infer.PRESETS, *infer.VARIANTS, "run"]
+    model, size, batch, route = models["run"]
+    assert size == 32 and model.cfg.image_size == 32 and batch > 0 and route in ("predicted", "soft", "oracle")
+    assert models["paper"][0].cfg.arch == "paper" and models["paper"][2] == 64
+    assert models["lean-s2"][0].cfg.stem_stride == 2 and models["default"][0].cfg.stem_stride == 1

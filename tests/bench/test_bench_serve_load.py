@@ -6,23 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from thzface.bench.serve_load import HOST, multipart, serve_load
-
-
-@pytest.fixture(scope="module")
-def tiny_run(repo: Path, tmp_path_factory) -> Path:
-    """An untrained tiny mtl run (weights + config): speed does not depend on the weights."""
-    from thzface.config import load_config
-    from thzface.engine.checkpoint import save_weights
-    from thzface.models import build_model
-
-    cfg = load_config(repo / "configs" / "mtl-tiny.yaml")
-    torch.manual_seed(0)
-    run = tmp_path_factory.mktemp("untrained-tiny")
-    save_weights(build_model(cfg.model).state_dict(), cfg, run / "model.safetensors")
-    return run
 
 
 def test_serve_load_caps_requests_and_reports(tiny_run: Path) -> None:
