@@ -36,12 +36,16 @@ def test_embedding_only_onnx_matches_torch(kw: dict, tmp_path) -> None:
     assert max_abs_diff(model, session, 1, size, batch=3) <= 1e-5
 
 
-def test_profile_model_row_and_ratios() -> None:
-    row = infer.profile_model(tiny(), 32, train_batch=4, route="predicted", threads=1, min_s=0.01, peak=100.0)
-    for key in infer.KEYS:
-        assert row[key] > 0, key
-    assert row["onnx_max_abs_diff"] <= 1e-5
-    assert row["embed_share_of_peak"] == pytest.approx(row["embed_gflops_per_s"] / 100.0)
+def test_profile_models_rows_peaks_and_ratios() -> None:
+    models = {"a": (tiny(), 32, 4, "predicted"), "b": (tiny(stem_stride=2), 32, 4, "soft")}
+    rows, peaks = infer.profile_models(models, threads=1, min_s=0.01, rounds=2)
+    assert set(rows) == {"a", "b"} and peaks["peak"] > 0
+    for row in rows.values():
+        for key in infer.KEYS:
+            assert row[key] > 0, key
+        assert row["onnx_max_abs_diff"] <= 1e-5 and row["train_batch"] == 4
+        assert row["embed_share_of_peak"] == pytest.approx(row["embed_gflops_per_s"] / peaks["peak"])
+    assert rows["b"]["flops_encoder"] < rows["a"]["flops_encoder"]
     rows = {"paper": dict.fromkeys(infer.RATES, 2.0), "x": dict.fromkeys(infer.RATES, 6.0)}
     assert infer.ratios(rows) == {"x": dict.fromkeys(infer.RATES, 3.0)}
 
@@ -56,11 +60,12 @@ def test_profile_model_leaves_the_weights_unchanged() -> None:
 def test_run_writes_one_key_per_model_and_ratio_vs_paper(monkeypatch) -> None:
     models = {name: (tiny(), 32, 4, "predicted") for name in ("default", "paper")}
     monkeypatch.setattr(infer, "models_to_time", lambda run_dir: models)
-    monkeypatch.setattr(infer, "matmul_peak_gflops", lambda threads: {"torch_matmul": 50.0, "peak": 50.0})
+    monkeypatch.setattr(infer, "matmul_peak_gflops", lambda threads, min_s: {"torch_matmul": 50.0, "peak": 50.0})
     res = infer.run(Namespace(data=None, workers=1, budget_s=1.0, out="unused"))
     assert set(res["default"]) >= set(infer.KEYS) and set(res["paper"]) >= set(infer.KEYS)
     assert set(res["ratio_vs_paper"]) == {"default"} and set(res["ratio_vs_paper"]["default"]) == set(infer.RATES)
     assert res["threads"] == 1 and res["matmul_peak_gflops"]["peak"] == 50.0 and "ratio vs paper" in res["table"]
+    assert res["default"]["embed_share_of_peak"] == pytest.approx(res["default"]["embed_gflops_per_s"] / 50.0)
 
 
 def test_variants_are_valid_overrides_of_the_default_model_config() -> None:
