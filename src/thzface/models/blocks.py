@@ -23,36 +23,49 @@ def lrelu() -> nn.LeakyReLU:
     return nn.LeakyReLU(LRELU_SLOPE, inplace=False)
 
 
-def conv_act(in_ch: int, out_ch: int, kernel: int = 3) -> nn.Sequential:
-    """``Sequential(conv k×k 'same' with bias, LeakyReLU(0.2))``; index 0 is the conv (reference naming)."""
-    _check_positive(conv_act=(in_ch, out_ch, kernel))
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2), lrelu())
+def conv_act(in_ch: int, out_ch: int, kernel: int = 3, stride: int = 1) -> nn.Sequential:
+    """``Sequential(conv k×k 'same' (÷stride) with bias, LeakyReLU(0.2))``; index 0 is the conv (reference naming)."""
+    _check_positive(conv_act=(in_ch, out_ch, kernel, stride))
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, stride=stride, padding=kernel // 2), lrelu())
+
+
+def conv3x3(in_ch: int, out_ch: int, stride: int = 1, separable: bool = False) -> nn.Module:
+    """Bias-free conv3×3 (padding 1); ``separable``: depthwise conv3×3 (stride) then pointwise conv1×1."""
+    if not separable:
+        return nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+    depthwise = nn.Conv2d(in_ch, in_ch, 3, stride=stride, padding=1, groups=in_ch, bias=False)
+    return nn.Sequential(depthwise, nn.Conv2d(in_ch, out_ch, 1, bias=False))
 
 
 class ResidualDownBlock(nn.Module):
-    """ResNet basic block with stride 2: conv3×3 s2-BN-LReLU-conv3×3-BN plus shortcut, then LReLU.
+    """ResNet basic block: conv3×3 (stride)-BN-LReLU-conv3×3-BN plus shortcut, then LReLU.
 
-    The shortcut is a 1×1 stride-2 conv + BN when the channel count changes, else a 2×2 average pool.
+    ``stride`` 2 (the default) halves the size, 1 keeps it. The shortcut is a 1×1 strided conv + BN when the
+    channel count changes, else a 2×2 average pool (stride 2) or the identity (stride 1). ``separable`` makes
+    both 3×3 convs depthwise-separable (:func:`conv3x3`).
     """
 
-    def __init__(self, in_ch: int, out_ch: int) -> None:
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 2, separable: bool = False) -> None:
         super().__init__()
         _check_positive(ResidualDownBlock=(in_ch, out_ch))
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=2, padding=1, bias=False)
+        if stride not in (1, 2):
+            raise ValueError(f"ResidualDownBlock: stride must be 1 or 2, got {stride}")
+        self.conv1 = conv3x3(in_ch, out_ch, stride, separable)
         self.bn1 = nn.BatchNorm2d(out_ch)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.conv2 = conv3x3(out_ch, out_ch, 1, separable)
         self.bn2 = nn.BatchNorm2d(out_ch)
         self.act = lrelu()
         self.shortcut: nn.Module
         if in_ch != out_ch:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=2, bias=False), nn.BatchNorm2d(out_ch))
+            conv = nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False)
+            self.shortcut = nn.Sequential(conv, nn.BatchNorm2d(out_ch))
         else:
-            self.shortcut = nn.AvgPool2d(2)
+            self.shortcut = nn.AvgPool2d(2) if stride == 2 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.act(self.bn1(self.conv1(x)))  # (B, Co, H/2, W/2)
-        y = self.bn2(self.conv2(y))  # (B, Co, H/2, W/2)
-        return self.act(y + self.shortcut(x))  # (B, Co, H/2, W/2)
+        y = self.act(self.bn1(self.conv1(x)))  # (B, Co, H/s, W/s)
+        y = self.bn2(self.conv2(y))  # (B, Co, H/s, W/s)
+        return self.act(y + self.shortcut(x))  # (B, Co, H/s, W/s)
 
 
 class ResidualDenseBlock(nn.Module):

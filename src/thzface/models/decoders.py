@@ -18,6 +18,7 @@ class UNetDecoder(nn.Module):
     ``skip_channels`` lists the skips deep → shallow (one fewer than ``widths``). With ``cond_dim`` > 0 a FiLM
     layer after the dense block and after every stage conditions the features on a (B, cond_dim) vector.
     ``raw_output=True`` drops the Sigmoid (the caller maps the logits, e.g. as a residual on the input).
+    ``final_up=True`` adds one more ×2 PixelShuffle stage (no skip) before the head: for a stride-2 encoder stem.
     The reference expert is ``in=512, reduce=256, widths=(128, 64, 32, 16), skips=(256, 128, 64)``.
     """
 
@@ -32,6 +33,7 @@ class UNetDecoder(nn.Module):
         rdb_layers: int = 5,
         cond_dim: int = 0,
         raw_output: bool = False,
+        final_up: bool = False,
     ) -> None:
         super().__init__()
         if len(skip_channels) != len(widths) - 1:
@@ -46,6 +48,7 @@ class UNetDecoder(nn.Module):
         self.ups = nn.ModuleList(PixelShuffleUp(a, b) for a, b in zip(chans[:-1], chans[1:], strict=True))
         self.fuses = nn.ModuleList(conv_act(w + s, w) for w, s in zip(widths, skip_channels, strict=False))
         self.films = nn.ModuleList(FiLM(cond_dim, c) for c in chans) if cond_dim > 0 else None
+        self.final_up: nn.Module = PixelShuffleUp(widths[-1], widths[-1]) if final_up else nn.Identity()
         final = nn.Conv2d(widths[-1], out_channels, 3, padding=1)
         self.head = nn.Sequential(final) if raw_output else nn.Sequential(final, nn.Sigmoid())
 
@@ -63,6 +66,7 @@ class UNetDecoder(nn.Module):
             if i < len(self.fuses):
                 h = self.fuses[i](torch.cat([h, deep_first[i]], dim=1))  # (B, widths[i], 2h, 2w)
             h = self._film(i + 1, h, cond)
+        h = self.final_up(h)  # (B, widths[-1], H, W): ×2 with final_up, else unchanged
         return self.head(h)  # (B, out, H, W): in [0, 1], or logits with raw_output
 
     def _film(self, i: int, h: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:

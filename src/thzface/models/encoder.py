@@ -26,31 +26,59 @@ class EncoderFeatures:
 
 
 class ResNetEncoder(nn.Module):
-    """conv3×3 stem (in → ``stem_width``) + LReLU, then one :class:`ResidualDownBlock` per entry of ``widths``.
+    """conv3×3 stem (in → ``stem_width``, stride ``stem_stride``) + LReLU, then one stage per entry of ``widths``.
 
-    ``forward`` returns every stage output, shallow to deep; each halves the spatial size.
+    A stage is a stride-2 :class:`ResidualDownBlock` followed by ``depths[i] - 1`` stride-1 ones (``depths``
+    empty: one block per stage; a one-block stage is the block itself, so weight names stay those of the
+    reference). ``separable`` makes the stage convs depthwise-separable. ``forward`` returns every stage
+    output, shallow to deep; each halves the spatial size.
     """
 
-    def __init__(self, in_channels: int, stem_width: int, widths: Sequence[int]) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        stem_width: int,
+        widths: Sequence[int],
+        depths: Sequence[int] = (),
+        stem_stride: int = 1,
+        separable: bool = False,
+    ) -> None:
         super().__init__()
         if not widths:
             raise ValueError("ResNetEncoder: widths must name at least one stage")
-        self.stem = conv_act(in_channels, stem_width)
+        depths = tuple(depths) or (1,) * len(widths)
+        if len(depths) != len(widths) or min(depths) < 1 or stem_stride not in (1, 2):
+            raise ValueError(
+                f"ResNetEncoder: depths {depths} needs one entry ≥ 1 per stage of {tuple(widths)}, "
+                f"stem_stride {stem_stride} must be 1 or 2"
+            )
+        self.stem_stride = stem_stride
+        self.stem = conv_act(in_channels, stem_width, stride=stem_stride)
         chans = [stem_width, *widths]
-        self.stages = nn.ModuleList(ResidualDownBlock(a, b) for a, b in zip(chans[:-1], chans[1:], strict=True))
+        self.stages = nn.ModuleList(
+            _stage(a, b, d, separable) for a, b, d in zip(chans[:-1], chans[1:], depths, strict=True)
+        )
 
     @property
     def reduction(self) -> int:
-        """Total spatial down-sampling factor (2 per stage)."""
-        return 2 ** len(self.stages)
+        """Total spatial down-sampling factor (stem stride × 2 per stage)."""
+        return self.stem_stride * 2 ** len(self.stages)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = self.stem(x)  # (B, stem, H, W)
+        h = self.stem(x)  # (B, stem, H/s, W/s)
         outs = []
         for stage in self.stages:
-            h = stage(h)  # (B, w_i, H/2^(i+1), W/2^(i+1))
+            h = stage(h)  # (B, w_i, H/(s·2^(i+1)), W/(s·2^(i+1)))
             outs.append(h)
         return outs
+
+
+def _stage(in_ch: int, out_ch: int, depth: int, separable: bool) -> nn.Module:
+    """One encoder stage: a stride-2 block, then ``depth - 1`` stride-1 blocks (a lone block is returned bare)."""
+    first = ResidualDownBlock(in_ch, out_ch, 2, separable)
+    if depth == 1:
+        return first
+    return nn.Sequential(first, *(ResidualDownBlock(out_ch, out_ch, 1, separable) for _ in range(depth - 1)))
 
 
 def conv_trunk(in_ch: int, out_dim: int, kernel: int, dropout: float) -> nn.Sequential:

@@ -40,8 +40,12 @@ class MtlModelConfig:
     in_channels: int = 1  # input image channels (THz: 1)
     out_channels: int = 1  # reconstruction channels
     image_size: int = 64  # nominal input size; paper needs exactly this, default any multiple of 2^len(widths)
-    stem_width: int = 32  # channels of the conv3×3 stem at full resolution
+    stem_width: int = 32  # channels of the conv3×3 stem
+    stem_stride: int = 1  # stride of the stem (2: every stage runs at half the size, ~¼ of the encoder FLOPs)
     widths: tuple[int, ...] = (32, 64, 96, 128)  # channels of the residual stride-2 stages
+    depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
+    separable: bool = False  # depthwise-separable conv3×3 in the encoder stages
+    channels_last: bool = False  # conv weights and activations channels-last (NHWC): a speed layout, same math
     pool: Literal["avg", "attn"] = "attn"  # default arch: pooling of the bottleneck into the trunk
     trunk_dim: int = 256  # latent vector size F read by the heads
     dropout: float = 0.1  # dropout after the trunk and inside the verification head
@@ -58,6 +62,7 @@ class MtlModelConfig:
 
     def __post_init__(self) -> None:
         self.widths, self.decoder_widths = tuple(self.widths), tuple(self.decoder_widths)
+        self.depths = tuple(self.depths)
         sizes = [self.in_channels, self.out_channels, self.image_size, self.stem_width, self.trunk_dim]
         sizes += [self.embed_hidden, self.embed_dim, self.num_postures, self.decoder_reduce, self.rdb_growth]
         sizes += [*self.widths, *self.decoder_widths]
@@ -67,8 +72,14 @@ class MtlModelConfig:
             raise ValueError(
                 f"MtlModelConfig: decoder_widths {self.decoder_widths} needs one entry per stage of {self.widths}"
             )
-        if self.image_size % 2 ** len(self.widths):
-            raise ValueError(f"MtlModelConfig: image_size {self.image_size} is not a multiple of 2^{len(self.widths)}")
+        if self.depths and (len(self.depths) != len(self.widths) or min(self.depths) < 1):
+            raise ValueError(f"MtlModelConfig: depths {self.depths} needs one entry ≥ 1 per stage of {self.widths}")
+        if self.stem_stride not in (1, 2):
+            raise ValueError(f"MtlModelConfig: stem_stride {self.stem_stride} must be 1 or 2")
+        reduction = self.stem_stride * 2 ** len(self.widths)
+        if self.image_size % reduction:
+            where = f"2^{len(self.widths)} · stem_stride {self.stem_stride} = {reduction}"
+            raise ValueError(f"MtlModelConfig: image_size {self.image_size} is not a multiple of {where}")
         for name, allowed in (("arch", ARCHS), ("decoder", DECODERS), ("pool", POOLS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"MtlModelConfig: {name} {getattr(self, name)!r} is not one of {list(allowed)}")
@@ -131,7 +142,7 @@ class MultiTaskModel(nn.Module):
     def __init__(self, cfg: MtlModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.encoder = ResNetEncoder(cfg.in_channels, cfg.stem_width, cfg.widths)
+        self.encoder = build_encoder(cfg, cfg.in_channels)
         bottleneck = cfg.image_size // self.encoder.reduction
         self.trunk = (
             conv_trunk(cfg.widths[-1], cfg.trunk_dim, bottleneck, cfg.dropout)
@@ -151,12 +162,14 @@ class MultiTaskModel(nn.Module):
                     assert isinstance(final, nn.Conv2d)
                     final.weight.mul_(RESIDUAL_HEAD_SCALE)
                     final.bias.zero_()  # type: ignore[union-attr]
+        if cfg.channels_last:  # conv weights NHWC too (checkpoints still save contiguous NCHW copies)
+            self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stub lacks it
 
     def _make_decoder(self, cond_dim: int) -> UNetDecoder:
         c = self.cfg
         return UNetDecoder(
             c.widths[-1], tuple(reversed(c.widths[:-1])), c.decoder_reduce, c.decoder_widths,
-            c.out_channels, c.rdb_growth, c.rdb_layers, cond_dim, raw_output=c.residual,
+            c.out_channels, c.rdb_growth, c.rdb_layers, cond_dim, raw_output=c.residual, final_up=c.stem_stride == 2,
         )  # fmt: skip
 
     def _check_input(self, x: torch.Tensor) -> None:
@@ -175,6 +188,8 @@ class MultiTaskModel(nn.Module):
     def encode(self, x: torch.Tensor) -> EncoderFeatures:
         """x (B, C, H, W) in [0, 1] → skips, bottleneck and latent vector."""
         self._check_input(x)
+        if self.cfg.channels_last and not is_exporting():
+            x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W), NHWC in memory
         stages = self.encoder(x)  # list of (B, w_i, H/2^(i+1), W/2^(i+1))
         latent = self.trunk(stages[-1])  # (B, F)
         return EncoderFeatures(skips=stages[:-1], bottleneck=stages[-1], latent=latent)
@@ -233,6 +248,11 @@ class MultiTaskModel(nn.Module):
             latent=feats.latent,
             routing=weights,
         )
+
+
+def build_encoder(cfg: MtlModelConfig, in_channels: int) -> ResNetEncoder:
+    """The encoder design of ``cfg`` (stem, widths, depths, stride, separable) for ``in_channels`` inputs."""
+    return ResNetEncoder(in_channels, cfg.stem_width, cfg.widths, cfg.depths, cfg.stem_stride, cfg.separable)
 
 
 def build_model(cfg: MtlModelConfig) -> MultiTaskModel:

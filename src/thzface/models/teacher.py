@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from thzface.models.blocks import embedding_head, is_exporting
-from thzface.models.encoder import ResNetEncoder, conv_trunk, pooled_trunk
-from thzface.models.multitask import MtlModelConfig
+from thzface.models.encoder import conv_trunk, pooled_trunk
+from thzface.models.multitask import MtlModelConfig, build_encoder
 
 VIS_CHANNELS = 1  # visible images are loaded as grayscale (TripletDataset), as the reference did
 FUSIONS: tuple[str, ...] = ("paper", "residual")
@@ -100,9 +100,8 @@ class TeacherModel(nn.Module):
     def __init__(self, cfg: TeacherConfig, student: MtlModelConfig) -> None:
         super().__init__()
         self.cfg, self.student_cfg = cfg, student
-        enc = (student.stem_width, student.widths)
-        self.thz_encoder = None if cfg.share_thz_encoder else ResNetEncoder(student.in_channels, *enc)
-        self.vis_encoder = ResNetEncoder(VIS_CHANNELS, *enc)
+        self.thz_encoder = None if cfg.share_thz_encoder else build_encoder(student, student.in_channels)
+        self.vis_encoder = build_encoder(student, VIS_CHANNELS)
         side = student.image_size // self.vis_encoder.reduction
         dim = student.widths[-1]
         self.fusion = CrossModalFusion(dim, cfg.heads, cfg.attn_dropout, side * side, cfg.fusion == "residual")
