@@ -32,3 +32,14 @@ def test_multipart_body_has_one_part_per_field() -> None:
     body = multipart({"a": b"PNG-A", "b": b"PNG-B"})
     assert body.count(b"Content-Disposition: form-data") == 2 and b'name="b"; filename="b.png"' in body
     assert body.endswith(b"--\r\n") and b"PNG-A\r\n" in body
+
+
+def test_bench_serve_needs_a_run() -> None:
+    from types import SimpleNamespace
+
+    from thzface.bench import BENCHES
+    from thzface.bench.serve_load import run
+
+    assert BENCHES["serve"] == "thzface.bench.serve_load"
+    with pytest.raises(ValueError, match="--data RUN"):
+        run(SimpleNamespace(data=None, budget_s=10.0, workers=2))

@@ -16,6 +16,7 @@ BENCHES: dict[str, str] = {
     "calibrate": "thzface.bench.calibrate",
     "infer": "thzface.bench.infer",
     "onnx": "thzface.bench.onnx",
+    "serve": "thzface.bench.serve_load",
     "twin": "thzface.bench.twin",
     "inpaint": "thzface.bench.inpaint",
     "distill": "thzface.bench.distill",

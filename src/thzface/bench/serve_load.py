@@ -175,3 +175,17 @@ def serve_load(
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
+
+
+def run(args) -> dict:
+    """``thzface bench serve --data RUN [--workers CLIENTS] [--budget-s S] --out OUT``: the torch and the onnx
+    backend of ``thzface serve`` under the same load (the onnx one needs ``thzface export onnx RUN`` first)."""
+    if not getattr(args, "data", None):
+        raise ValueError("bench serve: pass the run folder with --data RUN")
+    run_dir = Path(args.data)
+    seconds = min(float(args.budget_s), 60.0)
+    rows = {b: serve_load(run_dir, clients=args.workers, max_seconds=seconds, serve_args=("--backend", b))
+            for b in ("torch", "onnx")}  # fmt: skip
+    keys = ["requests", "errors", "requests_per_s", "latency_ms_p50", "latency_ms_p99", "peak_rss_mb"]
+    table = "\n".join(f"{k:<16}" + "".join(f"{rows[b][k]!s:>22}" for b in rows) for k in keys)
+    return {"run": str(run_dir), "backends": rows, "table": f"{'metric':<16}{'torch':>22}{'onnx':>22}\n" + table}
