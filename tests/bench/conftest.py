@@ -11,9 +11,9 @@ import torch
 @pytest.fixture(scope="session")
 def tiny_run(repo: Path, tmp_path_factory) -> Path:
     """An untrained tiny mtl run (weights + config): speed does not depend on the weights."""
-    from thzface.recipes import load_config
     from thzface.engine.checkpoint import save_weights
     from thzface.models import build_model
+    from thzface.recipes import load_config
 
     cfg = load_config(repo / "configs" / "mtl-tiny.yaml")
     torch.manual_seed(0)
