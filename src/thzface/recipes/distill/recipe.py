@@ -43,5 +43,3 @@ RECIPE = Recipe(
     predict=partial(mtl_predict.predict, models=(MODEL,)),  # a teacher run is refused (it needs visible images)
     verify=partial(mtl_predict.verify, models=(MODEL,)),
 )
-
-

@@ -91,6 +91,4 @@ def build_model(cfg: Config) -> Unmask3D:
     return Unmask3D(m, layout_for(m.face_model, m.face_model_path).size)
 
 
-MODEL = ModelSpec(
-    "unmask3d", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig
-)
+MODEL = ModelSpec("unmask3d", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig)
