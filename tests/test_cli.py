@@ -34,6 +34,20 @@ def test_end_to_end_tiny(repo, tiny_data, tmp_path, capsys):
     v = metrics["protocols"]["all"]["verification"]
     assert 0.0 <= v["eer"] <= 1.0 and 0.0 <= v["roc_auc"] <= 1.0
     assert "<img" in (report / "report.html").read_text()
+    rec = metrics["protocols"]["all"]["reconstruction"]
+    assert {"predicted", "oracle", "copy_input"} <= set(rec) and "clean_ssim" in rec["predicted"]
+    # the copy-the-input baseline against the clean target, recomputed from the files
+    import numpy as np
+
+    from thzface.data.csv import read_triplets
+    from thzface.data.io import load_image
+    from thzface.data.targets import load_clean_target
+    from thzface.metrics.reconstruction import ssim
+
+    rows = read_triplets(tiny_data / "test.csv", tiny_data, visible=False)
+    scans = np.stack([load_image(tiny_data / "thz" / r.anchor, 32) for r in rows])  # (N, 1, 32, 32)
+    clean = np.stack([load_clean_target(tiny_data, r.anchor, 32) for r in rows])  # (N, 1, 32, 32)
+    assert rec["copy_input"]["clean_ssim"] == pytest.approx(float(np.mean(ssim(scans, clean))), abs=1e-4)
     img = sorted((tiny_data / "thz").glob("*_b1b_*.png"))
     assert main(["predict", str(run), str(img[0]), str(tiny_data / "thz"), "--out", str(tmp_path / "pred")]) == 0
     preds = json.loads((tmp_path / "pred" / "predictions.json").read_text())

@@ -30,6 +30,9 @@ KEYS = [
     "ssim",
     "psnr",
     "ssim_oracle",
+    "copy_ssim",
+    "ssim_clean",
+    "copy_ssim_clean",
     "concealed_ssim",
     "silhouette_identity",
 ]
@@ -50,6 +53,9 @@ def flatten(metrics: dict) -> dict:
         ssim=a["reconstruction"]["predicted"]["ssim"],
         psnr=a["reconstruction"]["predicted"]["psnr"],
         ssim_oracle=a["reconstruction"]["oracle"]["ssim"],
+        copy_ssim=a["reconstruction"]["copy_input"]["ssim"],
+        ssim_clean=a["reconstruction"]["predicted"].get("clean_ssim"),
+        copy_ssim_clean=a["reconstruction"]["copy_input"].get("clean_ssim"),
         concealed_ssim=a["reconstruction"]["predicted"].get("concealed_ssim"),
         silhouette_identity=a["separability"]["silhouette_identity"],
     )

@@ -19,6 +19,7 @@ from thzface.config import Config, atomic_write_text
 from thzface.data.csv import TripletRow, read_triplets, training_identities
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.naming import POSTURES
+from thzface.data.targets import load_clean_target
 from thzface.engine.checkpoint import ModelSpec, load_run
 from thzface.engine.infer import collect as run_collect
 from thzface.engine.infer import save_threshold
@@ -69,6 +70,8 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
     res["sample"] = np.array([r.anchor_name.sample for r in rows])
     res["names"] = [r.anchor for r in rows]
+    clean = [load_clean_target(root, r.anchor, cfg.data.image_size) for r in rows]  # simulated folders only
+    res["clean"] = np.stack(clean) if clean and all(x is not None for x in clean) else None  # (N, 1, S, S)
     return res
 
 
@@ -104,14 +107,20 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
 
 
 def reconstruction(c: dict, idx: np.ndarray) -> dict:
+    """SSIM/PSNR/L1 of both decoder routes and of copying the input, against the unconcealed scan and (simulated
+    folders) against the clean target rendered at the concealed scan's pose."""
     res: dict = {}
-    for route, key in (("predicted", "rec"), ("oracle", "rec_oracle")):
+    clean = c.get("clean")
+    for route, key in (("predicted", "rec"), ("oracle", "rec_oracle"), ("copy_input", "anchor")):
         p, t = c[key][idx], c["target"][idx]
         r = {
             "psnr": float(np.mean(R.psnr(p, t))),
             "ssim": float(np.mean(R.ssim(p, t))),
             "l1": float(np.mean(R.l1(p, t))),
         }
+        if clean is not None:
+            r["clean_psnr"] = float(np.mean(R.psnr(p, clean[idx])))
+            r["clean_ssim"] = float(np.mean(R.ssim(p, clean[idx])))
         m = c["has_mask"][idx]
         if m.any():
             pm, tm, mm = p[m], t[m], c["mask"][idx][m]
