@@ -47,6 +47,12 @@ def test_end_to_end_tiny(repo, tiny_data, tmp_path, capsys):
     rows = read_triplets(tiny_data / "test.csv", tiny_data, visible=False)
     scans = np.stack([load_image(tiny_data / "thz" / r.anchor, 32) for r in rows])  # (N, 1, 32, 32)
     clean = np.stack([load_clean_target(tiny_data, r.anchor, 32) for r in rows])  # (N, 1, 32, 32)
+    b = metrics["protocols"]["all"]["baselines"]
+    assert 0.0 <= b["pixel_verification"]["eer"] <= 1.0 and b["pixel_nearest_neighbour"]["queries"] > 0
+    train_post = [r.anchor_name.posture for r in read_triplets(tiny_data / "train_val.csv", tiny_data)]
+    test_post = np.array([r.anchor_name.posture for r in rows])
+    majority = max(set(train_post), key=lambda p: (train_post.count(p), -p))
+    assert b["majority_posture_accuracy"] == pytest.approx(float(np.mean(test_post == majority)))
     assert rec["copy_input"]["clean_ssim"] == pytest.approx(float(np.mean(ssim(scans, clean))), abs=1e-4)
     img = sorted((tiny_data / "thz").glob("*_b1b_*.png"))
     assert main(["predict", str(run), str(img[0]), str(tiny_data / "thz"), "--out", str(tmp_path / "pred")]) == 0

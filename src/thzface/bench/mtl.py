@@ -23,6 +23,7 @@ KEYS = [
     "idd_eer",
     "idd_roc_auc",
     "idd_tar@far=0.01",
+    "idd_pixel_eer",
     "cs_eer",
     "cs_roc_auc",
     "posture_acc",
@@ -46,6 +47,7 @@ def flatten(metrics: dict) -> dict:
         v = p.get(name, {}).get("verification", {})
         for k in ("eer", "roc_auc", "tar@far=0.01", "kfold_accuracy", "triplet_accuracy"):
             out[f"{short}_{k}"] = v.get(k)
+    out["idd_pixel_eer"] = p.get("identity-disjoint", {}).get("baselines", {}).get("pixel_verification", {}).get("eer")
     a = p["all"]
     out.update(
         posture_acc=a["posture"]["accuracy"],

@@ -60,6 +60,7 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
             "rec_oracle": oracle.reconstruction,  # (n, C, S, S)
             "target": b["target"],
             "anchor": b["anchor"],
+            "positive": b["positive"],  # (n, 1, S, S) the unconcealed counterpart (the gallery image)
             "mask": b["garment_mask"],
             "has_mask": b["has_mask"],
         }
@@ -103,6 +104,34 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
     for far in FARS:
         op = V.tar_at_far(scores, labels, far)
         out[f"tar@far={far:g}"] = op.tar
+    return out
+
+
+def baselines(c: dict, idx: np.ndarray, posture_train: np.ndarray | None = None) -> dict:
+    """What a skeptic asks for, on the same rows and pairs as the model: raw-pixel cosine verification over the
+    same probe × gallery pairs as :func:`cross_pairs`, raw-pixel nearest-neighbour identification of the concealed
+    probes among the other probes (own capture excluded), majority-class posture (majority of ``posture_train``)."""
+    from thzface.metrics.baselines import majority_accuracy, nearest_neighbour_accuracy, pixel_pair_scores
+
+    n = len(idx)
+    images = np.concatenate([c["anchor"][idx], c["positive"][idx]])  # (2n, 1, S, S) probes, then gallery
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # (n, n) probe, gallery
+    ids, post, smp = c["identity"][idx], c["posture"][idx], c["sample"][idx]
+    keep = ~((ids[:, None] == ids[None, :]) & (post[:, None] == post[None, :]) & (smp[:, None] == smp[None, :]))
+    scores = pixel_pair_scores(images, np.stack([i[keep], n + j[keep]], axis=1))  # (M,)
+    labels = (ids[:, None] == ids[None, :])[keep].astype(np.int64)  # (M,)
+    out: dict = {}
+    if 0 < labels.sum() < labels.size:
+        out["pixel_verification"] = {
+            "eer": V.eer(scores, labels)[0],
+            "roc_auc": V.roc_auc(scores, labels),
+            **{f"tar@far={f:g}": V.tar_at_far(scores, labels, f).tar for f in FARS},
+        }
+    captures = np.array([f"{a}|{b}|{k}" for a, b, k in zip(ids, post, smp, strict=True)])
+    nn = nearest_neighbour_accuracy(c["anchor"][idx], ids, captures)
+    chance = 1.0 / max(1, len(np.unique(ids)))
+    out["pixel_nearest_neighbour"] = {"accuracy": nn.accuracy, "queries": nn.queries, "chance": chance}
+    out["majority_posture_accuracy"] = majority_accuracy(post, posture_train)
     return out
 
 
@@ -178,7 +207,7 @@ def tables(c: dict, idx: np.ndarray) -> dict:
     return out
 
 
-def compute_metrics(c: dict, seen: set[str], seed: int = 0) -> dict:
+def compute_metrics(c: dict, seen: set[str], seed: int = 0, posture_train: np.ndarray | None = None) -> dict:
     """Every metric per protocol subset present (closed-set, identity-disjoint) and over all test rows."""
     subsets = {
         "closed-set": np.array([i in seen for i in c["identity"]]),
@@ -197,6 +226,7 @@ def compute_metrics(c: dict, seen: set[str], seed: int = 0) -> dict:
             "posture": posture(c, idx),
             "reconstruction": reconstruction(c, idx),
             "separability": separability(c, idx),
+            "baselines": baselines(c, idx, posture_train),
             **tables(c, idx),
         }
     return out
@@ -214,6 +244,9 @@ def summary(metrics: dict) -> dict:
             "posture_acc": p["posture"]["accuracy"],
             "ssim": p["reconstruction"]["predicted"]["ssim"],
             "psnr": p["reconstruction"]["predicted"]["psnr"],
+            "baseline_pixel_eer": p["baselines"].get("pixel_verification", {}).get("eer"),
+            "baseline_majority_posture_acc": p["baselines"]["majority_posture_accuracy"],
+            "baseline_copy_ssim": p["reconstruction"]["copy_input"]["ssim"],
             "silhouette_identity": p["separability"]["silhouette_identity"],
         }
     return s
@@ -227,7 +260,11 @@ def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) ->
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
     seen = training_identities(root, cfg.data.train_csv)
     c = collect(model, cfg, root, test_rows)
-    metrics = compute_metrics(c, seen, seed=cfg.train.seed)
+    train_rows = (
+        read_triplets(root / cfg.data.train_csv, root, visible=False) if (root / cfg.data.train_csv).is_file() else []
+    )
+    posture_train = np.array([r.anchor_name.posture for r in train_rows]) if train_rows else None
+    metrics = compute_metrics(c, seen, seed=cfg.train.seed, posture_train=posture_train)
     metrics["summary"] = summary(metrics)
     thr_src = metrics["protocols"].get("identity-disjoint", metrics["protocols"].get("all", {}))
     threshold = thr_src.get("verification", {}).get("kfold_balanced_threshold")
