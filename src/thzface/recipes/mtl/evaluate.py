@@ -72,7 +72,8 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
     res["sample"] = np.array([r.anchor_name.sample for r in rows])
     res["names"] = [r.anchor for r in rows]
     clean = [load_clean_target(root, r.anchor, cfg.data.image_size) for r in rows]  # simulated folders only
-    res["clean"] = np.stack(clean) if clean and all(x is not None for x in clean) else None  # (N, 1, S, S)
+    found = [x for x in clean if x is not None]
+    res["clean"] = np.stack(found) if found and len(found) == len(clean) else None  # (N, 1, S, S)
     return res
 
 
