@@ -73,10 +73,24 @@ def cmd_configs(a: argparse.Namespace) -> int:
     return 0
 
 
+def eval_data(run: Path, spec: str | None) -> Path:
+    """``--data`` of ``eval``, or the folder the run trained on (its test.csv holds the unseen people)."""
+    from thzface.engine.infer import SPLIT, run_data
+
+    if spec is not None:
+        return resolve_data(spec)
+    recorded = run_data(run)
+    if recorded is None:
+        raise ValueError(f"{run}: no {SPLIT} recording the training data; pass --data DIR")
+    if not recorded.is_dir():
+        raise FileNotFoundError(f"{recorded}: the data folder {run} trained on is gone; pass --data DIR")
+    return recorded
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
     from thzface.recipes import recipe_of
 
-    metrics = recipe_of(a.run).evaluate(Path(a.run), resolve_data(a.data), Path(a.out))
+    metrics = recipe_of(a.run).evaluate(Path(a.run), eval_data(Path(a.run), a.data), Path(a.out))
     print(dumps(metrics.get("summary", {})))
     print(f"report written to {Path(a.out) / 'report.html'}")
     return 0
@@ -198,7 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config", help="config file, or a preset name such as mtl-default")
     t.add_argument("--data", default=None, help="dataset folder, or sim:<preset> (default sim:demo)")
     t.add_argument("--out", required=True)
-    t.add_argument("--init-from", default=None, help="run folder whose weights initialise the model (fine-tuning)")
+    t.add_argument(
+        "--init-from",
+        default=None,
+        help="run folder, weights file or pretrained:NAME (shipped, e.g. pretrained:mtl-default) whose weights "
+        "initialise the model (fine-tuning)",
+    )
     res = t.add_mutually_exclusive_group()
     res.add_argument(
         "--resume",
@@ -216,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate a run on a dataset's test.csv → metrics.json + report.html")
     e.add_argument("run")
-    e.add_argument("--data", default=None)
+    e.add_argument("--data", default=None, help="dataset folder or sim:<preset> (default: the run's training data)")
     e.add_argument("--out", required=True)
     e.set_defaults(fn=cmd_eval)
 

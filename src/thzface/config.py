@@ -197,7 +197,8 @@ class DataConfig:
     train_csv: str = "train_val.csv"  # triplet CSV (relative to the data dir) used for training
     test_csv: str = "test.csv"  # triplet CSV used by eval
     image_size: int = 64  # network input size (images are resized when they differ)
-    val_fraction: float = 0.15  # share of train rows held out for validation, per (identity, posture) group
+    val_fraction: float = 0.15  # share of rows held out per (identity, posture) group (inpaint, unmask3d)
+    val_identities: float = 0.2  # held-out validation people (verification): fraction < 1, or count >= 1
     use_visible: bool = False  # load the visible columns (distillation / visible-light recipes)
     target: str = "positive"  # reconstruction target: positive (unconcealed scan) | clean (noise-free, simulator)
     num_workers: int = 0  # DataLoader workers

@@ -67,8 +67,25 @@ def save_weights(state_dict: dict[str, torch.Tensor], cfg: Config, path: str | P
         raise
 
 
+PRETRAINED = "pretrained:"  # prefix naming weights shipped inside the package (``pretrained:mtl-default``)
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "weights"  # thzface/weights/<name>.safetensors
+
+
+def pretrained_names() -> list[str]:
+    """Names of the weights shipped in the package (usable as ``pretrained:NAME``)."""
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.safetensors"))
+
+
 def weights_path(run: str | Path) -> Path:
-    """``RUN/model.safetensors`` (or RUN itself when it is a weights file); RunError when absent."""
+    """``RUN/model.safetensors`` (or RUN itself when it is a weights file, or the shipped weights for
+    ``pretrained:NAME``); RunError when absent."""
+    if str(run).startswith(PRETRAINED):
+        name = str(run)[len(PRETRAINED) :]
+        path = PRETRAINED_DIR / f"{name}.safetensors"
+        if not path.is_file():
+            shipped = ", ".join(pretrained_names()) or "none"
+            raise RunError(f"{run}: no shipped weights of that name (shipped: {shipped})")
+        return path
     run = Path(run)
     if run.is_file():
         return run

@@ -1,18 +1,68 @@
-"""Triplet data module shared by the THz recipes: train/val split, P×K sampler, augmentation, loaders."""
+"""Data modules of the THz verification recipes: identity-disjoint validation, then joint P×K or triplet batches.
+
+Both modules split ``DIR/<train_csv>`` by **identity** (:func:`thzface.data.identity_split.identity_validation`):
+``data.val_identities`` people (a fraction < 1 or a count) are held out whole for model selection, early stopping
+and the deployed threshold, and appear in no training batch in any role; too few identities is a one-line error
+naming the numbers. Twin pairs (the dataset's meta.json) stay on one side. The split is exposed as ``split`` and
+written to ``RUN/split.json`` by the trainer.
+
+* :class:`JointDataModule` (``train.sampler: joint``): captures decoded once into a
+  :class:`~thzface.data.captures.CaptureBank`; training batches are :class:`~thzface.data.captures.PKJointBatches`
+  (P identities × K distinct captures, all roles in one forward pass, positives = other captures, independently
+  augmented); validation walks the validation identities' bank once.
+* :class:`TripletDataModule` (``train.sampler: pk | random``): the reference's triplet rows (``paper`` preset, the
+  distillation and twin recipes), P×K over anchors or shuffled.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from thzface.config import Config
 from thzface.data.augment import build_augment
+from thzface.data.captures import CaptureBank, PKJointBatches, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
+from thzface.data.identity_split import IdentitySplit, identity_validation
 from thzface.data.sampler import PKSampler
-from thzface.data.split import split_validation
+from thzface.data.split import read_twins
+
+
+def pk_shape(cfg: Config) -> tuple[int, int]:
+    """(P, K) of ``train.batch_size`` = P·K and ``train.pk_k`` = K; ValueError when they do not fit."""
+    t = cfg.train
+    if t.pk_k < 1 or t.batch_size < t.pk_k or t.batch_size % t.pk_k:
+        raise ValueError(
+            f"train.batch_size={t.batch_size} must be a positive multiple of train.pk_k={t.pk_k} (P x K batches)"
+        )
+    return t.batch_size // t.pk_k, t.pk_k
+
+
+def val_identity_count(value: float) -> int | float:
+    """``data.val_identities`` as :func:`identity_validation` reads it: a fraction in (0, 1) or an int count."""
+    return value if 0 < value < 1 else int(value)
+
+
+Rows = list[TripletRow]
+
+
+def split_train_rows(cfg: Config, root: Path, min_train: int) -> tuple[IdentitySplit, Rows, Rows]:
+    """Read ``root/<train_csv>`` and split it by identity; ``min_train``: identities a training batch needs."""
+    path = root / cfg.data.train_csv
+    rows = read_triplets(path, root, visible=cfg.data.use_visible)
+    if not rows:
+        raise ValueError(f"{path}: no triplet rows")
+    try:
+        return identity_validation(
+            rows, val_identity_count(cfg.data.val_identities), cfg.train.seed, read_twins(root), min_train
+        )
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def train_loader(cfg: Config, ds, labels: list, trainer=None) -> DataLoader:
@@ -24,13 +74,12 @@ def train_loader(cfg: Config, ds, labels: list, trainer=None) -> DataLoader:
     rank = trainer.global_rank if trainer is not None else 0
     world = trainer.world_size if trainer is not None else 1
     if t.sampler == "pk":
-        k = max(1, min(t.pk_k, t.batch_size))
-        p = max(1, min(t.batch_size // k, len(set(labels))))  # never more identities than the data holds
+        p, k = pk_shape(cfg)
         n_batches = max(1, len(ds) // (t.batch_size * world))
         sampler = PKSampler(labels, p=p, k=k, seed=t.seed + 1000 * rank, num_batches=n_batches)
         return DataLoader(ds, batch_sampler=sampler, num_workers=d.num_workers, persistent_workers=False)
     if t.sampler != "random":
-        raise ValueError(f"train.sampler: unknown sampler {t.sampler!r} (pk | random)")
+        raise ValueError(f"train.sampler: unknown sampler {t.sampler!r} (joint | pk | random)")
     g = torch.Generator().manual_seed(t.seed + 1000 * rank)
     return DataLoader(
         ds,
@@ -44,17 +93,15 @@ def train_loader(cfg: Config, ds, labels: list, trainer=None) -> DataLoader:
 
 
 class TripletDataModule(L.LightningDataModule):
-    """Reads ``DIR/<train_csv>``, splits validation rows, serves P×K (or shuffled) triplet batches: each a
-    :class:`thzface.data.batch.TripletBatch` (a ``VisibleTripletBatch`` with ``data.use_visible``)."""
+    """Reads ``DIR/<train_csv>``, splits off validation identities, serves P×K (or shuffled) triplet batches: each
+    a :class:`thzface.data.batch.TripletBatch` (a ``VisibleTripletBatch`` with ``data.use_visible``)."""
 
     def __init__(self, cfg: Config, root: Path):
         super().__init__()
         self.cfg, self.root = cfg, Path(root)
-        rows = read_triplets(self.root / cfg.data.train_csv, self.root)
-        if not rows:
-            raise ValueError(f"{self.root / cfg.data.train_csv}: no triplet rows")
-        self.identities = identity_list(rows)
-        self.train_rows, self.val_rows = split_validation(rows, cfg.data.val_fraction, cfg.train.seed)
+        min_train = pk_shape(cfg)[0] if cfg.train.sampler == "pk" else 2
+        self.split, self.train_rows, self.val_rows = split_train_rows(cfg, self.root, min_train)
+        self.identities = identity_list(self.train_rows, self.val_rows)
 
     def _dataset(self, rows: list[TripletRow], train: bool) -> TripletDataset:
         d = self.cfg.data
@@ -76,11 +123,74 @@ class TripletDataModule(L.LightningDataModule):
         return train_loader(self.cfg, ds, [r.anchor_name.identity for r in self.train_rows], self.trainer)
 
     def val_dataloader(self) -> DataLoader:
-        rows = self.val_rows or self.train_rows[: max(1, min(len(self.train_rows), 64))]
-        ds = self._dataset(rows, train=False)
+        ds = self._dataset(self.val_rows, train=False)
         return DataLoader(
             ds,
             batch_size=max(self.cfg.train.batch_size, 64),
             shuffle=False,
             num_workers=self.cfg.data.num_workers,
         )
+
+
+class JointDataModule(L.LightningDataModule):
+    """Validation identities apart, then joint P×K batches over the training identities' captures (module doc).
+
+    Batches are dicts of :meth:`CaptureBank.batch` (``thz``, ``target``, ``clean``, ``identity``, ...);
+    ``identity`` indexes ``classes`` (the training identities: a margin head's classes). The clean target is read
+    where the folder has one (``clean/``, simulated data); the epoch of a batch is counted from optimizer steps,
+    so a resumed run draws the batches of an uninterrupted one.
+    """
+
+    def __init__(self, cfg: Config, root: Path):
+        super().__init__()
+        self.cfg, self.root = cfg, Path(root)
+        self.p, self.k = pk_shape(cfg)
+        self.split, self.train_rows, self.val_rows = split_train_rows(cfg, self.root, self.p)
+        size, clean = cfg.data.image_size, clean_folder(self.root)
+        self.bank = CaptureBank.from_rows(self.root, self.train_rows, size, self.split.train, clean=clean)
+        self.val_bank = CaptureBank.from_rows(self.root, self.val_rows, size, self.split.val, clean=clean)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.bank.classes
+
+    def train_dataloader(self) -> PKJointBatches:
+        a, t = self.cfg.aug, self.cfg.train
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        n = max(1, len(self.bank) // (t.batch_size * world))
+
+        def epoch() -> int:  # from optimizer steps: Lightning's epoch counter may run one ahead after a resume
+            return trainer.global_step // n if trainer is not None else 0
+
+        return PKJointBatches(
+            self.bank,
+            self.p,
+            self.k,
+            augment=build_augment(a.profile, a.p, a.paired),
+            seed=t.seed,
+            num_batches=n,
+            rank=rank,
+            epoch_source=epoch,
+        )
+
+    def val_dataloader(self) -> BankPass:
+        return BankPass(self.val_bank, max(self.cfg.train.batch_size, 64))
+
+
+class BankPass:
+    """One unaugmented pass over a bank in batches of ``batch_size`` (a sized iterable: one loader to Lightning)."""
+
+    def __init__(self, bank: CaptureBank, batch_size: int) -> None:
+        self.bank, self.batch_size = bank, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.bank) // self.batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        return self.bank.batches(self.batch_size)
+
+
+def thz_datamodule(cfg: Config, root: Path) -> L.LightningDataModule:
+    """The data module for ``train.sampler``: ``joint`` → :class:`JointDataModule`, else :class:`TripletDataModule`."""
+    return JointDataModule(cfg, root) if cfg.train.sampler == "joint" else TripletDataModule(cfg, root)

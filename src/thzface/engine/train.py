@@ -18,7 +18,9 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from safetensors.torch import load_file
 
 from thzface.config import Config, read_yaml, save_config, to_dict
-from thzface.engine.checkpoint import WEIGHTS, save_weights, weights_path
+from thzface.data.identity_split import IdentitySplit
+from thzface.engine.checkpoint import WEIGHTS, RunError, read_metadata, save_weights, weights_path
+from thzface.engine.infer import THRESHOLD, save_split, save_threshold
 from thzface.engine.recipe import Recipe
 from thzface.engine.task import Task
 
@@ -45,6 +47,10 @@ class ExportBest(Callback):
         extra.update(getattr(pl_module, "export_extra", lambda: {})())
         assert isinstance(pl_module, Task)
         save_weights(pl_module.deployable_state_dict(), self.cfg, self.run_dir / WEIGHTS, extra=extra)
+        threshold = trainer.callback_metrics.get("val/threshold")  # verification recipes: fit on validation ids
+        if threshold is not None and math.isfinite(float(threshold)):
+            source = f"validation identities, EER point, step {trainer.global_step}"
+            save_threshold(self.run_dir, float(threshold), source)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -89,14 +95,22 @@ def _precision(cfg: Config) -> str:
 
 
 def init_from(task: Task, run: str | Path) -> dict:
-    """Copy weights of a previous run (pretraining) into the task's model where names and shapes match."""
-    src_state = load_file(str(weights_path(run)))
+    """Copy the weights of a previous run, a weights file or ``pretrained:NAME`` (shipped) into the task's model
+    where names and shapes match (fine-tuning); a source of another recipe, or one that fits no tensor, is a
+    one-line error."""
+    path = weights_path(run)
+    meta = read_metadata(path)
+    if meta["recipe"] != task.cfg.recipe and not (meta["recipe"] == "mtl" and task.cfg.recipe == "distill"):
+        raise RunError(f"{run}: weights of recipe {meta['recipe']!r}, cannot initialise a {task.cfg.recipe!r} model")
+    src_state = load_file(str(path))
     dst = task.model.state_dict()
     taken = {k: v for k, v in src_state.items() if k in dst and dst[k].shape == v.shape}
+    if not taken:
+        raise RunError(f"{run}: no tensor fits the model (another architecture: compare the model: sections)")
     skipped = sorted(set(src_state) - set(taken))
     task.model.load_state_dict(taken, strict=False)
     log.info("init-from %s: %d tensors copied, %d skipped", run, len(taken), len(skipped))
-    return {"copied": len(taken), "skipped": skipped}
+    return {"source": str(run), "copied": len(taken), "of": len(dst), "skipped": skipped}
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, object]:
@@ -119,7 +133,7 @@ def config_diff(a: dict, b: dict) -> list[str]:
     return sorted(k for k in set(fa) | set(fb) if not same(fa.get(k), fb.get(k)))
 
 
-RUN_OUTPUTS = ("checkpoints", "logs", "tb", WEIGHTS, "curves.png", "threshold.json")  # what --no-resume clears
+RUN_OUTPUTS = ("checkpoints", "logs", "tb", WEIGHTS, "curves.png", THRESHOLD, "split.json")  # what --no-resume clears
 
 
 def prepare_run(recipe: Recipe, cfg: Config, run_dir: Path, resume: bool | None) -> tuple[Config, Path | None]:
@@ -169,6 +183,8 @@ def fit(
     if init_run:
         summary["init_from"] = init_from(task, init_run)
     save_config(cfg, run_dir / "config.yaml")
+    split = getattr(datamodule, "split", None)
+    save_split(run_dir, Path(data_dir), split if isinstance(split, IdentitySplit) else None)
 
     t = cfg.train
     ckpt_dir = run_dir / "checkpoints"

@@ -67,6 +67,19 @@ def _roc_points(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return fpr, tpr, thresholds
 
 
+def probe_gallery_eer(scores: Any, identities: Any) -> tuple[float, float]:
+    """(EER, threshold) of a probe × gallery score matrix (N, N) whose row i and column i are one capture's two
+    scans (concealed probe, unconcealed gallery): those counterpart pairs are left out, the other pairs are
+    genuine when the identities (N,) match. (NaN, NaN) without both genuine and impostor pairs."""
+    s = np.asarray(scores, dtype=np.float64)
+    ids = np.asarray(identities)
+    if s.ndim != 2 or s.shape != (len(ids), len(ids)):
+        raise ValueError(f"probe_gallery_eer: scores of shape {s.shape} need to be ({len(ids)}, {len(ids)})")
+    off = ~np.eye(len(ids), dtype=bool)  # (N, N)
+    y = (ids[:, None] == ids[None, :])[off]
+    return eer(s[off], y) if 0 < y.sum() < y.size else (float("nan"), float("nan"))
+
+
 def roc_curve(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ROC as (fpr, tpr, thresholds), one point per distinct score plus the (0, 0) point at threshold +inf."""
     return _roc_points(*_scores_labels(scores, labels, "roc_curve"))

@@ -21,9 +21,10 @@ _BENCH = {
 }
 
 PRESETS: dict[str, dict] = {
-    # tests / CI: 3 people + 1 twin x 5 postures x 2 samples, 32 px
+    # tests / CI: 7 people + 1 twin x 5 postures x 2 samples, 32 px (enough people for test, validation and a
+    # training batch of 4 identities)
     "tiny": {
-        "identities": {"count": 4, "twin_pairs": 1},
+        "identities": {"count": 8, "twin_pairs": 1},
         "samples": 2,
         "image_size": 32,
         "face_model": {"kind": "builtin"},

@@ -26,9 +26,10 @@ from thzface.engine.checkpoint import ModelSpec
 from thzface.models.multitask import MtlModelConfig
 from thzface.models.multitask import build_model as build_student
 from thzface.models.teacher import TeacherConfig, build_teacher
-from thzface.recipes.mtl.config import AugConfig, TrainConfig
+from thzface.recipes.mtl.config import AugConfig
 from thzface.recipes.mtl.config import LossConfig as MtlLossConfig
 from thzface.recipes.mtl.config import ModelConfig as MtlRecipeModelConfig
+from thzface.recipes.mtl.config import TrainConfig as MtlTrainConfig
 from thzface.recipes.mtl.task import MODEL as MTL_MODEL
 
 STAGES: tuple[str, ...] = ("joint", "teacher", "student")
@@ -61,7 +62,14 @@ class ModelConfig(MtlRecipeModelConfig):
 
 
 @dataclass
+class TrainConfig(MtlTrainConfig):
+    sampler: str = "pk"  # pk | random: distillation reads triplet rows (anchor, positive, negative with visibles)
+    batch_size: int = 48
+
+
+@dataclass
 class LossConfig(MtlLossConfig):
+    margin_head: str = "none"  # triplet rows: no margin-softmax head (the student's objective is the reference's)
     w_teacher_metric: float = 0.5  # teacher SupCon (student's metric_labels, temperature); unused while frozen
     w_teacher_posture: float = 0.5  # teacher posture label-smoothing CE (student's smoothing); unused while frozen
     w_feat: float = 1.0  # feature distillation: MSE(student projection, teacher feature)

@@ -96,14 +96,12 @@ def distill_terms(
 
 
 def pair_metrics(emb_a: torch.Tensor, emb_p: torch.Tensor, ids: torch.Tensor, post, pred) -> dict[str, float]:
-    """Validation EER of concealed probes vs unconcealed gallery (own counterpart excluded), posture accuracy."""
+    """Validation EER (and its threshold) of concealed probes vs unconcealed gallery (own counterpart excluded),
+    posture accuracy."""
     if len(ids) == 0:
-        return {"eer": float("nan"), "posture_acc": float("nan")}
-    y_all = ids.numpy()[:, None] == ids.numpy()[None, :]
-    off = ~np.eye(len(ids), dtype=bool)
-    s, y = (emb_a @ emb_p.T).numpy()[off], y_all[off]
-    eer = V.eer(s, y)[0] if 0 < y.sum() < y.size else float("nan")
-    return {"eer": eer, "posture_acc": C.accuracy(post.numpy(), pred.numpy())}
+        return {"eer": float("nan"), "threshold": float("nan"), "posture_acc": float("nan")}
+    eer, thr = V.probe_gallery_eer((emb_a @ emb_p.T).numpy(), ids.numpy())  # (N, N) probe × gallery
+    return {"eer": eer, "threshold": thr, "posture_acc": C.accuracy(post.numpy(), pred.numpy())}
 
 
 @dataclass

@@ -22,7 +22,8 @@ class AugConfig(C.AugConfig):
 
 @dataclass
 class TrainConfig(C.TrainConfig):
-    batch_size: int = 48
+    sampler: str = "joint"  # joint (P×K captures, one forward pass) | pk | random (triplet rows)
+    batch_size: int = 32  # P·K: 8 identities × 4 captures
     lr: float = 2e-3
     max_epochs: int = 60
     warmup_frac: float = 0.03
@@ -31,11 +32,15 @@ class TrainConfig(C.TrainConfig):
 
 @dataclass
 class LossConfig:
-    metric: str = "supcon"  # supcon | triplet | batch_hard (identity metric-learning loss)
+    metric: str = "supcon"  # supcon | batch_hard | triplet (triplet rows only) | none (identity metric-learning loss)
     metric_labels: str = "identity"  # identity | triplet (the reference's defect: triplet indices as labels)
     w_metric: float = 1.0  # weight of the metric-learning loss
     temperature: float = 0.1  # SupCon temperature
     margin: float = 0.3  # triplet margin (triplet / batch_hard)
+    margin_head: str = "arcface"  # none | cosface | arcface | adaface: margin-softmax identity head (joint batches)
+    w_margin: float = 0.5  # weight of the margin-softmax cross-entropy
+    margin_s: float | None = None  # its scale s (None: the paper's, 64)
+    margin_m: float | None = None  # its margin m (None: the paper's: cosface 0.35, arcface 0.5, adaface 0.4)
     w_posture: float = 1.0  # weight of the posture cross-entropy
     smoothing: float = 0.1  # label smoothing of the posture cross-entropy
     w_rec: float = 1.0  # weight of the reconstruction loss

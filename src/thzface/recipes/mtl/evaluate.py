@@ -1,9 +1,12 @@
 """Evaluate a THz embedder run (``mtl``, ``distill`` student) on a dataset's test CSV → metrics.json + report.
 
-Protocols are derived from the data: a test row whose identity appears in the training CSV is closed-set,
-otherwise identity-disjoint. Verification is scored on pairs: every concealed probe (anchor) against every
-unconcealed gallery image (positive) of the subset, except its own counterpart (same identity, posture and
-sample), so genuine pairs differ in sample or posture. Thresholds are chosen on other folds than the scored one.
+Protocols come from the run's recorded identity split (``RUN/split.json``): a test row of a training identity is
+closed-set, of a validation identity ``validation-seen`` (reported apart), of neither identity-disjoint — the number
+that matters. (Runs without a split file: the training CSV's identities are closed-set.) Verification is scored on
+pairs: every concealed probe (anchor) against every unconcealed gallery image (positive) of the subset, except its
+own counterpart (same identity, posture and sample), so genuine pairs differ in sample or posture. Each protocol
+reports the oracle EER (threshold fit on the scored pairs) beside the metrics at the run's *deployed* threshold,
+which training fit on validation identities; evaluation never changes the run.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from thzface.data.naming import POSTURES
 from thzface.data.targets import load_clean_target
 from thzface.engine.checkpoint import ModelSpec, load_run
 from thzface.engine.infer import collect as run_collect
-from thzface.engine.infer import save_threshold
+from thzface.engine.infer import load_split, load_threshold, run_data, threshold_source
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
@@ -77,7 +80,9 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
     return res
 
 
-def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
+def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | None = None) -> dict:
+    """Pair metrics of the subset ``idx``: oracle EER, AUC, TAR@FAR, k-fold accuracies and, given the run's
+    deployed ``threshold``, TAR/FAR/accuracy at it (``deployed``)."""
     scores, labels = cross_pairs(c, idx)
     if labels.all() or not labels.any():
         return {"error": "needs both genuine and impostor pairs", "pairs": int(len(labels))}
@@ -105,6 +110,8 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
     for far in FARS:
         op = V.tar_at_far(scores, labels, far)
         out[f"tar@far={far:g}"] = op.tar
+    if threshold is not None:
+        out["deployed"] = V.at_threshold(scores, labels, threshold)._asdict()
     return out
 
 
@@ -208,22 +215,37 @@ def tables(c: dict, idx: np.ndarray) -> dict:
     return out
 
 
-def compute_metrics(c: dict, seen: set[str], seed: int = 0, posture_train: np.ndarray | None = None) -> dict:
-    """Every metric per protocol subset present (closed-set, identity-disjoint) and over all test rows."""
-    subsets = {
-        "closed-set": np.array([i in seen for i in c["identity"]]),
-        "identity-disjoint": np.array([i not in seen for i in c["identity"]]),
+def protocol_subsets(identity: np.ndarray, train: set[str], val: set[str]) -> dict[str, np.ndarray]:
+    """Row masks per protocol: closed-set (training identities), identity-disjoint (neither training nor validation
+    identities), validation-seen (validation identities; apart, neither seen in training nor unseen), all."""
+    closed = np.array([i in train for i in identity], dtype=bool)
+    seen_val = np.array([i in val for i in identity], dtype=bool)
+    return {
+        "closed-set": closed,
+        "identity-disjoint": ~(closed | seen_val),
+        "validation-seen": seen_val,
+        "all": np.ones(len(identity), bool),
     }
-    subsets["all"] = np.ones(len(c["identity"]), bool)
+
+
+def compute_metrics(
+    c: dict,
+    seen: set[str],
+    seed: int = 0,
+    posture_train: np.ndarray | None = None,
+    val: set[str] | None = None,
+    threshold: float | None = None,
+) -> dict:
+    """Every metric per protocol subset present (:func:`protocol_subsets`); ``threshold``: the deployed one."""
     out: dict = {"protocols": {}}
-    for name, m in subsets.items():
+    for name, m in protocol_subsets(c["identity"], seen, val or set()).items():
         idx = np.flatnonzero(m)
         if len(idx) < 2:
             continue
         out["protocols"][name] = {
             "rows": int(len(idx)),
             "identities": int(len(np.unique(c["identity"][idx]))),
-            "verification": verification(c, idx, seed),
+            "verification": verification(c, idx, seed, threshold),
             "posture": posture(c, idx),
             "reconstruction": reconstruction(c, idx),
             "separability": separability(c, idx),
@@ -242,6 +264,9 @@ def summary(metrics: dict) -> dict:
             "eer": v.get("eer"),
             "roc_auc": v.get("roc_auc"),
             "tar@far=0.01": v.get("tar@far=0.01"),
+            "deployed_accuracy": v.get("deployed", {}).get("accuracy"),
+            "deployed_tar": v.get("deployed", {}).get("tar"),
+            "deployed_far": v.get("deployed", {}).get("far"),
             "posture_acc": p["posture"]["accuracy"],
             "ssim": p["reconstruction"]["predicted"]["ssim"],
             "psnr": p["reconstruction"]["predicted"]["psnr"],
@@ -254,33 +279,38 @@ def summary(metrics: dict) -> dict:
 
 
 def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) -> dict:
-    """Load ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
+    """Load ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``; the run folder
+    is only read (its deployed threshold comes from training)."""
     cfg, model, extra = load_run(run, models, expect=MultiTaskModel)
     test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)  # THz-only inference
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
-    seen = training_identities(root, cfg.data.train_csv)
+    recorded = load_split(Path(run))
+    if recorded is not None:
+        seen, val = set(recorded.train), set(recorded.val)
+    else:  # runs trained before identity splits were recorded
+        seen, val = training_identities(root, cfg.data.train_csv), set()
     c = collect(model, cfg, root, test_rows)
     train_rows = (
         read_triplets(root / cfg.data.train_csv, root, visible=False) if (root / cfg.data.train_csv).is_file() else []
     )
     posture_train = np.array([r.anchor_name.posture for r in train_rows]) if train_rows else None
-    metrics = compute_metrics(c, seen, seed=cfg.train.seed, posture_train=posture_train)
+    threshold = load_threshold(Path(run))
+    metrics = compute_metrics(c, seen, cfg.train.seed, posture_train, val, threshold)
     metrics["summary"] = summary(metrics)
-    thr_src = metrics["protocols"].get("identity-disjoint", metrics["protocols"].get("all", {}))
-    threshold = thr_src.get("verification", {}).get("kfold_balanced_threshold")
     metrics["run"] = {
         "path": str(run),
         "recipe": cfg.recipe,
         "preset": cfg.preset,
         "trained": extra,
         "data": str(root),
+        "trained_on": str(run_data(Path(run))),
         "test_csv": cfg.data.test_csv,
         "threshold": threshold,
+        "threshold_source": threshold_source(Path(run)),
+        "validation_identities": sorted(val),
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", dumps(metrics))
-    if threshold is not None:
-        save_threshold(Path(run), threshold, str(out))
-    write_mtl_report(out, metrics, c, seen, run=Path(run))
+    write_mtl_report(out, metrics, c, protocol_subsets(c["identity"], seen, val), run=Path(run))
     return metrics

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from thzface.engine.datamodule import TripletDataModule
+from thzface.engine.datamodule import thz_datamodule
 from thzface.engine.recipe import Recipe
 from thzface.recipes.mtl.evaluate import evaluate
 from thzface.recipes.mtl.predict import predict, verify
@@ -18,7 +18,7 @@ from thzface.recipes.mtl.task import MODEL, build_task
 RECIPE = Recipe(
     model=MODEL,
     build_task=build_task,
-    data=TripletDataModule,
+    data=thz_datamodule,
     evaluate=partial(evaluate, models=(MODEL,)),
     predict=partial(predict, models=(MODEL,)),
     verify=partial(verify, models=(MODEL,)),

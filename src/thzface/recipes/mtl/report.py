@@ -25,29 +25,36 @@ def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_mtl_report(
-    out: Path, metrics: dict, c: dict, seen: set[str], run: Path | None = None, max_grid: int = 8
+    out: Path, metrics: dict, c: dict, subsets: dict[str, np.ndarray], run: Path | None = None, max_grid: int = 8
 ) -> Path:
-    """report.html for an embedder run: headline table, ROC/DET, confusion, grids, tables, curves."""
+    """report.html for an embedder run: headline table, ROC/DET, confusion, grids, tables, curves; ``subsets``:
+    row mask per protocol."""
     info = metrics.get("run", {})
+    thr = info.get("threshold")
     sec = [
         f"<p class=note>run <code>{html.escape(str(info.get('path')))}</code> · recipe {info.get('recipe')} · "
         f"data <code>{html.escape(str(info.get('data')))}</code> · produced by "
-        f"<code>thzface eval RUN --data DIR --out REPORT</code></p>"
+        f"<code>thzface eval RUN --data DIR --out REPORT</code></p>",
+        "<p class=note>deployed threshold "
+        + (f"{thr:.4f} ({html.escape(str(info.get('threshold_source')))})" if thr is not None else "none")
+        + "; <em>deployed_*</em> columns are at that threshold, EER is the oracle fit on the scored pairs. "
+        "Baselines on the same rows and pairs: raw-pixel cosine (verification), copy-the-input "
+        "(reconstruction), majority class (posture).</p>",
     ]
     sec.append("<h2>Summary</h2>" + table(metrics["summary"], "protocol"))
     curves = {}
     for name in metrics["protocols"]:
         if name == "all":
             continue
-        idx = np.flatnonzero(np.array([(i in seen) == (name == "closed-set") for i in c["identity"]]))
-        s, y = cross_pairs(c, idx)
+        s, y = cross_pairs(c, np.flatnonzero(subsets[name]))
         if 0 < y.sum() < len(y):
             fpr, tpr, _ = V.roc_curve(s, y)
             curves[name] = (fpr, tpr)
     if curves:
         sec.append("<h2>Verification: ROC and DET</h2>" + img_tag(F.roc_det(curves), "ROC and DET"))
     for name, p in metrics["protocols"].items():
-        v = {k: val for k, val in p["verification"].items()}
+        v = {k: val for k, val in p["verification"].items() if k != "deployed"}
+        v.update({f"deployed_{k}": val for k, val in p["verification"].get("deployed", {}).items()})
         sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities)</h2>")
         sec.append("<h3>Verification</h3>" + table({name: v}, "protocol"))
         sec.append("<h3>Reconstruction</h3>" + table(p["reconstruction"], "routing"))

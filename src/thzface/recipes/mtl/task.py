@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Mapping
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -12,6 +13,7 @@ from thzface.config import Config
 from thzface.data.batch import TripletBatch
 from thzface.engine.checkpoint import ModelSpec
 from thzface.engine.task import Task
+from thzface.losses.margin import IdentityLoss, build_identity_loss
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import verification as V
@@ -43,13 +45,54 @@ def metric_loss(lc: LossConfig, emb: torch.Tensor, labels: torch.Tensor, n: int)
     raise ValueError(f"loss.metric: unknown metric loss {lc.metric!r} (supcon | triplet | batch_hard)")
 
 
+def rec_target(batch: Mapping[str, torch.Tensor], target: str) -> torch.Tensor:
+    """Reconstruction target (B, 1, S, S) of a joint batch: the unconcealed scan, or (``data.target: clean``) the
+    clean target where the capture has one."""
+    if target == "positive":
+        return batch["target"]
+    if target != "clean":
+        raise ValueError(f"data.target: unknown target {target!r} (positive | clean)")
+    if "clean" not in batch:
+        return batch["target"]
+    has = batch["has_clean"].view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+    return torch.where(has, batch["clean"], batch["target"])  # (B, 1, S, S)
+
+
+def identity_weights(lc: LossConfig) -> dict[str, float]:
+    """{kind: weight} of the identity objective on joint batches (``loss.metric`` supcon, ``loss.margin_head``)."""
+    weights = {"supcon": lc.w_metric} if lc.metric == "supcon" else {}
+    if lc.margin_head != "none":
+        weights[lc.margin_head] = lc.w_margin
+    return weights
+
+
 class MtlTask(Task):
-    """Triplet batch → SupCon/triplet + posture CE + reconstruction loss; anchor encoded once."""
+    """Identity + posture CE + reconstruction loss, on joint P×K batches (one forward pass for every role; a
+    margin-softmax head over the training identities) or on the reference's triplet rows (``paper``)."""
 
     def __init__(self, cfg: Config, model: torch.nn.Module):
         super().__init__(cfg, model)
         lc: LossConfig = cfg.loss
         self.perceptual = Ls.lpips_loss(lc.lpips_path) if lc.w_lpips > 0 else None
+        self.identity_loss: IdentityLoss | None = None  # joint batches; built in setup() from the training classes
+        if cfg.train.sampler == "joint" and lc.metric == "triplet":
+            raise ValueError("loss.metric=triplet needs triplet rows (train.sampler pk | random), not joint batches")
+
+    def setup(self, stage: str) -> None:
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if stage == "fit" and self.cfg.train.sampler == "joint" and self.identity_loss is None:
+            classes = getattr(dm, "classes", None)
+            if classes is None:
+                raise ValueError("train.sampler=joint: the data module gives no identity classes (use JointDataModule)")
+            self.build_identity_loss(len(classes))
+
+    def build_identity_loss(self, num_classes: int) -> None:
+        """The identity objective of joint batches; a margin head holds one weight row per training identity."""
+        lc: LossConfig = self.cfg.loss
+        weights = identity_weights(lc)
+        if weights:
+            dim, s, m = self.cfg.model.embed_dim, lc.margin_s, lc.margin_m
+            self.identity_loss = build_identity_loss(weights, num_classes, dim, lc.temperature, s, m)
 
     def metric_labels(self, batch: TripletBatch) -> torch.Tensor:
         n = batch["anchor"].shape[0]
@@ -65,7 +108,32 @@ class MtlTask(Task):
             loss = loss + lc.w_lpips * self.perceptual(pred, target)
         return loss
 
-    def compute_losses(self, batch: TripletBatch) -> dict[str, torch.Tensor]:
+    def compute_losses(self, batch: Any) -> dict[str, torch.Tensor]:
+        return self.joint_losses(batch) if "thz" in batch else self.triplet_losses(batch)
+
+    def joint_losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """P×K batch: every capture through all three heads once; positives are the other captures of a person."""
+        lc: LossConfig = self.cfg.loss
+        m = cast(MultiTaskModel, self.model)
+        x, ids = batch["thz"], batch["identity"]  # (B, 1, S, S), (B,)
+        out = m(x, posture=batch["posture"], route=lc.train_route)
+        terms: dict[str, torch.Tensor] = {}
+        ident = x.new_zeros(())
+        if self.identity_loss is not None:
+            raw = m.verification_head[:-1](out.latent) if lc.margin_head == "adaface" else out.embedding  # (B, D)
+            parts = self.identity_loss(raw, ids)
+            ident = parts.pop("loss")
+            terms.update(parts)
+        if lc.metric == "batch_hard":
+            terms["batch_hard"] = Ls.batch_hard_triplet(out.embedding, ids, margin=lc.margin)
+            ident = ident + lc.w_metric * terms["batch_hard"]
+        l_post = Ls.label_smoothing_ce(out.posture_logits, batch["posture"], smoothing=lc.smoothing)
+        l_rec = self.rec_loss(out.reconstruction, rec_target(batch, self.cfg.data.target))
+        total = ident + lc.w_posture * l_post + lc.w_rec * l_rec
+        return {"loss": total, "identity": ident, **terms, "posture": l_post, "rec": l_rec}
+
+    def triplet_losses(self, batch: TripletBatch) -> dict[str, torch.Tensor]:
+        """Triplet rows (the reference): anchor through all three heads, positive and negative encoded."""
         lc: LossConfig = self.cfg.loss
         a, p, ng = batch["anchor"], batch["positive"], batch["negative"]  # (n, 1, H, W) each
         n = a.shape[0]
@@ -81,30 +149,32 @@ class MtlTask(Task):
         return {"loss": total, "metric": l_metric, "posture": l_post, "rec": l_rec}
 
     @torch.no_grad()
-    def validation_outputs(self, batch: TripletBatch) -> dict[str, torch.Tensor]:
-        out = self.model(batch["anchor"], route="predicted")
-        emb_p, _ = classify(self.model, batch["positive"])
+    def validation_outputs(self, batch: Any) -> dict[str, torch.Tensor]:
+        """Concealed probe → embedding, posture, reconstruction; its unconcealed scan → the gallery embedding."""
+        joint = "thz" in batch
+        x, gallery = (batch["thz"], batch["target"]) if joint else (batch["anchor"], batch["positive"])
+        target = rec_target(batch, self.cfg.data.target) if joint else batch["target"]
+        out = self.model(x, route="predicted")
+        emb_p, _ = classify(self.model, gallery)
         return {
             "emb_a": out.embedding,
             "emb_p": emb_p,
             "identity": batch["identity"],
             "posture": batch["posture"],
             "pred": out.posture_logits.argmax(1),
-            "ssim": torch.from_numpy(R.ssim(out.reconstruction, batch["target"])),
-            "psnr": torch.from_numpy(R.psnr(out.reconstruction, batch["target"])),
+            "ssim": torch.from_numpy(R.ssim(out.reconstruction, target)),
+            "psnr": torch.from_numpy(R.psnr(out.reconstruction, target)),
         }
 
     def validation_metrics(self, c: dict[str, torch.Tensor]) -> dict[str, float]:
-        ids = c["identity"].numpy()
-        scores = (c["emb_a"] @ c["emb_p"].T).numpy()  # (N, N) concealed probe vs unconcealed gallery
-        genuine = ids[:, None] == ids[None, :]
-        off_diag = ~np.eye(len(ids), dtype=bool)  # drop the exact counterpart pair (same sample)
-        s, y = scores[off_diag], genuine[off_diag]
-        eer = V.eer(s, y)[0] if 0 < y.sum() < y.size else float("nan")
+        """Validation identities: probe × gallery EER (own counterpart excluded) and its threshold (what the run
+        deploys), posture accuracy, SSIM; ``score`` = mean of (1 − EER, accuracy, SSIM) picks the checkpoint."""
+        eer, thr = V.probe_gallery_eer((c["emb_a"] @ c["emb_p"].T).numpy(), c["identity"].numpy())  # (N, N) pairs
         acc = C.accuracy(c["posture"].numpy(), c["pred"].numpy())
         ssim = float(c["ssim"].mean())
         score = float(np.nanmean([1 - eer, acc, ssim]))
-        return {"eer": eer, "posture_acc": acc, "ssim": ssim, "psnr": float(c["psnr"].mean()), "score": score}
+        return {"eer": eer, "threshold": thr, "posture_acc": acc, "ssim": ssim, "psnr": float(c["psnr"].mean()),
+                "score": score}  # fmt: skip
 
 
 def build_task(cfg: Config) -> MtlTask:

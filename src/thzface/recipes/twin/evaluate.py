@@ -22,7 +22,7 @@ from thzface.data.datasets import identity_list
 from thzface.data.split import read_twins
 from thzface.engine.checkpoint import load_run
 from thzface.engine.infer import collect as run_collect
-from thzface.engine.infer import save_threshold
+from thzface.engine.infer import load_split, load_threshold, threshold_source
 from thzface.metrics import twin as TM
 from thzface.recipes.twin.config import MODEL
 from thzface.recipes.twin.data import twin_dataset
@@ -129,7 +129,8 @@ def summary(metrics: dict) -> dict:
 
 
 def deploy_threshold(metrics: dict) -> float | None:
-    """Threshold for ``verify``: the held-out EER threshold (genuine vs random impostors) of the deployable
+    """The test pairs' own threshold (reported as ``oracle_threshold``; the deployed one comes from training): the
+    held-out EER threshold (genuine vs random impostors) of the deployable
     variant (part boxes from the box head) on identity-disjoint rows, else on all rows."""
     for prot in ("identity-disjoint", "all"):  # too few identities for held-out folds → all test rows
         for variant in ("boxes=predicted", "embedding", "boxes=given"):
@@ -148,7 +149,8 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
     test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
-    seen = training_identities(root, cfg.data.train_csv)
+    recorded = load_split(Path(run))  # closed-set: the run's training identities (validation ones are not)
+    seen = set(recorded.train) if recorded is not None else training_identities(root, cfg.data.train_csv)
     twins = read_twins(root)
     cs: dict[str, dict] = {}
     if not cfg.model.parts:  # global-only: no boxes involved
@@ -168,10 +170,10 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
     metrics["run"] = {"path": str(run), "recipe": cfg.recipe, "preset": cfg.preset, "trained": extra,
                       "data": str(root), "test_csv": cfg.data.test_csv, "twins_in_meta": len(twins) // 2,
                       "global_run": cfg.model.global_run, "parts": list(cfg.model.parts)}  # fmt: skip
-    metrics["run"]["threshold"] = deploy_threshold(metrics)
+    metrics["run"]["threshold"] = load_threshold(Path(run))  # deployed: fit on validation identities in training
+    metrics["run"]["threshold_source"] = threshold_source(Path(run))
+    metrics["run"]["oracle_threshold"] = deploy_threshold(metrics)  # fit on these test pairs: reported, not deployed
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", dumps(metrics))
-    if metrics["run"]["threshold"] is not None:
-        save_threshold(Path(run), metrics["run"]["threshold"], str(out))
     write_twin_report(out, metrics, cs, Path(run), (cfg.model.crop_size, cfg.model.crop_margin), twins, seen)
     return metrics

@@ -17,6 +17,7 @@ from thzface.engine.checkpoint import load_run
 from thzface.engine.task import Task
 from thzface.losses.twin import box_loss, twin_triplet
 from thzface.metrics import twin as TM
+from thzface.metrics import verification as V
 from thzface.models.multitask import MtlModelConfig, MultiTaskModel
 from thzface.recipes.mtl.task import MODEL as MTL_MODEL
 from thzface.recipes.twin.config import LossConfig, ModelConfig, build_model
@@ -112,6 +113,7 @@ class TwinTask(Task):
             out[f"eer_{name}"] = r.get("eer", float("nan"))
         eers = [e for e in (out["eer_twin"], out["eer_random"]) if np.isfinite(e)]
         out["score"] = float(1.0 - np.mean(eers)) if eers else float("nan")  # 1 - mean EER over kinds present
+        out["threshold"] = V.probe_gallery_eer(scores, c["identity"].numpy())[1]  # deployed: genuine vs all others
         if "box_err" in c and bool(torch.isfinite(c["box_err"]).any()):
             out["box_err_px"] = float(np.nanmean(c["box_err"].numpy()))
         return out
