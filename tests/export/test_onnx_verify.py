@@ -5,7 +5,6 @@ before tasks existed, ``thzface export onnx RUN --task``, and ``verify`` scores 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ import pytest
 import torch
 
 from thzface.cli import main
-from thzface.engine.checkpoint import save_weights
 from thzface.export.onnx import (
     OnnxError,
     check_parity,
@@ -29,31 +27,10 @@ from thzface.export.onnx import (
 )
 from thzface.models import build_model, mtl_preset
 from thzface.models.multitask import MultiTaskModel
-from thzface.recipes import load_run
 from thzface.recipes.distill.config import EMBEDDERS
 from thzface.recipes.mtl.predict import Predictor, verify
 
 TOL = 1e-5  # the issue's bound on |onnxruntime - torch| for the embedding
-
-
-def scans(data: Path, n: int) -> list[Path]:
-    return sorted((data / "thz").glob("*.png"))[:n]
-
-
-def copy_run(run: Path, dst: Path) -> Path:
-    dst.mkdir(parents=True)
-    for name in ("model.safetensors", "config.yaml"):
-        shutil.copy(run / name, dst / name)
-    return dst
-
-
-def perturb_weights(run: Path) -> None:
-    """Save other weights into ``run`` (every float tensor moved by seeded noise): its exports become stale."""
-    cfg, model, extra = load_run(run)
-    g = torch.Generator().manual_seed(1)
-    state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
-             for k, v in model.state_dict().items()}  # fmt: skip
-    save_weights(state, cfg, run / "model.safetensors", extra=extra)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +39,7 @@ def verify_export(onnx_run: Path, tmp_path_factory) -> dict:
     return export_onnx(onnx_run, EMBEDDERS, tmp_path_factory.mktemp("v") / "v.onnx", check=True, task="verify")
 
 
-def test_verify_graph_has_one_output_and_matches_torch_embed(onnx_run, tiny_data, verify_export, tmp_path):
+def test_verify_graph_has_one_output_and_matches_torch_embed(onnx_run, real_scans, verify_export, tmp_path):
     res, out = verify_export, Path(verify_export["onnx"])
     assert res["task"] == "verify" and res["outputs"] == ["embedding"]
     assert res["check"]["ok"] and res["check"]["tolerance"] == TOL and res["check"]["max_abs_diff"] <= TOL
@@ -78,7 +55,7 @@ def test_verify_graph_has_one_output_and_matches_torch_embed(onnx_run, tiny_data
     assert meta["task"] == "verify" and meta["weights_sha256"] == weights_digest(onnx_run / "model.safetensors")
     pred = Predictor(onnx_run, EMBEDDERS)
     for n in (1, 7):  # batch sizes other than the trace's (2)
-        x = pred.load(scans(tiny_data, n))  # (n, 1, S, S) real scans
+        x = pred.load(real_scans[:n])  # (n, 1, S, S) real scans
         got = run_session(session, x.numpy())
         assert list(got) == ["embedding"] and got["embedding"].shape == (n, pred.model.cfg.embed_dim)
         with torch.no_grad():
@@ -102,14 +79,14 @@ def test_verify_graph_of_lean_encoders_matches_torch(kw: dict, tmp_path) -> None
         check_parity(model, session, 1, size)
 
 
-def test_open_session_verify_exports_when_missing_stale_or_other_task(onnx_run, tiny_data, tmp_path):
-    run = copy_run(onnx_run, tmp_path / "run")
+def test_open_session_verify_exports_when_missing_stale_or_other_task(run_copy, real_scans, new_weights, tmp_path):
+    run = run_copy
     session = open_session(run, EMBEDDERS, task="verify")
     assert (run / "model-verify.onnx").is_file() and not (run / "model.onnx").exists()
-    x = Predictor(run, EMBEDDERS).load(scans(tiny_data, 3))  # (3, 1, S, S)
+    x = Predictor(run, EMBEDDERS).load(real_scans[:3])  # (3, 1, S, S)
     before = run_session(session, x.numpy())["embedding"]
 
-    perturb_weights(run)
+    new_weights(run)
     session = open_session(run, EMBEDDERS, task="verify")
     assert session_metadata(session)["weights_sha256"] == weights_digest(run / "model.safetensors")
     after = run_session(session, x.numpy())["embedding"]
@@ -129,9 +106,9 @@ def test_open_session_verify_exports_when_missing_stale_or_other_task(onnx_run, 
         export_onnx(run, EMBEDDERS, tmp_path / "x.onnx", task="embed")
 
 
-def test_an_export_without_task_metadata_is_an_all_graph(onnx_run, tmp_path):
+def test_an_export_without_task_metadata_is_an_all_graph(run_copy):
     """Files written before ``--task`` existed stay valid ``all`` graphs: no re-export."""
-    run = copy_run(onnx_run, tmp_path / "run")
+    run = run_copy
     export_onnx(run, EMBEDDERS)
     proto = onnx.load(str(run / "model.onnx"))
     keep = [(p.key, p.value) for p in proto.metadata_props if p.key != "thzface.task"]
@@ -145,8 +122,8 @@ def test_an_export_without_task_metadata_is_an_all_graph(onnx_run, tmp_path):
     assert (run / "model.onnx").stat().st_mtime_ns == stamp
 
 
-def test_cli_export_onnx_task_verify_and_bad_task(onnx_run, tmp_path, capsys):
-    run = copy_run(onnx_run, tmp_path / "run")
+def test_cli_export_onnx_task_verify_and_bad_task(run_copy, capsys):
+    run = run_copy
     assert main(["export", "onnx", str(run), "--task", "verify", "--check"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["onnx"] == str(run / "model-verify.onnx") and (run / "model-verify.onnx").is_file()
@@ -158,9 +135,9 @@ def test_cli_export_onnx_task_verify_and_bad_task(onnx_run, tmp_path, capsys):
     assert "argument --task: invalid choice: 'bogus' (choose from" in capsys.readouterr().err
 
 
-def test_verify_runs_embed_only_and_onnx_matches_torch(onnx_run, tiny_data, tmp_path, monkeypatch):
-    run = copy_run(onnx_run, tmp_path / "run")
-    a, b = scans(tiny_data, 2)
+def test_verify_runs_embed_only_and_onnx_matches_torch(run_copy, real_scans, monkeypatch):
+    run = run_copy
+    a, b = real_scans[:2]
 
     def full_forward(*args, **kwargs):
         raise AssertionError("verify ran the whole model for an embedding")
