@@ -16,6 +16,7 @@ from thzface.cli import main
 from thzface.export.onnx import (
     OnnxError,
     check_parity,
+    default_onnx_path,
     export_model,
     export_onnx,
     new_session,
@@ -151,3 +152,12 @@ def test_verify_runs_embed_only_and_onnx_matches_torch(run_copy, real_scans, mon
     e = pred.embed(pred.load([a, b]))  # (2, D)
     cos = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1])))
     assert res["torch"]["score"] == pytest.approx(cos, abs=1e-6)
+
+
+def test_default_paths_per_task(tmp_path):
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"")
+    assert default_onnx_path(tmp_path, "all") == tmp_path / "model.onnx"
+    assert default_onnx_path(tmp_path, "verify") == tmp_path / "model-verify.onnx"
+    assert default_onnx_path(weights, "all") == tmp_path / "w.onnx"
+    assert default_onnx_path(weights, "verify") == tmp_path / "w-verify.onnx"

@@ -5,11 +5,10 @@ for speed) plus the lean encoder variants of :data:`VARIANTS` (overrides of the 
 with ``--data RUN`` it adds that run's model as ``run``. For each model, in one process, with ``--workers``
 threads (default 2): parameters, FLOPs per sample (encoder / heads / decoder), embedding images/s at batch 1 and
 64 through ``embed()`` in torch and in onnxruntime (the ``verify`` graph of :mod:`thzface.export.onnx`,
-parity-checked), one training step's
-samples/s (forward + backward + AdamW of the full model at the config's batch size, on random tensors), the
-achieved GFLOP/s of the embedding path and its share of the fp32 matmul peak measured in the same run, and every
-throughput's ratio to ``paper``. Each rate is the best of :data:`ROUNDS` windows taken in passes over all models
-(a shared machine only ever slows a window down).
+parity-checked), one training step's samples/s (forward + backward + AdamW of the full model at the config's
+batch size, on random tensors), the achieved GFLOP/s of the embedding path and its share of the fp32 matmul
+peak measured in the same run, and every throughput's ratio to ``paper``. Each rate is the best of
+:data:`ROUNDS` windows taken in passes over all models (a shared machine only ever slows a window down).
 """
 
 from __future__ import annotations

@@ -285,8 +285,9 @@ def open_session(
         raise OnnxError(
             f"{path}: not written by thzface (no {FORMAT} metadata); re-run `thzface export onnx {run} --task {task}`"
         )
-    if meta.get("weights_sha256") != weights_digest(wpath) or session_task(session) != task:
-        why = f"other weights than {wpath.name}" if session_task(session) == task else f"--task {session_task(session)}"
+    found = session_task(session)
+    if meta.get("weights_sha256") != weights_digest(wpath) or found != task:
+        why = f"other weights than {wpath.name}" if found == task else f"--task {found}"
         log.warning("%s: exported with %s; re-exporting", path, why)
         export_onnx(run, models, path, task=task)
         session = new_session(path, threads)
