@@ -157,7 +157,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     from thzface.recipes import recipe_of
 
     models = (recipe_of(a.run).model,)
-    _print_json(export_onnx(Path(a.run), models, Path(a.out) if a.out else None, check=a.check))
+    _print_json(export_onnx(Path(a.run), models, Path(a.out) if a.out else None, check=a.check, task=a.task))
     return 0
 
 
@@ -272,9 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     ir.set_defaults(fn=cmd_import_reference)
     ex = sub.add_parser("export", help="export a run for deployment")
     exsub = ex.add_subparsers(dest="export_cmd", required=True)
-    onnx = exsub.add_parser("onnx", help="ONNX model (embedding + posture + reconstruction), dynamic batch")
+    onnx = exsub.add_parser("onnx", help="ONNX model (verify: embedding only; all: + posture + reconstruction)")
     onnx.add_argument("run")
-    onnx.add_argument("--out", default=None, help="default: RUN/model.onnx")
+    onnx.add_argument("--task", choices=["verify", "all"], default="all", help="graph: verify = embed() only")
+    onnx.add_argument("--out", default=None, help="default: RUN/model.onnx (all), RUN/model-verify.onnx (verify)")
     onnx.add_argument("--check", action="store_true", help="compare onnxruntime with PyTorch on sample inputs")
     ex.set_defaults(fn=cmd_export)
 

@@ -1,5 +1,6 @@
-"""``thzface bench infer`` pieces on the tiny model: FLOPs split, the embedding-only ONNX graph's parity, one
-profiled row, ratios vs paper, and the bench.json layout of ``run``."""
+"""``thzface bench infer`` pieces on the tiny model: FLOPs split, one profiled row (its embedding-only ONNX graph
+is :mod:`thzface.export.onnx`'s ``verify`` graph, tested in tests/export/test_onnx_verify.py), ratios vs paper,
+and the bench.json layout of ``run``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pytest
 import torch
 
 from thzface.bench import infer
-from thzface.bench.embed_onnx import embedding_session, export_embedding, max_abs_diff
 from thzface.models import build_model, flops_per_sample, mtl_preset
 
 
@@ -25,15 +25,6 @@ def test_component_flops_split_sums_to_the_forward_and_embedding_is_encoder_plus
     assert "flops_other" not in f and f["flops_decoder"] > f["flops_heads"] > 0
     # tiny verification head: Linear(64→64) + Linear(64→32) = 2·(64·64 + 64·32) FLOPs per sample
     assert f["flops_embedding"] == f["flops_encoder"] + 2 * (64 * 64 + 64 * 32)
-
-
-@pytest.mark.parametrize("kw", [{}, {"stem_stride": 2, "separable": True, "channels_last": True, "image_size": 64}])
-def test_embedding_only_onnx_matches_torch(kw: dict, tmp_path) -> None:
-    model = tiny(**kw)
-    size = model.cfg.image_size
-    session = embedding_session(export_embedding(model, 1, size, tmp_path / "e.onnx"), threads=1)
-    assert [o.name for o in session.get_outputs()] == ["embedding"]
-    assert max_abs_diff(model, session, 1, size, batch=3) <= 1e-5
 
 
 def test_profile_models_rows_peaks_and_ratios() -> None:

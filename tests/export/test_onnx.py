@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -35,24 +34,13 @@ from thzface.recipes.distill.config import EMBEDDERS
 from thzface.recipes.mtl.predict import Predictor, predict
 
 
-def scans(data: Path, n: int) -> list[Path]:
-    return sorted((data / "thz").glob("*.png"))[:n]
-
-
-def copy_run(run: Path, dst: Path) -> Path:
-    dst.mkdir(parents=True)
-    for name in ("model.safetensors", "config.yaml"):
-        shutil.copy(run / name, dst / name)
-    return dst
-
-
 @pytest.fixture(scope="module")
 def exported(onnx_run: Path, tmp_path_factory) -> dict:
     """``export_onnx(RUN, EMBEDDERS, OUT, check=True)``'s result, exported once for the module."""
     return export_onnx(onnx_run, EMBEDDERS, tmp_path_factory.mktemp("onnx") / "m.onnx", check=True)
 
 
-def test_export_check_and_dynamic_batch_match_torch(onnx_run, tiny_data, exported):
+def test_export_check_and_dynamic_batch_match_torch(onnx_run, real_scans, exported):
     res, out = exported, Path(exported["onnx"])
     assert res["onnx"] == str(out) and out.is_file() and res["bytes"] == out.stat().st_size
     assert res["check"]["ok"] and res["check"]["max_abs_diff"] <= CHECK_TOL
@@ -63,7 +51,7 @@ def test_export_check_and_dynamic_batch_match_torch(onnx_run, tiny_data, exporte
     session = new_session(out)
     pred = Predictor(onnx_run, EMBEDDERS)  # torch backend
     for n in (1, 7):  # batch sizes other than the trace's (2)
-        x = pred.load(scans(tiny_data, n))  # (n, 1, S, S) real scans
+        x = pred.load(real_scans[:n])  # (n, 1, S, S) real scans
         got, ref = run_session(session, x.numpy()), pred(x)
         for k in OUTPUTS:
             assert got[k].shape == ref[k].shape and got[k].shape[0] == n, k
@@ -79,18 +67,14 @@ def test_metadata_records_the_weights(onnx_run, exported):
     assert json.loads(meta["postures"]) == ["front", "left", "right", "up", "down"]
 
 
-def test_open_session_exports_when_missing_and_when_stale(onnx_run, tiny_data, tmp_path):
-    run = copy_run(onnx_run, tmp_path / "run")
+def test_open_session_exports_when_missing_and_when_stale(run_copy, real_scans, new_weights):
+    run = run_copy
     session = open_session(run, EMBEDDERS)
     assert (run / "model.onnx").is_file()
-    x = Predictor(run, EMBEDDERS).load(scans(tiny_data, 3))  # (3, 1, S, S)
+    x = Predictor(run, EMBEDDERS).load(real_scans[:3])  # (3, 1, S, S)
     before = run_session(session, x.numpy())["embedding"]
 
-    cfg, model, extra = load_run(run)  # new weights: the old export is stale
-    g = torch.Generator().manual_seed(1)
-    state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
-             for k, v in model.state_dict().items()}  # fmt: skip
-    save_weights(state, cfg, run / "model.safetensors", extra=extra)
+    new_weights(run)  # the old export is stale
     session = open_session(run, EMBEDDERS)
     assert session_metadata(session)["weights_sha256"] == weights_digest(run / "model.safetensors")
     after = run_session(session, x.numpy())["embedding"]
@@ -98,9 +82,9 @@ def test_open_session_exports_when_missing_and_when_stale(onnx_run, tiny_data, t
     assert np.abs(after - before).max() > 1e-3
 
 
-def test_predict_backend_onnx_matches_torch(onnx_run, tiny_data, tmp_path):
-    run = copy_run(onnx_run, tmp_path / "run")
-    files = scans(tiny_data, 4)
+def test_predict_backend_onnx_matches_torch(run_copy, real_scans, tmp_path):
+    run = run_copy
+    files = real_scans[:4]
     res = {}
     for backend in ("torch", "onnx"):
         predict(run, files, tmp_path / backend, PredictOptions(backend=backend), models=EMBEDDERS)
@@ -122,7 +106,7 @@ def test_parity_check_fails_on_other_weights(onnx_run, exported):
         check_parity(model, new_session(Path(exported["onnx"])), 1, cfg.data.image_size)
 
 
-def test_bad_inputs_and_files(onnx_run, exported, tmp_path):
+def test_bad_inputs_and_files(onnx_run, run_copy, exported, tmp_path):
     out = Path(exported["onnx"])
     session = new_session(out)
     size = load_run(onnx_run)[0].data.image_size
@@ -140,7 +124,7 @@ def test_bad_inputs_and_files(onnx_run, exported, tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"not onnx")
     with pytest.raises(OnnxError, match="junk.onnx: not a loadable ONNX model"):
         new_session(tmp_path / "junk.onnx")
-    foreign = copy_run(onnx_run, tmp_path / "foreign")
+    foreign = run_copy
     proto = onnx.load(str(out))
     del proto.metadata_props[:]
     onnx.save(proto, str(foreign / "model.onnx"))

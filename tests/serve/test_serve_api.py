@@ -17,6 +17,7 @@ from PIL import Image
 from thzface.data.io import to_uint8
 from thzface.data.naming import POSTURES, parse_name
 from thzface.engine.infer import load_threshold
+from thzface.models.multitask import MultiTaskModel
 from thzface.recipes.distill.config import EMBEDDERS
 from thzface.recipes.mtl.predict import Predictor
 from thzface.serve import UploadLimits, create_app, serve
@@ -101,7 +102,7 @@ def test_verify_scores_and_decides_at_the_run_threshold(client, serve_run, scans
     assert j["threshold"] == load_threshold(serve_run)
     assert j["same_person"] == (j["score"] >= j["threshold"])
     assert j["decision"] == ("same person" if j["same_person"] else "different people")
-    assert j["a"]["posture"] in POSTURES and j["b"]["posture"] in POSTURES
+    assert "a" not in j and "b" not in j and j["backend"] == "torch"  # embeddings only: no posture
     same = client.post("/api/verify", files={"a": ("x.png", a.read_bytes()), "b": ("y.png", a.read_bytes())})
     assert same.json()["score"] == pytest.approx(1.0, abs=1e-5)
 
@@ -126,13 +127,31 @@ def test_without_threshold_or_eval_data(serve_run, scans, tmp_path):
 
 def test_onnx_backend_agrees_with_torch(client, serve_run, scans, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(serve_run, run, ignore=shutil.ignore_patterns("checkpoints", "tb", "logs"))
+    shutil.copytree(serve_run, run, ignore=shutil.ignore_patterns("checkpoints", "tb", "logs", "*.onnx"))
     c = TestClient(create_app(run, backend="onnx"))
+    assert (run / "model.onnx").is_file() and (run / "model-verify.onnx").is_file()  # both graphs, at start
     files = {"image": ("scan.png", scans[1].read_bytes())}
     got, ref = c.post("/api/analyze", files=files).json(), client.post("/api/analyze", files=files).json()
     assert got["backend"] == "onnx" and got["posture"] == ref["posture"]
     for p in POSTURES:
         assert got["probabilities"][p] == pytest.approx(ref["probabilities"][p], abs=1e-4)
+    pair = {"a": ("a.png", scans[0].read_bytes()), "b": ("b.png", scans[-1].read_bytes())}
+    got, ref = c.post("/api/verify", files=pair).json(), client.post("/api/verify", files=pair).json()
+    assert got["backend"] == "onnx" and got["score"] == pytest.approx(ref["score"], abs=1e-5)
+    assert got["same_person"] == ref["same_person"]
+
+
+def test_verify_endpoint_runs_embed_only(serve_run, scans, monkeypatch):
+    """``/api/verify`` computes the embeddings alone: the full forward (posture, decoder) never runs."""
+    c = TestClient(create_app(serve_run))
+    ref = c.post("/api/verify", files={"a": ("a.png", scans[0].read_bytes()), "b": ("b.png", scans[1].read_bytes())})
+
+    def full_forward(*args, **kwargs):
+        raise AssertionError("/api/verify ran the whole model for an embedding")
+
+    monkeypatch.setattr(MultiTaskModel, "forward", full_forward)
+    r = c.post("/api/verify", files={"a": ("a.png", scans[0].read_bytes()), "b": ("b.png", scans[1].read_bytes())})
+    assert r.status_code == 200 and r.json()["score"] == ref.json()["score"]
 
 
 def _gif() -> bytes:

@@ -4,11 +4,11 @@ With no run it builds the ``default`` and ``paper`` presets' models from their c
 for speed) plus the lean encoder variants of :data:`VARIANTS` (overrides of the default preset's model config);
 with ``--data RUN`` it adds that run's model as ``run``. For each model, in one process, with ``--workers``
 threads (default 2): parameters, FLOPs per sample (encoder / heads / decoder), embedding images/s at batch 1 and
-64 through ``embed()`` in torch and in onnxruntime (embedding-only graph, parity-checked), one training step's
-samples/s (forward + backward + AdamW of the full model at the config's batch size, on random tensors), the
-achieved GFLOP/s of the embedding path and its share of the fp32 matmul peak measured in the same run, and every
-throughput's ratio to ``paper``. Each rate is the best of :data:`ROUNDS` windows taken in passes over all models
-(a shared machine only ever slows a window down).
+64 through ``embed()`` in torch and in onnxruntime (the ``verify`` graph of :mod:`thzface.export.onnx`,
+parity-checked), one training step's samples/s (forward + backward + AdamW of the full model at the config's
+batch size, on random tensors), the achieved GFLOP/s of the embedding path and its share of the fp32 matmul
+peak measured in the same run, and every throughput's ratio to ``paper``. Each rate is the best of
+:data:`ROUNDS` windows taken in passes over all models (a shared machine only ever slows a window down).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from thzface.bench import format_table
-from thzface.bench.embed_onnx import embed_onnx, embedding_session, export_embedding, max_abs_diff
 from thzface.bench.measure import flops_by_component, load_average, matmul_peak_gflops, timed_rate, torch_threads
+from thzface.export.onnx import check_parity, export_model, new_session, run_session
 from thzface.models.profile import count_parameters
 
 PRESETS: tuple[str, ...] = ("default", "paper")
@@ -100,7 +100,7 @@ def train_rate(model: nn.Module, batch: int, size: int, route: str, min_s: float
 
 @dataclass
 class Subject:
-    """A model under test, its input size, training batch and route, and its embedding-only ONNX session."""
+    """A model under test, its input size, training batch and route, and its ``verify`` graph's ONNX session."""
 
     model: Any
     size: int
@@ -117,7 +117,7 @@ def embed_rates(s: Subject, min_s: float) -> dict[str, float]:
         x = torch.rand(b, s.model.cfg.in_channels, s.size, s.size, generator=torch.Generator().manual_seed(b))
         xn = np.ascontiguousarray(x.numpy())  # (b, C, S, S)
         row[f"embed_img_per_s_batch{b}"] = timed_rate(lambda: s.model.embed(x), b, min_s, 1)  # noqa: B023
-        row[f"onnx_embed_img_per_s_batch{b}"] = timed_rate(lambda: embed_onnx(s.session, xn), b, min_s, 1)  # noqa: B023
+        row[f"onnx_embed_img_per_s_batch{b}"] = timed_rate(lambda: run_session(s.session, xn), b, min_s, 1)  # noqa: B023
     return row
 
 
@@ -135,10 +135,11 @@ def profile_models(
     with torch_threads(threads), tempfile.TemporaryDirectory() as tmp:
         for name, (model, size, batch, route) in models.items():
             ch = int(model.cfg.in_channels)  # type: ignore[union-attr, arg-type]
-            session = embedding_session(export_embedding(model, ch, size, Path(tmp) / f"{name}.onnx"), threads)
+            path = export_model(model, ch, size, Path(tmp) / f"{name}.onnx", {}, task="verify")
+            session = new_session(path, threads)
             subjects[name] = Subject(model.eval(), size, batch, route, session)
             rows[name] = {"parameters": count_parameters(model), **component_flops(model, size), "train_batch": batch}
-            rows[name]["onnx_max_abs_diff"] = max_abs_diff(model, session, ch, size)
+            rows[name]["onnx_max_abs_diff"] = check_parity(model, session, ch, size)["max_abs_diff"]
         for _ in range(rounds):
             for k, v in matmul_peak_gflops(threads, min_s=min_s).items():
                 peaks[k] = max(peaks.get(k, 0.0), v)

@@ -179,7 +179,8 @@ def serve_load(
 
 def run(args) -> dict:
     """``thzface bench serve --data RUN [--workers CLIENTS] [--budget-s S] --out OUT``: the torch and the onnx
-    backend of ``thzface serve`` under the same load (the onnx one needs ``thzface export onnx RUN`` first)."""
+    backend of ``thzface serve`` under the same load (the onnx one exports ``RUN/model.onnx`` and
+    ``RUN/model-verify.onnx`` on start when they are missing or stale: run ``thzface export onnx`` first)."""
     if not getattr(args, "data", None):
         raise ValueError("bench serve: pass the run folder with --data RUN")
     run_dir = Path(args.data)

@@ -1,11 +1,16 @@
-"""ONNX export of a run's deployable model (embedding + posture probabilities + reconstruction, dynamic batch)
-and the onnxruntime session behind ``thzface predict --backend onnx``, ``thzface serve`` and ``bench onnx``.
+"""ONNX export of a run's deployable model (dynamic batch) and the onnxruntime sessions behind
+``thzface predict --backend onnx``, ``thzface serve --backend onnx``, ``bench onnx`` and ``bench infer``.
 
-The graph has one input ``image`` (N, C, S, S) float32 in [0, 1] and three outputs ``embedding`` (N, D),
-``posture_probs`` (N, P) and ``reconstruction`` (N, C_out, S, S); the batch axis is dynamic, the spatial size is
-the run's ``data.image_size`` (inputs are resized to it, as in :class:`thzface.recipes.mtl.predict.Predictor`).
-The decoder is routed by the *predicted* posture, exactly as ``predict`` does in PyTorch. The file carries
-metadata (recipe, image size, postures, SHA-256 of the weights it came from) so a stale export is detected.
+Two graphs (``--task``), both with one input ``image`` (N, C, S, S) float32 in [0, 1]:
+
+* ``all`` (``RUN/model.onnx``): outputs ``embedding`` (N, D), ``posture_probs`` (N, P) and ``reconstruction``
+  (N, C_out, S, S); the decoder is routed by the *predicted* posture, exactly as ``predict`` does in PyTorch;
+* ``verify`` (``RUN/model-verify.onnx``): the deployed verification path, ``model.embed`` (encoder + embedding
+  head) only, one output ``embedding`` (N, D).
+
+The batch axis is dynamic, the spatial size is the run's ``data.image_size`` (inputs are resized to it, as in
+:class:`thzface.recipes.mtl.predict.Predictor`). The file carries metadata (graph task, recipe, image size,
+postures, SHA-256 of the weights it came from) so a stale or other-task export is detected.
 
 The exporter is PyTorch's TorchScript-based one (``dynamo=False``): the torch.export-based default needs the
 ``onnxscript`` package, which thzface does not depend on.
@@ -33,12 +38,18 @@ from thzface.models.multitask import MultiTaskModel
 
 log = logging.getLogger(__name__)
 
-ONNX_NAME = "model.onnx"  # default file name inside a run folder
-FORMAT = "thzface-onnx-1"  # metadata marker of files written here
+TASKS: tuple[str, ...] = ("verify", "all")  # the graphs ``thzface export onnx RUN --task`` writes
+ONNX_NAMES: dict[str, str] = {"all": "model.onnx", "verify": "model-verify.onnx"}  # default files in a run folder
+FORMAT = "thzface-onnx-1"  # metadata marker of files written here (no ``task`` key: an ``all`` graph)
 INPUT = "image"
-OUTPUTS: tuple[str, ...] = ("embedding", "posture_probs", "reconstruction")
+GRAPH_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "all": ("embedding", "posture_probs", "reconstruction"),
+    "verify": ("embedding",),
+}
+OUTPUTS = GRAPH_OUTPUTS["all"]
 OPSET = 17
-CHECK_TOL = 1e-4  # largest |onnxruntime - PyTorch| accepted by the parity check
+CHECK_TOL = 1e-4  # largest |onnxruntime - PyTorch| accepted by the parity check of the ``all`` graph
+TOLERANCE: dict[str, float] = {"all": CHECK_TOL, "verify": 1e-5}  # per graph task
 
 
 class OnnxError(ValueError):
@@ -58,6 +69,31 @@ class DeployableHeads(nn.Module):
         return out.embedding, probs, out.reconstruction  # (N, D), (N, P), (N, C, S, S)
 
 
+class Embedder(nn.Module):
+    """The verification graph: image (N, C, S, S) → embedding (N, D) through ``model.embed`` alone (a 1-tuple,
+    like :class:`DeployableHeads`' outputs)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self.model.embed(x),)  # type: ignore[operator]  # (N, D)
+
+
+def check_task(task: str) -> str:
+    """``task`` when it names a graph of :data:`TASKS`; OnnxError otherwise."""
+    if task not in GRAPH_OUTPUTS:
+        raise OnnxError(f"ONNX task {task!r} is not one of {list(TASKS)}")
+    return task
+
+
+def graph(model: nn.Module, task: str) -> nn.Module:
+    """The module traced for ``task`` (eval mode): :class:`Embedder` for ``verify``, :class:`DeployableHeads` for
+    ``all``."""
+    return (Embedder if check_task(task) == "verify" else DeployableHeads)(model).eval()
+
+
 def weights_digest(path: Path) -> str:
     """SHA-256 (hex) of a weights file."""
     h = hashlib.sha256()
@@ -67,10 +103,11 @@ def weights_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def default_onnx_path(run: Path) -> Path:
-    """``RUN/model.onnx``, or ``<weights>.onnx`` beside a weights file given directly."""
-    run = Path(run)
-    return run.with_suffix(".onnx") if run.is_file() else run / ONNX_NAME
+def default_onnx_path(run: Path, task: str = "all") -> Path:
+    """``RUN/model.onnx`` (``all``) or ``RUN/model-verify.onnx`` (``verify``); beside a weights file given
+    directly, ``<weights>.onnx`` or ``<weights>-verify.onnx``."""
+    run, name = Path(run), ONNX_NAMES[check_task(task)]
+    return run.with_name(run.stem + name.removeprefix("model")) if run.is_file() else run / name
 
 
 def sample_inputs(batch: int, channels: int, size: int, seed: int = 0) -> np.ndarray:
@@ -82,28 +119,31 @@ def sample_inputs(batch: int, channels: int, size: int, seed: int = 0) -> np.nda
     return noisy.clamp(0, 1).numpy().astype(np.float32)
 
 
-def _export_graph(model: nn.Module, channels: int, size: int, path: Path, opset: int) -> None:
-    heads = DeployableHeads(model).eval()
+def _export_graph(model: nn.Module, channels: int, size: int, path: Path, opset: int, task: str) -> None:
     x = torch.from_numpy(sample_inputs(2, channels, size))  # (2, C, S, S) trace input
-    axes = {name: {0: "batch"} for name in (INPUT, *OUTPUTS)}
+    outputs = GRAPH_OUTPUTS[task]
+    axes = {name: {0: "batch"} for name in (INPUT, *outputs)}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
         warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
         torch.onnx.export(
-            heads, (x,), str(path), dynamo=False, input_names=[INPUT], output_names=list(OUTPUTS),
+            graph(model, task), (x,), str(path), dynamo=False, input_names=[INPUT], output_names=list(outputs),
             dynamic_axes=axes, opset_version=opset, do_constant_folding=True,
         )  # fmt: skip
 
 
-def export_model(model: nn.Module, channels: int, size: int, out: Path, meta: dict[str, str], opset: int) -> None:
-    """Export ``model`` to ``out`` atomically (temp file, check, metadata, rename)."""
+def export_model(
+    model: nn.Module, channels: int, size: int, out: Path, meta: dict[str, str], task: str = "all", opset: int = OPSET
+) -> Path:
+    """Export ``model``'s ``task`` graph to ``out`` atomically (temp file, check, metadata incl. ``task``, rename)."""
+    check_task(task)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        _export_graph(model, channels, size, Path(tmp), opset)
+        _export_graph(model, channels, size, Path(tmp), opset, task)
         proto = onnx.load(tmp)
-        for k, v in {"format": FORMAT, **meta}.items():
+        for k, v in {"format": FORMAT, "task": task, **meta}.items():
             proto.metadata_props.add(key=f"thzface.{k}", value=v)
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
@@ -111,6 +151,7 @@ def export_model(model: nn.Module, channels: int, size: int, out: Path, meta: di
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return out
 
 
 def new_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
@@ -119,6 +160,7 @@ def new_session(path: Path, threads: int | None = None) -> ort.InferenceSession:
     opts.log_severity_level = 3
     if threads:
         opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for unreadable models
@@ -131,8 +173,14 @@ def session_metadata(session: ort.InferenceSession) -> dict[str, str]:
     return {k.removeprefix("thzface."): v for k, v in custom.items() if k.startswith("thzface.")}
 
 
+def session_task(session: ort.InferenceSession) -> str:
+    """The graph task of a session's model (``all`` for files written before tasks existed)."""
+    return session_metadata(session).get("task", "all")
+
+
 def run_session(session: ort.InferenceSession, x: np.ndarray) -> dict[str, np.ndarray]:
-    """Run ``x`` (N, C, S, S) float in [0, 1] → {"embedding", "posture_probs", "reconstruction"} arrays."""
+    """Run ``x`` (N, C, S, S) float in [0, 1] → the graph's outputs by name: {"embedding"} for ``verify``,
+    {"embedding", "posture_probs", "reconstruction"} for ``all``."""
     shape = session.get_inputs()[0].shape  # ["batch", C, S, S]
     want = f"(N, {shape[1]}, {shape[2]}, {shape[3]})"
     if not isinstance(x, np.ndarray) or x.ndim != 4 or list(x.shape[1:]) != list(shape[1:]):
@@ -140,51 +188,58 @@ def run_session(session: ort.InferenceSession, x: np.ndarray) -> dict[str, np.nd
         raise ValueError(f"run_session: x must be a {want} array, got {got}")
     if x.shape[0] == 0 or not np.issubdtype(x.dtype, np.floating):
         raise ValueError(f"run_session: x must be a non-empty float array, got {x.shape[0]} images of {x.dtype}")
-    res = session.run(list(OUTPUTS), {INPUT: np.ascontiguousarray(x, dtype=np.float32)})
-    return dict(zip(OUTPUTS, res, strict=True))
+    names = [o.name for o in session.get_outputs()]
+    res = session.run(names, {INPUT: np.ascontiguousarray(x, dtype=np.float32)})
+    return dict(zip(names, res, strict=True))
 
 
 @torch.no_grad()
 def check_parity(
     model: nn.Module, session: ort.InferenceSession, channels: int, size: int, batches: tuple[int, ...] = (1, 5)
 ) -> dict:
-    """Max |onnxruntime - PyTorch| per output on seeded sample inputs of each batch size; OnnxError above CHECK_TOL."""
-    heads = DeployableHeads(model).eval()
-    diffs = dict.fromkeys(OUTPUTS, 0.0)
+    """Max |onnxruntime - PyTorch| per output of the session's graph (task from its metadata) on seeded sample
+    inputs of each batch size; OnnxError above the task's :data:`TOLERANCE`."""
+    task = session_task(session)
+    outputs, tol, module = GRAPH_OUTPUTS[task], TOLERANCE[task], graph(model, task)
+    diffs = dict.fromkeys(outputs, 0.0)
     agree = 0
     for i, n in enumerate(batches):
         x = sample_inputs(n, channels, size, seed=i)  # (n, C, S, S)
-        ref = dict(zip(OUTPUTS, (t.numpy() for t in heads(torch.from_numpy(x))), strict=True))
+        ref = dict(zip(outputs, (t.numpy() for t in module(torch.from_numpy(x))), strict=True))
         got = run_session(session, x)
-        for k in OUTPUTS:
+        for k in outputs:
             diffs[k] = max(diffs[k], float(np.abs(got[k] - ref[k]).max()))
-        agree += int((got["posture_probs"].argmax(1) == ref["posture_probs"].argmax(1)).sum())
+        if "posture_probs" in outputs:
+            agree += int((got["posture_probs"].argmax(1) == ref["posture_probs"].argmax(1)).sum())
     worst = max(diffs.values())
-    res = {
-        "batches": list(batches),
-        "max_abs_diff": worst,
-        "max_abs_diff_per_output": diffs,
-        "posture_agreement": agree / sum(batches),
-        "tolerance": CHECK_TOL,
-        "ok": bool(worst <= CHECK_TOL),
-    }
+    res = {"task": task, "batches": list(batches), "max_abs_diff": worst, "max_abs_diff_per_output": diffs}
+    if "posture_probs" in outputs:
+        res["posture_agreement"] = agree / sum(batches)
+    res |= {"tolerance": tol, "ok": bool(worst <= tol)}
     if not res["ok"]:
-        raise OnnxError(f"ONNX check failed: max |onnxruntime - torch| = {worst:.3g} > {CHECK_TOL:g} ({diffs})")
+        raise OnnxError(f"ONNX check failed: max |onnxruntime - torch| = {worst:.3g} > {tol:g} ({diffs})")
     return res
 
 
 def export_onnx(
-    run: Path, models: tuple[ModelSpec, ...], out: Path | None = None, check: bool = False, opset: int = OPSET
+    run: Path,
+    models: tuple[ModelSpec, ...],
+    out: Path | None = None,
+    check: bool = False,
+    opset: int = OPSET,
+    task: str = "all",
 ) -> dict:
-    """``thzface export onnx RUN [--out FILE] [--check]``: write the ONNX model (default ``RUN/model.onnx``).
+    """``thzface export onnx RUN [--task {verify,all}] [--out FILE] [--check]``: write the ``task`` graph (default
+    file ``RUN/model.onnx`` for ``all``, ``RUN/model-verify.onnx`` for ``verify``).
 
     With ``check``, onnxruntime runs seeded sample inputs (batch 1 and 5) and the maximum difference to PyTorch
-    is reported; a difference above ``CHECK_TOL`` raises :class:`OnnxError`.
+    is reported; a difference above the task's :data:`TOLERANCE` raises :class:`OnnxError`.
     """
+    check_task(task)
     wpath = weights_path(run)
-    out = Path(out) if out is not None else default_onnx_path(Path(run))
+    out = Path(out) if out is not None else default_onnx_path(Path(run), task)
     if out.is_dir():
-        raise OnnxError(f"{out}: --out is a folder; give a file name such as {out / ONNX_NAME}")
+        raise OnnxError(f"{out}: --out is a folder; give a file name such as {out / ONNX_NAMES[task]}")
     cfg, model, extra = load_run(Path(run), models, expect=MultiTaskModel)
     channels, size = int(cfg.model.in_channels), int(cfg.data.image_size)
     meta = {
@@ -196,14 +251,15 @@ def export_onnx(
         "weights_sha256": weights_digest(wpath),
         "torch": torch.__version__,
     }
-    export_model(model, channels, size, out, meta, opset)
+    export_model(model, channels, size, out, meta, task, opset)
     res: dict = {
         "run": str(run),
         "onnx": str(out),
+        "task": task,
         "bytes": out.stat().st_size,
         "opset": opset,
         "input": {INPUT: ["batch", channels, size, size]},
-        "outputs": list(OUTPUTS),
+        "outputs": list(GRAPH_OUTPUTS[task]),
         "weights_sha256": meta["weights_sha256"],
     }
     if check:
@@ -211,21 +267,28 @@ def export_onnx(
     return res
 
 
-def open_session(run: Path, models: tuple[ModelSpec, ...], threads: int | None = None) -> ort.InferenceSession:
-    """The onnxruntime session of ``RUN/model.onnx``; exported on the fly when missing or older than the weights."""
+def open_session(
+    run: Path, models: tuple[ModelSpec, ...], threads: int | None = None, task: str = "all"
+) -> ort.InferenceSession:
+    """The onnxruntime session of the run's ``task`` graph (``RUN/model.onnx`` or ``RUN/model-verify.onnx``);
+    exported on the fly when missing, older than the weights, or holding another task's graph."""
     run = Path(run)
     wpath = weights_path(run)
-    path = default_onnx_path(run)
+    path = default_onnx_path(run, task)
     if not path.is_file():
-        log.warning("%s: no %s yet; exporting it now (thzface export onnx)", run, path.name)
-        export_onnx(run, models, path)
+        log.warning("%s: no %s yet; exporting it now (thzface export onnx --task %s)", run, path.name, task)
+        export_onnx(run, models, path, task=task)
         return new_session(path, threads)
     session = new_session(path, threads)
     meta = session_metadata(session)
     if meta.get("format") != FORMAT:
-        raise OnnxError(f"{path}: not written by thzface (no {FORMAT} metadata); re-run `thzface export onnx {run}`")
-    if meta.get("weights_sha256") != weights_digest(wpath):
-        log.warning("%s: exported from other weights than %s; re-exporting", path, wpath.name)
-        export_onnx(run, models, path)
+        raise OnnxError(
+            f"{path}: not written by thzface (no {FORMAT} metadata); re-run `thzface export onnx {run} --task {task}`"
+        )
+    found = session_task(session)
+    if meta.get("weights_sha256") != weights_digest(wpath) or found != task:
+        why = f"other weights than {wpath.name}" if found == task else f"--task {found}"
+        log.warning("%s: exported with %s; re-exporting", path, why)
+        export_onnx(run, models, path, task=task)
         session = new_session(path, threads)
     return session

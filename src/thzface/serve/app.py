@@ -7,7 +7,8 @@ API (multipart/form-data uploads; every error answers ``{"error": "<one line>"}`
 * ``POST /api/analyze`` with field ``image`` → posture, probabilities, embedding norm, input and reconstruction
   as base64 PNG;
 * ``POST /api/verify`` with fields ``a`` and ``b`` → cosine score, threshold (``RUN/threshold.json`` from
-  ``thzface eval``), decision, and each scan's posture;
+  ``thzface eval``) and decision; it computes the embeddings alone (``embed()``, or the ``verify`` ONNX graph
+  ``RUN/model-verify.onnx`` with ``--backend onnx``), no posture or reconstruction;
 * ``GET /api/samples/<name>`` → one of the offered sample scans.
 """
 
@@ -73,7 +74,7 @@ class Analyzer:
 
     def __init__(self, run: Path, backend: str = "torch") -> None:
         self.run = Path(run)
-        self.predictor = Predictor(self.run, EMBEDDERS, backend)
+        self.predictor = Predictor(self.run, EMBEDDERS, backend, tasks=("all", "verify"))  # ONNX graphs up front
         self.size = int(self.predictor.size)
         self.channels = int(self.predictor.cfg.model.in_channels)
         self.lock = threading.Lock()
@@ -82,6 +83,11 @@ class Analyzer:
         x = torch.from_numpy(np.stack(images))  # (N, C, S, S)
         with self.lock:
             return self.predictor(x)
+
+    def embed(self, images: list[np.ndarray]) -> np.ndarray:
+        x = torch.from_numpy(np.stack(images))  # (N, C, S, S)
+        with self.lock:
+            return self.predictor.embed(x)  # (N, D)
 
     def analyze(self, d: Decoded) -> dict:
         res = self.infer([d.array])
@@ -109,8 +115,7 @@ class Analyzer:
         return thr, "RUN/threshold.json (from thzface eval)"
 
     def verify(self, a: Decoded, b: Decoded) -> dict:
-        res = self.infer([a.array, b.array])
-        e, probs = res["embedding"], res["posture_probs"]  # (2, D), (2, P)
+        e = self.embed([a.array, b.array])  # (2, D)
         score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1]) + 1e-12))
         thr, source = self.threshold()
         same = None if thr is None else bool(score >= thr)
@@ -120,16 +125,7 @@ class Analyzer:
             decision = f"no decision: {source}"
         else:
             decision = f"no threshold yet: run `thzface eval {self.run} --data DIR --out REPORT` first"
-        postures = [{"posture": POSTURES[int(p.argmax())], "probability": float(p.max())} for p in probs]
-        return {
-            "score": score,
-            "threshold": thr,
-            "threshold_source": source,
-            "same_person": same,
-            "decision": decision,
-            "a": postures[0],
-            "b": postures[1],
-        }
+        return {"score": score, "threshold": thr, "threshold_source": source, "same_person": same, "decision": decision}
 
 
 async def read_uploads(request: Request, fields: tuple[str, ...], limits: UploadLimits) -> list[tuple[str, bytes]]:
@@ -208,7 +204,7 @@ def create_app(
     @app.post("/api/verify")
     async def verify(request: Request) -> dict:
         a, b = await decoded(request, ("a", "b"))
-        return await run_in_threadpool(analyzer.verify, a, b)
+        return {**(await run_in_threadpool(analyzer.verify, a, b)), "backend": backend}
 
     return app
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +16,9 @@ from thzface.engine.checkpoint import ModelSpec, load_run
 from thzface.engine.infer import decide, predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.models.multitask import MultiTaskModel
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -36,28 +40,52 @@ def expand_inputs(inputs: list[Path]) -> list[Path]:
 
 
 class Predictor:
-    """A loaded embedder run (torch or ONNX backend) that maps images to posture, embedding, reconstruction."""
+    """A loaded embedder run (torch or ONNX backend) that maps images to posture, embedding, reconstruction
+    (``__call__``) or to the verification embedding alone (``embed``: ``model.embed`` in torch, the ``verify``
+    graph ``RUN/model-verify.onnx`` in onnxruntime).
 
-    def __init__(self, run: Path, models: tuple[ModelSpec, ...], backend: str = "torch"):
-        self.run = Path(run)
+    ``tasks``: the ONNX graphs opened (exported when missing or stale) up front; any other is opened on first use.
+    """
+
+    def __init__(
+        self, run: Path, models: tuple[ModelSpec, ...], backend: str = "torch", tasks: tuple[str, ...] = ("all",)
+    ):
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"backend {backend!r}: must be torch or onnx")
+        self.run, self.models = Path(run), models
         self.cfg, self.model, self.extra = load_run(run, models, expect=MultiTaskModel)
         self.size = self.cfg.data.image_size
         self.backend = backend
-        self.session = None
-        if backend == "onnx":
+        self.sessions: dict[str, InferenceSession] = {}
+        for task in tasks if backend == "onnx" else ():
+            self.session(task)
+
+    def session(self, task: str) -> InferenceSession:
+        """The onnxruntime session of the run's ``task`` graph (see :func:`thzface.export.onnx.open_session`)."""
+        if task not in self.sessions:
             from thzface.export.onnx import open_session
 
-            self.session = open_session(self.run, models)
+            self.sessions[task] = open_session(self.run, self.models, task=task)
+        return self.sessions[task]
 
     def load(self, paths: list[Path]) -> torch.Tensor:
         return torch.from_numpy(np.stack([load_image(p, self.size, 1) for p in paths]))  # (N, 1, S, S)
 
     @torch.no_grad()
-    def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray]:
-        if self.session is not None:
+    def embed(self, x: torch.Tensor) -> np.ndarray:
+        """Verification embeddings (N, D) of images (N, C, S, S): encoder + embedding head, nothing else."""
+        if self.backend == "onnx":
             from thzface.export.onnx import run_session
 
-            return run_session(self.session, x.numpy())
+            return run_session(self.session("verify"), x.numpy())["embedding"]
+        return self.model.embed(x).numpy()  # (N, D)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> dict[str, np.ndarray]:
+        if self.backend == "onnx":
+            from thzface.export.onnx import run_session
+
+            return run_session(self.session("all"), x.numpy())
         out = self.model(x, route="predicted")
         return {
             "embedding": out.embedding.numpy(),
@@ -96,8 +124,17 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, mode
     }
 
 
-def verify(run: Path, a: Path, b: Path, threshold: float | None = None, *, models: tuple[ModelSpec, ...]) -> dict:
-    """Cosine score of two scans and the decision at ``threshold`` (default: the run's eval threshold)."""
-    pred = Predictor(run, models)
-    e = pred(pred.load([a, b]))["embedding"]
+def verify(
+    run: Path,
+    a: Path,
+    b: Path,
+    threshold: float | None = None,
+    *,
+    models: tuple[ModelSpec, ...],
+    backend: str = "torch",
+) -> dict:
+    """Cosine score of two scans (embeddings only, see :meth:`Predictor.embed`) and the decision at ``threshold``
+    (default: the run's eval threshold)."""
+    pred = Predictor(run, models, backend, tasks=("verify",))
+    e = pred.embed(pred.load([a, b]))  # (2, D)
     return decide(run, a, b, e[0], e[1], threshold)
