@@ -173,7 +173,7 @@ def reconstruction_scores(
     for name, m in ((mask_name, mask), (region_name, region)):
         if m is not None:
             a = _numpy(m)
-            rows = a.reshape(len(a), -1).astype(bool).any(axis=1)  # (N,) rows with a region
+            rows = np.asarray(a.reshape(len(a), -1).astype(bool).any(axis=1))  # (N,) rows with a region
             if rows.any():
                 regions[f"{name}_"] = (rows, a[rows])
     out: dict[str, dict[str, float]] = {}
