@@ -108,3 +108,16 @@ def test_save_png_atomic_round_trip(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"x2\.png: float values must lie in \[0, 1\]"):
         save_png_atomic(a + 2, tmp_path / "x2.png")
     assert not (tmp_path / "x2.png").exists()
+
+
+def test_aux_arrays_of_the_unconcealed_scan(tmp_path: Path) -> None:
+    from thzface.data.io import aux_key, read_aux_array
+
+    v2, v1 = tmp_path / "v2.npz", tmp_path / "v1.npz"
+    np.savez(v2, part_boxes=np.zeros((5, 4)), part_boxes_unconcealed=np.ones((5, 4)), face_mask=np.ones((4, 4)))
+    np.savez(v1, part_boxes=np.zeros((5, 4)))
+    assert read_aux_array(v2, "part_boxes", unconcealed=True).sum() == 20  # its own pose
+    assert read_aux_array(v2, "part_boxes").sum() == 0  # the concealed scan's
+    assert read_aux_array(v1, "part_boxes", unconcealed=True).sum() == 0  # older worlds: one pose for both
+    assert aux_key("face_mask", ["face_mask"], unconcealed=True) == "face_mask"
+    assert aux_key("landmarks", ["part_boxes"], unconcealed=True) is None

@@ -121,3 +121,33 @@ def test_errors_name_the_function_and_argument() -> None:
         masked_l1(x, x, np.ones((1, 1, 4, 3)))
     with pytest.raises(ValueError, match="psnr: pred must be a numpy array or torch tensor, got list"):
         psnr([[0.0]], x)
+
+
+def test_reconstruction_scores_hand_computed() -> None:
+    from thzface.metrics.reconstruction import headline, reconstruction_scores
+
+    scan = np.full((2, 1, 16, 16), 0.5)
+    model = scan.copy()
+    model[:, :, 4:12, 4:12] = 0.7  # wrong by 0.2 on a quarter of the pixels: MSE 0.01 → 20 dB, L1 0.05
+    mask = np.zeros((2, 1, 16, 16))
+    mask[0, :, 4:12, 4:12] = 1  # only row 0 has a concealed area: MSE 0.04 inside → 13.98 dB
+    clean = np.full((2, 1, 16, 16), 0.75)
+    r = reconstruction_scores({"model": model, "copy_input": scan.copy()}, scan, clean, mask=mask)
+    copy, m = r["copy_input"], r["model"]
+    assert copy["ssim"] == pytest.approx(1.0) and copy["psnr"] == np.inf and copy["l1"] == 0.0
+    assert copy["clean_psnr"] == pytest.approx(20 * np.log10(1 / 0.25)) and copy["clean_l1"] == pytest.approx(0.25)
+    c1 = 0.01**2  # constant images: SSIM is the luminance term alone
+    assert copy["clean_ssim"] == pytest.approx((2 * 0.5 * 0.75 + c1) / (0.5**2 + 0.75**2 + c1))
+    assert m["psnr"] == pytest.approx(20.0) and m["l1"] == pytest.approx(0.05)
+    assert m["concealed_psnr"] == pytest.approx(10 * np.log10(1 / 0.04)) and m["concealed_l1"] == pytest.approx(0.2)
+    assert m["clean_concealed_l1"] == pytest.approx(0.05) and copy["concealed_ssim"] == pytest.approx(1.0)
+    h = headline(r, "model")
+    assert h["ssim"] == m["ssim"] and h["baseline_copy_ssim"] == pytest.approx(1.0)
+    assert h["baseline_copy_clean_ssim"] == copy["clean_ssim"] and "head_ssim" not in h
+    # real folders: no clean target → no clean keys; an all-zero region → no region keys
+    plain = reconstruction_scores({"copy_input": torch.from_numpy(scan)}, scan, region=np.zeros_like(mask))
+    assert set(plain["copy_input"]) == {"psnr", "ssim", "l1"}
+    with pytest.raises(ValueError, match="same shape|shape"):
+        reconstruction_scores({"x": scan}, scan, clean[:, :, :8])
+    with pytest.raises(ValueError, match="no routes"):
+        reconstruction_scores({}, scan)

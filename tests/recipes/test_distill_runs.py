@@ -121,6 +121,14 @@ def test_joint_run_evaluates_and_predicts_without_visible(repo: Path, data: Path
     assert set(metrics["protocols"]) == {"closed-set", "identity-disjoint", "all"}
     assert "silhouette_identity" in metrics["summary"]["all"]
     assert (tmp_path / "report" / "metrics.json").is_file()
+    rec = metrics["protocols"]["all"]["reconstruction"]  # the student's decoder beside copy-the-input
+    assert {"predicted", "oracle", "copy_input"} <= set(rec) and "clean_ssim" not in rec["predicted"]
+    assert "no clean targets" in (tmp_path / "report" / "report.html").read_text()
+    shutil.copytree(plain / "thz", plain / "clean", ignore=shutil.ignore_patterns("*_b*b_*"))  # clean = the scans
+    rec = DISTILL.evaluate(run, plain, tmp_path / "report-clean")["protocols"]["all"]["reconstruction"]
+    assert rec["copy_input"]["clean_ssim"] == rec["copy_input"]["ssim"] < 1
+    assert rec["predicted"]["clean_psnr"] == rec["predicted"]["psnr"]
+    shutil.rmtree(plain / "clean")
     res = DISTILL.predict(run, [plain / "thz"], tmp_path / "pred", PredictOptions())
     assert res["images"] == len(list((plain / "thz").iterdir()))
     assert (tmp_path / "pred" / "predictions.json").is_file()

@@ -170,7 +170,7 @@ def test_evaluate_writes_report_with_bucket_tables(run, data, tmp_path, monkeypa
     monkeypatch.setattr(inpaint_eval, "SPEED_MIN_S", 0.01)
 
     m = evaluate(run, data, tmp_path / "rep")
-    assert set(m["summary"]) == {"10-30", "30-50", "50-70", "garment"}
+    assert set(m["summary"]) == {"10-30", "30-50", "50-70", "garment", "unconceal"}
     for (lo, hi), name in zip([(0.1, 0.3), (0.3, 0.5), (0.5, 0.7)], ["10-30", "30-50", "50-70"], strict=True):
         row = m["sets"][name]
         assert lo <= row["hole_ratio"] <= hi and row["known_max_abs_change"] == 0.0
@@ -185,6 +185,59 @@ def test_evaluate_writes_report_with_bucket_tables(run, data, tmp_path, monkeypa
     assert (tmp_path / "rep" / "attention_gates.png").is_file()
     again = evaluate(run, data, tmp_path / "rep2")  # fixed masks: the same numbers
     assert again["summary"]["50-70"]["hole_l1"] == m["summary"]["50-70"]["hole_l1"]
+
+
+def test_evaluate_unconceals_against_scan_and_clean_target_beside_copy(run, data, tmp_path, monkeypatch):
+    import shutil
+
+    from thzface.data.csv import read_triplets
+    from thzface.data.io import load_image
+    from thzface.data.targets import load_clean_target
+    from thzface.metrics.reconstruction import ssim
+    from thzface.recipes import INPAINT
+    from thzface.recipes.inpaint import evaluate as inpaint_eval
+
+    monkeypatch.setattr(inpaint_eval, "SPEED_MIN_S", 0.01)
+    m = INPAINT.evaluate(run, data, tmp_path / "rep")
+    row = m["sets"]["30-50"]  # the masked input (hole black) copied, on the same masks
+    assert row["baseline_copy_psnr"] < row["psnr"] and m["summary"]["30-50"]["baseline_copy_ssim"] < 1
+    u = m["unconceal"]
+    pairs = {r.anchor: r.positive for r in read_triplets(data / "test.csv", data)}  # every scan has a garment
+    names = sorted(pairs)
+    conc = np.stack([load_image(data / "thz" / n, 32) for n in names])  # (N, 1, 32, 32)
+    clean = np.stack([load_clean_target(data, n, 32) for n in names])
+    scan = np.stack([load_image(data / "thz" / pairs[n], 32) for n in names])
+    assert u["rows"] == len(names)
+    copy = u["routes"]["copy_input"]  # recomputed from the files
+    assert copy["clean_ssim"] == pytest.approx(float(np.mean(ssim(conc, clean))), abs=1e-9)
+    assert copy["ssim"] == pytest.approx(float(np.mean(ssim(conc, scan))), abs=1e-9)
+    head = m["summary"]["unconceal"]
+    assert (
+        head["baseline_copy_clean_ssim"] == copy["clean_ssim"]
+        and head["clean_ssim"] == u["routes"]["inpaint"]["clean_ssim"]
+    )
+    assert {"head_ssim", "baseline_copy_head_ssim", "clean_head_ssim"} <= set(head)
+    assert u["routes"]["inpaint"]["concealed_l1"] != copy["concealed_l1"]  # the hole was painted
+    page = (tmp_path / "rep" / "report.html").read_text()
+    assert "Unconcealing" in page and "clean target rendered" in page
+    real = tmp_path / "real"  # a folder without clean targets: the clean keys are absent, and the report says so
+    shutil.copytree(data, real, ignore=shutil.ignore_patterns("clean"))
+    r = INPAINT.evaluate(run, real, tmp_path / "rep-real")
+    assert "clean_ssim" not in r["unconceal"]["routes"]["inpaint"] and "clean_ssim" not in r["summary"]["unconceal"]
+    assert "no clean targets" in (tmp_path / "rep-real" / "report.html").read_text()
+
+
+def test_unconcealed_images_use_their_own_part_boxes(tmp_path):
+    from thzface.recipes.inpaint.data import load_context
+
+    (tmp_path / "aux").mkdir()
+    face = np.ones((16, 16), np.uint8)
+    conc, own = np.array([[1.0, 1, 5, 5]] * 5), np.array([[2.0, 2, 6, 6]] * 5)
+    np.savez(tmp_path / "aux" / "ida_b1b_0.npz", face_mask=face, part_boxes=conc, part_boxes_unconcealed=own)
+    np.savez(tmp_path / "aux" / "idb_b1b_0.npz", face_mask=face, part_boxes=conc)  # an older world
+    assert np.allclose(load_context(tmp_path, "ida_n1n_0.png", 32, 16)["boxes"], own * 2)
+    assert np.allclose(load_context(tmp_path, "ida_b1b_0.png", 32, 16)["boxes"], conc * 2)
+    assert np.allclose(load_context(tmp_path, "idb_n1n_0.png", 32, 16)["boxes"], conc * 2)
 
 
 def test_predict_with_mask_file_and_folder(run, data, tmp_path):

@@ -105,7 +105,8 @@ def test_dataset_boxes_scaled_and_twin_negatives(repo, twin_data, global_run):
         torch.testing.assert_close(s["anchor_boxes"], torch.from_numpy(aux) * (32 / NATIVE))
         a = r.anchor_name.identity
         assert bool(s["has_twin"]) == (a in twins and twins[a] in ds.pool)
-        assert s["has_boxes"].tolist() == [True, True, bool(s["has_twin"])]
+        assert s["has_boxes"].tolist() == [True, True, bool(s["has_twin"]), True]
+        torch.testing.assert_close(s["positive_boxes"], s["anchor_boxes"])  # no part_boxes_unconcealed: shared
         if s["has_twin"]:
             seen_twin += 1
             assert s["twin_identity"].item() == ds.identities.index(twins[a])
@@ -233,3 +234,8 @@ def test_simulator_dataset_gives_part_boxes_and_twins(repo, tiny_data):
         assert s["has_boxes"][0] and torch.all(b[:, 2] > b[:, 0]) and torch.all(b[:, 3] > b[:, 1])
         centre = (b[:, :2] + b[:, 2:]) / 2
         assert torch.all((centre > 0) & (centre < 32))
+        # world v2: the unconcealed positive is its own capture, with its own pose and part boxes
+        with np.load(tiny_data / "aux" / (ds.rows[i].anchor[:-4] + ".npz")) as z:
+            own, anchor = z["part_boxes_unconcealed"], z["part_boxes"]
+        assert s["has_boxes"][3] and not np.allclose(own, anchor)
+        torch.testing.assert_close(s["positive_boxes"], torch.from_numpy(own.astype(np.float32)))  # 32 px written

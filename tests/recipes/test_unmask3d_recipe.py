@@ -169,6 +169,21 @@ def test_eval_and_predict(trained, tiny_data):
     assert {"unmask3d", "unmask3d@true_mask", "unmask3d@oracle_render", "input_as_is", "mean_fill@true_mask"} <= set(
         rec
     )
+    # copy-the-input against the clean target at the concealed scan's pose, recomputed from the files (16 px)
+    from thzface.data.csv import read_triplets
+    from thzface.data.io import load_image
+    from thzface.data.targets import load_clean_target
+    from thzface.metrics.reconstruction import ssim
+
+    rows = read_triplets(out / "test_small.csv", tiny_data)
+    conc = np.stack([load_image(tiny_data / "thz" / r.anchor, 16) for r in rows])  # (N, 1, 16, 16)
+    clean = np.stack([load_clean_target(tiny_data, r.anchor, 16) for r in rows])
+    assert rec["input_as_is"]["clean_ssim"] == pytest.approx(float(np.mean(ssim(conc, clean))), abs=1e-9)
+    s = metrics["summary"]
+    assert s["baseline_copy_clean_ssim"] == rec["input_as_is"]["clean_ssim"] and s["clean_ssim"] < 1
+    assert {"baseline_copy_ssim", "head_ssim", "baseline_copy_head_ssim", "clean_head_ssim"} <= set(s)
+    assert {"mask_ssim", "clean_mask_ssim", "head_psnr"} <= set(rec["unmask3d"])
+    assert "clean target rendered" in (out / "report" / "report.html").read_text()
     assert metrics["coefficients"]["predict_mean"]["standardised_l1"] > 0
     assert "no embedder" in metrics["identity"]["note"]
     assert (out / "report" / "report.html").is_file() and (out / "report" / "samples.png").is_file()

@@ -18,6 +18,7 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -168,16 +169,29 @@ def save_png_atomic(array: np.ndarray, path: str | Path) -> None:
         raise
 
 
-def read_aux_array(path: str | Path, key: str) -> np.ndarray | None:
-    """Array ``key`` of an aux ``.npz`` as float64, or None when the file or the key is absent; an unreadable
-    file raises :class:`ImageError` naming it."""
+UNCONCEALED_KEYS = ("part_boxes", "landmarks")  # aux arrays a simulated world also writes at the unconcealed pose
+
+
+def aux_key(key: str, files: Collection[str], unconcealed: bool = False) -> str | None:
+    """The aux array holding ``key`` for a scan: for the unconcealed scan of a capture (whose aux file is the
+    concealed scan's) ``<key>_unconcealed`` where the world wrote it (its own pose: independent captures),
+    else ``key`` (older worlds: one pose for both scans); None when neither is in ``files``."""
+    own = f"{key}_unconcealed"
+    if unconcealed and key in UNCONCEALED_KEYS and own in files:
+        return own
+    return key if key in files else None
+
+
+def read_aux_array(path: str | Path, key: str, unconcealed: bool = False) -> np.ndarray | None:
+    """Array ``key`` of an aux ``.npz`` as float64 (the unconcealed scan's own with ``unconcealed``, see
+    :func:`aux_key`), or None when the file or the key is absent; an unreadable file raises :class:`ImageError`
+    naming it."""
     path = Path(path)
     if not path.is_file():
         return None
     try:
         with np.load(path) as z:
-            if key not in z.files:
-                return None
-            return np.asarray(z[key], dtype=np.float64)
+            k = aux_key(key, z.files, unconcealed)
+            return None if k is None else np.asarray(z[k], dtype=np.float64)
     except (OSError, ValueError) as e:
         raise ImageError(f"{path}: unreadable aux file ({e})") from e

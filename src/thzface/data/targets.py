@@ -4,6 +4,7 @@ which simulated folders hold in ``clean/`` under the sample's unconcealed file n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,3 +27,10 @@ def load_clean_target(root: str | Path, name: str, size: int | None = None) -> n
     (real folders)."""
     p = clean_target_path(root, name)
     return None if p is None else load_image(p, size)
+
+
+def load_clean_targets(root: str | Path, names: Sequence[str], size: int | None = None) -> np.ndarray | None:
+    """The clean targets (N, 1, S, S) of scans ``names``, or None unless every one has its own (real folders)."""
+    found = [load_clean_target(root, n, size) for n in names]
+    ok = [x for x in found if x is not None]
+    return np.stack(ok) if ok and len(ok) == len(found) else None

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from thzface.metrics.checks import as_labels, check_lengths
-from thzface.metrics.reconstruction import masked_ssim, psnr, ssim
+from thzface.metrics.reconstruction import reconstruction_scores
 from thzface.metrics.verification import verification_summary
 
 
@@ -83,15 +83,13 @@ def copy_baseline(
 ) -> dict[str, dict[str, float]]:
     """Copy-the-input reconstruction: mean SSIM and PSNR of ``inputs`` (N, C, H, W) against the unconcealed
     ``scan`` and, when given, the ``clean`` target; with a ``mask`` (1 in the region, e.g. the head) SSIM is the
-    region's mean (:func:`thzface.metrics.reconstruction.masked_ssim`). PSNR of identical images is +inf."""
-
-    def score(target: Any) -> dict[str, float]:
-        s = ssim(inputs, target, max_val) if mask is None else masked_ssim(inputs, target, mask, max_val)
-        return {"ssim": float(np.nanmean(s)), "psnr": float(np.mean(psnr(inputs, target, max_val)))}
-
-    out = {"vs_scan": score(scan)}
+    region's mean (:func:`thzface.metrics.reconstruction.reconstruction_scores`). PSNR of identical images is
+    +inf."""
+    r = reconstruction_scores({"copy": inputs}, scan, clean, region=mask, region_name="region", max_val=max_val)
+    s = r["copy"]
+    out = {"vs_scan": {"ssim": s.get("region_ssim", s["ssim"]), "psnr": s["psnr"]}}
     if clean is not None:
-        out["vs_clean"] = score(clean)
+        out["vs_clean"] = {"ssim": s.get("clean_region_ssim", s["clean_ssim"]), "psnr": s["clean_psnr"]}
     return out
 
 

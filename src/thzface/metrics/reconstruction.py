@@ -8,10 +8,15 @@ array of shape (N,), so callers can build per-identity / per-posture tables (see
 Masks follow thzface's convention: 1 inside the region of interest (the hole / concealed area), 0 elsewhere;
 shape (N, 1|C, H, W) or (N, H, W); fractional values act as weights. A masked metric of an image whose mask
 is all zero is NaN (there is no region to score). PSNR of two identical images (or regions) is +inf.
+
+:func:`reconstruction_scores` is the one block every recipe reports: each route (a model's outputs, and
+``copy_input``, the input copied) against the unconcealed scan and the clean target, whole image and regions;
+:func:`headline` flattens it into summary fields beside the copy baseline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -135,3 +140,70 @@ def composite(pred: ArrayT, known: ArrayT, mask: ArrayT) -> ArrayT:
     if not fits:
         raise ValueError(f"{where}: mask shape {tuple(mask.shape)} does not broadcast to {tuple(pred.shape)}")
     return mask * pred + (1 - mask) * known  # (N, C, H, W)
+
+
+HEADLINE = ("ssim", "psnr", "clean_ssim", "clean_psnr", "head_ssim", "clean_head_ssim")  # summary fields
+
+
+def _numpy(x: Any) -> np.ndarray:
+    return np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x)
+
+
+def reconstruction_scores(
+    routes: Mapping[str, Any],
+    scan: Any,
+    clean: Any | None = None,
+    mask: Any | None = None,
+    region: Any | None = None,
+    mask_name: str = "concealed",
+    region_name: str = "head",
+    max_val: float = 1.0,
+) -> dict[str, dict[str, float]]:
+    """Mean scores of every route's images (N, C, H, W) on the same N rows, e.g. a model's outputs and
+    ``copy_input`` (the input copied, the baseline): ``psnr``, ``ssim``, ``l1`` against the unconcealed ``scan``;
+    ``clean_psnr``, ``clean_ssim``, ``clean_l1`` against the ``clean`` target when given (simulated folders; real
+    ones have none and the keys are absent). A ``mask`` (N, 1, H, W), 1 in the concealed area, adds the same
+    inside it as ``<mask_name>_*`` and ``clean_<mask_name>_*``, a ``region`` (the head) as ``<region_name>_*``;
+    both are scored over the rows whose mask is not empty (keys absent when none is). Whole-image means keep
+    +inf PSNRs (identical images); region means skip NaN."""
+    if not routes:
+        raise ValueError("reconstruction_scores: no routes given")
+    targets = {"": _numpy(scan)} if clean is None else {"": _numpy(scan), "clean_": _numpy(clean)}
+    regions: dict[str, tuple[np.ndarray, np.ndarray] | None] = {"": None}
+    for name, m in ((mask_name, mask), (region_name, region)):
+        if m is not None:
+            a = _numpy(m)
+            rows = np.asarray(a.reshape(len(a), -1).astype(bool).any(axis=1))  # (N,) rows with a region
+            if rows.any():
+                regions[f"{name}_"] = (rows, a[rows])
+    out: dict[str, dict[str, float]] = {}
+    for route, images in routes.items():
+        p = _numpy(images)  # (N, C, H, W)
+        r: dict[str, float] = {}
+        for g, sel in regions.items():
+            for t, target in targets.items():
+                if sel is None:
+                    r[f"{t}psnr"] = float(np.mean(psnr(p, target, max_val)))
+                    r[f"{t}ssim"] = float(np.mean(ssim(p, target, max_val)))
+                    r[f"{t}l1"] = float(np.mean(l1(p, target, max_val)))
+                    continue
+                rows, m = sel
+                pm, tm = p[rows], target[rows]
+                r[f"{t}{g}psnr"] = float(np.nanmean(masked_psnr(pm, tm, m, max_val)))
+                r[f"{t}{g}ssim"] = float(np.nanmean(masked_ssim(pm, tm, m, max_val)))
+                r[f"{t}{g}l1"] = float(np.nanmean(masked_l1(pm, tm, m, max_val)))
+        out[route] = r
+    return out
+
+
+def headline(
+    scores: Mapping[str, Mapping[str, float]], route: str, copy: str = "copy_input", keys: tuple[str, ...] = HEADLINE
+) -> dict[str, float]:
+    """Flat summary fields of :func:`reconstruction_scores`: each of ``keys`` of ``route`` and, beside it,
+    ``baseline_copy_<key>`` of the ``copy`` route (keys the scores lack, e.g. no clean target, are left out)."""
+    out: dict[str, float] = {}
+    for k in keys:
+        if k in scores[route]:
+            out[k] = scores[route][k]
+            out[f"baseline_copy_{k}"] = scores[copy][k]
+    return out

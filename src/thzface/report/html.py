@@ -50,3 +50,19 @@ def page(title: str, sections: list[str]) -> str:
 def write_page(out: Path, title: str, sections: list[str]) -> Path:
     atomic_write_text(out / "report.html", page(title, sections))
     return out / "report.html"
+
+
+def reconstruction_table(routes: dict[str, dict], first: str, scored: str) -> str:
+    """The routes of :func:`thzface.metrics.reconstruction.reconstruction_scores` as a table, with a note of what
+    was ``scored`` and against which targets (or that the data folder has no clean targets)."""
+    clean = any("clean_ssim" in r for r in routes.values())
+    against = (
+        "the unconcealed scan (psnr, ssim, l1) and the clean target rendered at the concealed scan's pose (clean_*)"
+        if clean
+        else "the unconcealed scan only: no clean targets in this data folder (real scans have none)"
+    )
+    return table(routes, first) + (
+        f"<p class=note>{html.escape(scored)}, scored against {against}; copy_input (input_as_is) is the input "
+        "copied, the baseline on the same rows; a region prefix (concealed_/mask_: the garment, head_: the head) "
+        "scores inside that region only.</p>"
+    )

@@ -2,9 +2,11 @@
 
 The images are the unconcealed scans named as positives in a triplet CSV: ``thz/`` (``clean/`` with
 ``data.target: clean``) for ``model.modality: thz``, ``visible/`` for ``visible``. From ``aux/<concealed
-name>.npz`` (or ``aux/<name>.npz``) come the head region (``face_mask``), the facial-part boxes (``part_boxes``)
+name>.npz`` (or ``aux/<name>.npz``) come the head region (``face_mask``), the facial-part boxes (``part_boxes``;
+an unconcealed scan's own ``part_boxes_unconcealed`` where the world wrote them, :func:`thzface.data.io.aux_key`)
 and the garment silhouette of the concealed counterpart (``garment_mask``), resized to the image size (nearest;
-boxes scaled). Masks are not made here: the task draws them per step (curriculum by training progress).
+boxes scaled). The head region is the concealed capture's (no world writes the unconcealed scan's). Masks are not
+made here: the task draws them per step (curriculum by training progress).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from thzface.config import Config
 from thzface.data.csv import TripletRow, read_triplets
-from thzface.data.io import ImageError, load_image, open_image
+from thzface.data.io import ImageError, aux_key, load_image, open_image
 from thzface.data.masks import MaskContext
 from thzface.data.naming import parse_name
 from thzface.data.split import split_validation
@@ -66,9 +68,11 @@ def load_context(root: Path, name: str, size: int, native: int) -> dict[str, np.
     path = _aux_path(root, name)
     if path is None:
         return out
+    own = not parse_name(name).concealed and path.stem != Path(name).stem  # an unconcealed scan, its capture's aux
     try:
         with np.load(path) as z:
-            arrays = {k: np.asarray(z[k]) for k in ("face_mask", "garment_mask", "part_boxes") if k in z.files}
+            keys = {k: aux_key(k, z.files, own) for k in ("face_mask", "garment_mask", "part_boxes")}
+            arrays = {k: np.asarray(z[f]) for k, f in keys.items() if f is not None}
             side_src = next((np.asarray(z[k]) for k in ("face_mask", "garment_mask", "depth") if k in z.files), None)
     except (OSError, ValueError) as e:
         raise ImageError(f"{path}: unreadable aux file ({e})") from e

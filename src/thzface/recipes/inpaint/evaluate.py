@@ -4,7 +4,10 @@ Every image of the test CSV (its unconcealed positives) gets one mask per bucket
 head by default; :func:`thzface.data.masks.eval_mask`), so every method scored on the same data sees the same
 holes. A ``garment`` set uses the simulator's real garment silhouettes where the data have them. Per bucket:
 PSNR, windowed SSIM and L1 on the hole only (the headline) and on the whole composited image, the identity
-similarity (cosine of embeddings of output and ground truth from a stated trained embedder), per mask kind.
+similarity (cosine of embeddings of output and ground truth from a stated trained embedder), per mask kind, beside
+copy-the-input (the masked input, hole black, copied). Unconcealing (THz models): every concealed test scan with its
+own garment silhouette as the hole, scored against the unconcealed scan and the clean target rendered at the
+concealed scan's pose (simulated folders), beside the concealed scan copied (:func:`unconceal`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ import numpy as np
 import torch
 
 from thzface.config import Config, atomic_write_text
+from thzface.data.csv import read_triplets
+from thzface.data.io import load_image
 from thzface.data.masks import MaskConfig, area_ratio, eval_mask
+from thzface.data.naming import parse_name
+from thzface.data.targets import load_clean_targets
 from thzface.engine.checkpoint import load_run
 from thzface.metrics import reconstruction as R
 from thzface.models.inpaint import AttentionUNet
@@ -28,6 +35,7 @@ from thzface.report import dumps
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (image, mask) -> composited output
 SPEED_MIN_S = 1.0  # seconds each inference-speed measurement runs
 HEADLINE = ("hole_psnr", "hole_ssim", "hole_l1", "psnr", "ssim", "l1", "identity_cos")
+COPY_KEYS = ("baseline_copy_ssim", "baseline_copy_psnr")  # per mask set: the masked input (hole black) copied
 
 
 def bucket_name(lo: float, hi: float) -> str:
@@ -120,6 +128,8 @@ def evaluate_method(method: Method, batch: dict, mc: MaskConfig, embedder=None, 
             "hole_ratio": float(s["ratio"].mean()),
             **mean_finite(values, everything),
         }
+        copy = mean_finite(score(target * (1 - mask), target, mask), everything)  # the masked input copied
+        row.update(baseline_copy_ssim=copy["ssim"], baseline_copy_psnr=copy["psnr"])
         row["n_perfect"] = int(np.isinf(values["hole_psnr"]).sum())
         row["known_max_abs_change"] = known_change
         row["per_kind"] = {
@@ -133,7 +143,31 @@ def evaluate_method(method: Method, batch: dict, mc: MaskConfig, embedder=None, 
 
 def summary(metrics: dict) -> dict:
     """Headline per set: hole-region numbers first, whole-image numbers beside them."""
-    return {name: {k: row.get(k) for k in ("hole_ratio", *HEADLINE) if k in row} for name, row in metrics.items()}
+    keys = ("hole_ratio", *HEADLINE, *COPY_KEYS)
+    return {name: {k: row.get(k) for k in keys if k in row} for name, row in metrics.items()}
+
+
+def unconceal(method: Method, cfg: Config, root: Path) -> dict:
+    """Concealed test scans inpainted inside their garment silhouette (aux ``garment_mask``): routes ``inpaint``
+    and ``copy_input`` (the concealed scan as is) by :func:`thzface.metrics.reconstruction.reconstruction_scores`
+    against the unconcealed scan and the clean target; ``concealed_*`` inside the garment, ``head_*`` in the head
+    region. A ``note`` instead where the model or the data cannot be scored so."""
+    if cfg.model.modality != "thz":
+        return {"note": "not scored: clean targets and garment silhouettes are of THz scans (model.modality: thz)"}
+    rows = read_triplets(root / cfg.data.test_csv, root)
+    anchors = sorted({r.anchor for r in rows})
+    b = full_batch(InpaintDataset(root, root / "thz", anchors, cfg.data.image_size, 1))
+    keep = b["garment"].flatten(1).any(dim=1).numpy()  # (N,) scans with a garment silhouette
+    if not keep.any():
+        return {"note": "not scored: no concealed test scan has a garment silhouette (aux garment_mask)"}
+    names = [n for n, k in zip(anchors, keep, strict=True) if k]
+    image, hole = b["image"][keep], b["garment"][keep].float()  # (n, 1, S, S) each
+    region = (b["region"] & b["has_region"][:, None, None, None])[keep].float()  # (n, 1, S, S)
+    size = cfg.data.image_size
+    scan = np.stack([load_image(root / "thz" / parse_name(n).counterpart().filename, size, 1) for n in names])
+    routes = {"inpaint": run_method(method, image, hole).numpy(), "copy_input": image.numpy()}
+    rec = R.reconstruction_scores(routes, scan, load_clean_targets(root, names, size), mask=hole, region=region)
+    return {"rows": len(names), "routes": rec}
 
 
 def model_method(model: AttentionUNet) -> Method:
@@ -172,9 +206,12 @@ def evaluate(run: Path, root: Path, out: Path, embedder: Path | None = None) -> 
     per_set, samples = evaluate_method(model_method(model), batch, cfg.loss.masks, emb)
     mid = list(per_set)[min(1, len(per_set) - 1)]
     s = samples[mid]
+    rec = unconceal(model_method(model), cfg, Path(root))
+    head = {"unconceal": R.headline(rec["routes"], "inpaint")} if "routes" in rec else {}
     metrics = {
-        "summary": summary(per_set),
+        "summary": {**summary(per_set), **head},
         "sets": per_set,
+        "unconceal": rec,
         "identity_embedder": emb.source if emb is not None else "none (pass an mtl run as loss.identity_run)",
         "speed": speed(model, cfg),
         "run": {"path": str(run), "recipe": cfg.recipe, "preset": cfg.preset, "modality": cfg.model.modality,

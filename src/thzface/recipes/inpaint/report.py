@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 from thzface.config import atomic_write_bytes
 from thzface.data.io import to_uint8
 from thzface.models.inpaint import hide_holes
-from thzface.report.html import img_tag, table, write_page
+from thzface.report.html import img_tag, reconstruction_table, table, write_page
 
 CELL = 96  # displayed side of one image in a grid, pixels
 PAD, HEAD = 4, 16  # gap between cells, height of the title row
@@ -64,6 +64,14 @@ def gate_grid(s: dict, gates: list[torch.Tensor]) -> bytes:
     return mosaic(cols)
 
 
+def unconceal_section(metrics: dict) -> str:
+    rec = metrics.get("unconceal", {})
+    if "routes" not in rec:
+        return f"<p class=note>{html.escape(str(rec.get('note', 'not scored')))}</p>"
+    scored = f"{rec['rows']} concealed test scans inpainted inside their garment silhouette"
+    return reconstruction_table(rec["routes"], "route", scored)
+
+
 def write_report(out: Path, metrics: dict, samples: dict, gates: list[torch.Tensor], run: Path | None = None) -> Path:
     info = metrics["run"]
     sec = [
@@ -74,7 +82,10 @@ def write_report(out: Path, metrics: dict, samples: dict, gates: list[torch.Tens
         "every method on these data. Hole-region metrics are the headline; whole-image metrics are of the "
         "composited output (known pixels are the input's). Identity similarity: cosine of embeddings of output "
         f"and ground truth from <b>{html.escape(str(metrics['identity_embedder']))}</b>.</p>",
-        "<h2>Summary per bucket</h2>" + table(metrics["summary"], "mask set"),
+        "<h2>Summary per bucket</h2>"
+        + table({k: v for k, v in metrics["summary"].items() if k in metrics["sets"]}, "mask set")
+        + "<p class=note>baseline_copy_*: the masked input (hole black) copied, on the same masks.</p>",
+        "<h2>Unconcealing: concealed scans, garment silhouette as the hole</h2>" + unconceal_section(metrics),
     ]
     for name, row in metrics["sets"].items():
         sec.append(f"<h2>Set {html.escape(name)} ({row['n']} images, mean hole ratio {row['hole_ratio']:.3f})</h2>")

@@ -145,26 +145,12 @@ def baselines(c: dict, idx: np.ndarray, posture_train: np.ndarray | None = None)
 
 def reconstruction(c: dict, idx: np.ndarray) -> dict:
     """SSIM/PSNR/L1 of both decoder routes and of copying the input, against the unconcealed scan and (simulated
-    folders) against the clean target rendered at the concealed scan's pose."""
-    res: dict = {}
+    folders) against the clean target rendered at the concealed scan's pose; ``concealed_*`` inside the garment
+    mask (:func:`thzface.metrics.reconstruction.reconstruction_scores`)."""
     clean = c.get("clean")
-    for route, key in (("predicted", "rec"), ("oracle", "rec_oracle"), ("copy_input", "anchor")):
-        p, t = c[key][idx], c["target"][idx]
-        r = {
-            "psnr": float(np.mean(R.psnr(p, t))),
-            "ssim": float(np.mean(R.ssim(p, t))),
-            "l1": float(np.mean(R.l1(p, t))),
-        }
-        if clean is not None:
-            r["clean_psnr"] = float(np.mean(R.psnr(p, clean[idx])))
-            r["clean_ssim"] = float(np.mean(R.ssim(p, clean[idx])))
-        m = c["has_mask"][idx]
-        if m.any():
-            pm, tm, mm = p[m], t[m], c["mask"][idx][m]
-            for name, fn in (("psnr", R.masked_psnr), ("ssim", R.masked_ssim), ("l1", R.masked_l1)):
-                r[f"concealed_{name}"] = float(np.nanmean(fn(pm, tm, mm)))
-        res[route] = r
-    return res
+    routes = {"predicted": c["rec"][idx], "oracle": c["rec_oracle"][idx], "copy_input": c["anchor"][idx]}
+    mask = np.where(c["has_mask"][idx][:, None, None, None], c["mask"][idx], 0.0)  # (n, 1, S, S)
+    return R.reconstruction_scores(routes, c["target"][idx], None if clean is None else clean[idx], mask=mask)
 
 
 def posture(c: dict, idx: np.ndarray) -> dict:

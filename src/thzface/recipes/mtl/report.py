@@ -11,7 +11,7 @@ from thzface.config import atomic_write_bytes
 from thzface.data.naming import POSTURES
 from thzface.metrics import verification as V
 from thzface.report import figures as F
-from thzface.report.html import img_tag, table, write_page
+from thzface.report.html import img_tag, reconstruction_table, table, write_page
 
 
 def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +57,8 @@ def write_mtl_report(
         v.update({f"deployed_{k}": val for k, val in p["verification"].get("deployed", {}).items()})
         sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities)</h2>")
         sec.append("<h3>Verification</h3>" + table({name: v}, "protocol"))
-        sec.append("<h3>Reconstruction</h3>" + table(p["reconstruction"], "routing"))
+        scored = f"decoder outputs of the {p['rows']} concealed scans"
+        sec.append("<h3>Reconstruction</h3>" + reconstruction_table(p["reconstruction"], "routing", scored))
         sec.append(
             "<h3>Posture</h3>"
             + img_tag(F.confusion(np.array(p["posture"]["confusion"]), list(POSTURES)), "confusion")

@@ -1,7 +1,8 @@
 """Data of the twin recipe: part boxes from ``aux/*.npz``, twin negatives, photometric-only augmentation.
 
 A sample of :class:`TwinTripletDataset` is a :class:`~thzface.data.datasets.TripletDataset` sample plus the
-part boxes of the anchor (shared by its unconcealed positive: same geometry), of the negative and of a
+part boxes of the anchor, of its unconcealed positive (its own pose, ``part_boxes_unconcealed``; the anchor's in
+worlds written without them), of the negative and of a
 **twin negative** — a concealed scan of the anchor's twin (``meta.json`` ``twins``), same posture when there is
 one, drawn per (seed, epoch, index). Augmentation keeps the profile's drop-outs and noise but no geometry, so the
 boxes stay aligned with the pixels.
@@ -36,9 +37,10 @@ def scale_boxes(boxes: np.ndarray, native: tuple[int, int], size: int) -> np.nda
     return ((np.asarray(boxes, np.float64) - off) * (size / s)).astype(np.float32)
 
 
-def read_part_boxes(aux: Path, native: tuple[int, int], size: int) -> np.ndarray | None:
-    """``part_boxes`` (5, 4) of an aux file scaled to ``size``; None when the file or key is absent."""
-    boxes = read_aux_array(aux, "part_boxes")  # (5, 4)
+def read_part_boxes(aux: Path, native: tuple[int, int], size: int, unconcealed: bool = False) -> np.ndarray | None:
+    """``part_boxes`` (5, 4) of an aux file scaled to ``size`` (the unconcealed scan's own with ``unconcealed``,
+    :func:`thzface.data.io.aux_key`); None when the file or key is absent."""
+    boxes = read_aux_array(aux, "part_boxes", unconcealed)  # (5, 4)
     if boxes is None:
         return None
     if boxes.shape != (len(PART_NAMES), 4) or not np.isfinite(boxes).all():
@@ -46,6 +48,9 @@ def read_part_boxes(aux: Path, native: tuple[int, int], size: int) -> np.ndarray
     if (boxes[:, 2] < boxes[:, 0]).any() or (boxes[:, 3] < boxes[:, 1]).any():
         raise ImageError(f"{aux}: part_boxes need x1 >= x0 and y1 >= y0 (x0, y0, x1, y1 in pixels)")
     return scale_boxes(boxes, native, size)
+
+
+BOX_KEYS = ("anchor_boxes", "negative_boxes", "twin_boxes", "positive_boxes")  # order of ``has_boxes``
 
 
 class TwinTripletDataset(TripletDataset):
@@ -71,14 +76,15 @@ class TwinTripletDataset(TripletDataset):
         self._boxes: dict[str, np.ndarray | None] = {}
 
     def boxes(self, name: str) -> np.ndarray | None:
-        """Part boxes (5, 4) at ``image_size`` for a scan name (aux file of its concealed form), cached."""
-        n = parse_name(name)
-        key = n.filename if n.concealed else n.counterpart().filename
-        if key not in self._boxes:
+        """Part boxes (5, 4) at ``image_size`` of a scan (aux file of its concealed form; an unconcealed scan's
+        own boxes where written), cached."""
+        if name not in self._boxes:
+            n = parse_name(name)
+            key = n.filename if n.concealed else n.counterpart().filename
             aux = self.root / "aux" / (Path(key).stem + ".npz")
             native = Image.open(self.root / "thz" / name).size if aux.is_file() else (0, 0)
-            self._boxes[key] = read_part_boxes(aux, native, self.size)
-        return self._boxes[key]
+            self._boxes[name] = read_part_boxes(aux, native, self.size, unconcealed=not n.concealed)
+        return self._boxes[name]
 
     def twin_scan(self, index: int) -> ImageName | None:
         """A concealed scan of the anchor's twin on this side (same posture preferred), or None."""
@@ -91,17 +97,19 @@ class TwinTripletDataset(TripletDataset):
         return sorted(same)[int(rng.integers(len(same)))]
 
     def __getitem__(self, index: int) -> dict:
-        """Adds ``anchor_boxes``, ``negative_boxes``, ``twin_boxes`` (5, 4) pixel boxes (zeros where unknown),
-        ``has_boxes`` (3,) bool (anchor, negative, twin), ``twin`` (1, S, S) augmented concealed scan of the
-        twin (the negative's copy when there is none), ``has_twin`` bool, ``twin_identity`` (index, -1 if none)."""
+        """Adds ``anchor_boxes``, ``negative_boxes``, ``twin_boxes``, ``positive_boxes`` (5, 4) pixel boxes (zeros
+        where unknown), ``has_boxes`` (4,) bool (anchor, negative, twin, positive), ``twin`` (1, S, S) augmented
+        concealed scan of the twin (the negative's copy when there is none), ``has_twin`` bool, ``twin_identity``
+        (index, -1 if none)."""
         sample = super().__getitem__(index)
         r = self.rows[index]
         twin = self.twin_scan(index)
         zeros = np.zeros((len(PART_NAMES), 4), np.float32)
-        found = [self.boxes(r.anchor), self.boxes(r.negative), self.boxes(twin.filename) if twin else None]
-        for key, b in zip(("anchor_boxes", "negative_boxes", "twin_boxes"), found, strict=True):
+        found = [self.boxes(r.anchor), self.boxes(r.negative), self.boxes(twin.filename) if twin else None,
+                 self.boxes(r.positive)]  # fmt: skip
+        for key, b in zip(BOX_KEYS, found, strict=True):
             sample[key] = torch.from_numpy(zeros if b is None else b)  # (5, 4)
-        sample["has_boxes"] = torch.tensor([b is not None for b in found])  # (3,)
+        sample["has_boxes"] = torch.tensor([b is not None for b in found])  # (4,)
         if twin is None:
             sample["twin"] = sample["negative"].clone()
         else:

@@ -49,7 +49,7 @@ def collect(embed: Embed, cfg: Config, root: Path, rows: list[TripletRow], batch
     def step(b: dict) -> dict[str, torch.Tensor]:
         has = b["has_boxes"][:, 0]  # (n,)
         ea, pred = embed(b["anchor"], b["anchor_boxes"], has)
-        ep, _ = embed(b["positive"], b["anchor_boxes"], has)
+        ep, _ = embed(b["positive"], b["positive_boxes"], b["has_boxes"][:, 3])  # its own pose
         no_boxes = torch.full_like(b["anchor_boxes"], float("nan"))
         return {"emb_a": ea, "emb_p": ep, "boxes_gt": b["anchor_boxes"], "has_boxes": has, "anchor": b["anchor"],
                 "boxes_pred": pred if pred is not None else no_boxes}  # fmt: skip

@@ -34,7 +34,7 @@ def aux_boxes(path: Path, size: int) -> np.ndarray | None:
         return None
     key = name if name.concealed else name.counterpart()
     aux = path.parent.parent / "aux" / (Path(key.filename).stem + ".npz")
-    return read_part_boxes(aux, Image.open(path).size, size) if aux.is_file() else None
+    return read_part_boxes(aux, Image.open(path).size, size, not name.concealed) if aux.is_file() else None
 
 
 class TwinPredictor:

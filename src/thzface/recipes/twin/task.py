@@ -68,10 +68,10 @@ class TwinTask(Task):
         t4, t3 = use_twin.view(-1, 1, 1, 1), use_twin.view(-1, 1, 1)
         neg = torch.where(t4, batch["twin"], batch["negative"])  # (n, 1, S, S)
         neg_boxes = torch.where(t3, batch["twin_boxes"], batch["negative_boxes"])  # (n, 5, 4)
-        has = batch["has_boxes"]  # (n, 3)
+        has = batch["has_boxes"]  # (n, 4) anchor, negative, twin, positive
         neg_has = torch.where(use_twin, has[:, 2], has[:, 1])  # (n,)
-        boxes = torch.cat([batch["anchor_boxes"], batch["anchor_boxes"], neg_boxes])  # (3n, 5, 4)
-        valid = torch.cat([has[:, 0], has[:, 0], neg_has])  # (3n,)
+        boxes = torch.cat([batch["anchor_boxes"], batch["positive_boxes"], neg_boxes])  # (3n, 5, 4)
+        valid = torch.cat([has[:, 0], has[:, 3], neg_has])  # (3n,)
         given = valid if lc.train_boxes == "given" else torch.zeros_like(valid)
         out = self.model(torch.cat([a, p, neg]), boxes, given)
         e = out.embedding  # (3n, D)
@@ -87,7 +87,7 @@ class TwinTask(Task):
     def validation_outputs(self, batch: dict) -> dict[str, torch.Tensor]:
         has = batch["has_boxes"][:, 0]  # (n,)
         out_a = self.model(batch["anchor"], batch["anchor_boxes"], has)
-        out_p = self.model(batch["positive"], batch["anchor_boxes"], has)
+        out_p = self.model(batch["positive"], batch["positive_boxes"], batch["has_boxes"][:, 3])
         res = {
             "emb_a": out_a.embedding,
             "emb_p": out_p.embedding,

@@ -5,10 +5,12 @@ predict-the-mean baseline, i.e. the training-set mean stored in the model); comp
 image and inside the true garment mask) for three variants — end to end (predicted mask + predicted render),
 the true mask with the predicted render (the comparison with other inpainters on the same masks), and the
 oracle (true mask + render of the true coefficients); two trivial baselines on the true mask (the concealed
-input as is, the training-mean target pasted in); K completions per image (diversity inside the mask and
-fidelity per sample); an expression edit (mean change inside the mask); identity similarity and Fréchet
-distance on a thzface embedder's features when an embedder run is given (``loss.identity_run`` or
-``embedder_run``), the Fréchet distance only when the test set holds more images than feature dimensions.
+input as is, i.e. copy-the-input, and the training-mean target pasted in), all against the unconcealed scan and,
+on simulated THz folders, the clean target at the concealed scan's pose (``clean_*``; ``head_*`` in the head);
+K completions per image (diversity inside the mask and fidelity per sample); an expression edit (mean change
+inside the mask); identity similarity and Fréchet distance on a thzface embedder's features when an embedder run
+is given (``loss.identity_run`` or ``embedder_run``), the Fréchet distance only when the test set holds more
+images than feature dimensions.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from thzface.config import Config, atomic_write_text
+from thzface.data.captures import aux_region
 from thzface.data.csv import read_triplets
 from thzface.data.datasets import identity_list
+from thzface.data.io import load_image
+from thzface.data.targets import load_clean_targets
 from thzface.engine.checkpoint import load_run
 from thzface.engine.infer import collect as run_collect
 from thzface.metrics import reconstruction as R
@@ -74,17 +79,27 @@ def collect(model: Unmask3D, cfg: Config, renderer: Renderer, ds: Unmask3DDatase
     c["has_mask"], c["has_coeffs"] = c["has_mask"].astype(bool), c["has_coeffs"].astype(bool)
     c["names"] = [r.anchor for r in ds.rows]
     c["identity"] = np.array([r.anchor_name.identity for r in ds.rows])
+    thz = ds.modality == "thz"
+    c["scan"] = (  # the unconcealed scan, also where the training target is the clean one
+        np.stack([load_image(ds.root / "thz" / r.positive, ds.size, 1) for r in ds.rows]) if ds.use_clean and thz
+        else c["target"]
+    )  # fmt: skip
+    c["clean"] = load_clean_targets(ds.root, c["names"], ds.size) if thz else None  # (N, 1, S, S) or None
+    region = aux_region(ds.root)
+    found = [region(n, ds.size) for n in c["names"]]
+    c["region"] = np.stack([np.zeros((1, ds.size, ds.size), np.float32) if m is None else m.numpy() for m in found])
     return c
 
 
+def reconstruction(routes: dict[str, np.ndarray], c: dict) -> dict:
+    """:func:`thzface.metrics.reconstruction.reconstruction_scores` of completions (N, C, H, W): against the
+    unconcealed scan and the clean target; ``mask_*`` inside the true garment mask, ``head_*`` in the head."""
+    return R.reconstruction_scores(routes, c["scan"], c["clean"], c["mask"], c["region"], mask_name="mask")
+
+
 def scores(pred: np.ndarray, c: dict) -> dict:
-    """Whole-image and inside-true-mask PSNR/SSIM/L1 of completions (N, C, H, W) against the targets."""
-    t, m = c["target"], c["has_mask"]
-    out = {"psnr": float(np.mean(R.psnr(pred, t))), "ssim": float(np.mean(R.ssim(pred, t)))}
-    if m.any():
-        for name, fn in (("psnr", R.masked_psnr), ("ssim", R.masked_ssim), ("l1", R.masked_l1)):
-            out[f"mask_{name}"] = float(np.nanmean(fn(pred[m], t[m], c["mask"][m])))
-    return out
+    """:func:`reconstruction` of one set of completions."""
+    return reconstruction({"pred": pred}, c)["pred"]
 
 
 def coefficient_metrics(c: dict, model: Unmask3D, renderer: Renderer) -> dict:
@@ -147,7 +162,7 @@ def compute_metrics(c: dict, model: Unmask3D, renderer: Renderer, mean_target: n
         "rows": int(len(c["names"])),
         "mask": {"iou": float(np.nanmean(iou)), "rows_with_mask": int(hm.sum())},
         "coefficients": coefficient_metrics(c, model, renderer),
-        "reconstruction": {k: scores(v, c) for k, v in variants.items()},
+        "reconstruction": reconstruction(variants, c),
         "diversity": {"samples": len(fid), "mean_pairwise_l1_in_mask": float(np.nanmean(div))},
         "fidelity_per_sample": {"metric": key, "values": fid, "mean": float(np.mean(fid)), "std": float(np.std(fid))},
         "edit": {"edit": f"{renderer.layout.expr_names[0]}={EDIT_VALUE}", "mean_change_in_mask": edit_in},
@@ -169,6 +184,7 @@ def summary(m: dict) -> dict:
         "mask_psnr_oracle": rec["unmask3d@oracle_render"].get("mask_psnr"),
         "diversity": m["diversity"]["mean_pairwise_l1_in_mask"],
         "identity_similarity": m["identity"].get("similarity_out"),
+        **R.headline(rec, "unmask3d", copy="input_as_is"),
     }
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from thzface.config import atomic_write_bytes
 from thzface.report import figures as F
-from thzface.report.html import fmt, img_tag, table, write_page
+from thzface.report.html import fmt, img_tag, reconstruction_table, table, write_page
 
 GRID_ROWS = 8  # test rows shown in the sample grid
 
@@ -60,7 +60,10 @@ def write_report(out: Path, metrics: dict, c: dict) -> Path:
     fid = metrics["fidelity_per_sample"]
     sections = [
         "<h2>Summary</h2>" + table({"value": metrics["summary"]}, "metric"),
-        "<h2>Completions (true garment mask region = mask_*)</h2>" + table(metrics["reconstruction"], "variant"),
+        "<h2>Completions</h2>"
+        + reconstruction_table(
+            metrics["reconstruction"], "variant", f"completions of {metrics['rows']} concealed scans"
+        ),
         "<h2>N3D</h2>"
         + f"<p>mask IoU {fmt(metrics['mask']['iou'])} over {metrics['mask']['rows_with_mask']} rows</p>"
         + (table(coef_rows, "coefficients") if coef_rows else f"<p class=note>{fmt(coef.get('error'))}</p>")
