@@ -205,3 +205,18 @@ def test_input_errors() -> None:
         pair_scores(np.zeros((3, 2)), [1, 1, 2])
     with pytest.raises(ValueError, match="pair_scores: max_impostors must be a positive int"):
         pair_scores(np.ones((3, 2)), [1, 1, 2], max_impostors=0)
+
+
+def test_probe_gallery_eer_leaves_each_counterpart_out():
+    from thzface.metrics.verification import probe_gallery_eer
+
+    ids = np.array(["a", "a", "b"])
+    s = np.array([[-1.0, 0.9, 0.1], [0.8, -1.0, 0.2], [0.3, 0.4, -1.0]])  # diagonal: the own counterparts, worst
+    rate, thr = probe_gallery_eer(s, ids)  # genuine 0.9, 0.8 vs impostor 0.1-0.4: perfectly apart without them
+    assert rate == 0.0 and 0.4 < thr <= 0.8
+    s[1, 0] = 0.35  # a genuine pair among the impostors: one of 2 genuine rejected where 1 of 4 impostors passes
+    assert probe_gallery_eer(s, ids)[0] == pytest.approx(eer(np.array([0.9, 0.35, 0.1, 0.2, 0.3, 0.4]),
+                                                               np.array([1, 1, 0, 0, 0, 0]))[0])  # fmt: skip
+    assert all(np.isnan(probe_gallery_eer(s[:2, :2], ids[:2])))  # one person: no impostor pairs
+    with pytest.raises(ValueError, match="need to be \\(3, 3\\)"):
+        probe_gallery_eer(s[:2], ids)

@@ -118,7 +118,7 @@ def test_joint_run_evaluates_and_predicts_without_visible(repo: Path, data: Path
     fit(cfg_of(repo, "loss.w_rel=0.5"), data, run)
     plain = thz_only_copy(data, tmp_path / "thz_only")
     metrics = DISTILL.evaluate(run, plain, tmp_path / "report")
-    assert set(metrics["protocols"]) == {"closed-set", "identity-disjoint", "all"}
+    assert set(metrics["protocols"]) == {"closed-set", "identity-disjoint", "validation-seen", "all"}
     assert "silhouette_identity" in metrics["summary"]["all"]
     assert (tmp_path / "report" / "metrics.json").is_file()
     rec = metrics["protocols"]["all"]["reconstruction"]  # the student's decoder beside copy-the-input

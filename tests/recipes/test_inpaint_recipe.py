@@ -39,7 +39,7 @@ def _face(rng: np.random.Generator, side: int) -> tuple[np.ndarray, np.ndarray, 
     return np.clip(img, 0, 1), face, np.array(boxes, np.float32)
 
 
-def build_inpaint_dataset(root: Path, ids=("ida", "idb", "idc", "idd", "ide"), postures=2, samples=3) -> Path:
+def build_inpaint_dataset(root: Path, ids=("ida", "idb", "idc", "idd", "ide", "idf", "idg"), postures=2, samples=3) -> Path:
     """thz/, clean/, visible/, aux/*.npz (face_mask, garment_mask, part_boxes, landmarks) and the CSVs."""
     rng = np.random.default_rng(0)
     for sub in ("thz", "clean", "visible", "aux"):
@@ -339,7 +339,8 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
         if preset == "paper":
             cfg.model.signed, cfg.model.fill, cfg.loss.hole_norm = True, "zero", "image"
         save_config(cfg, configs / f"inpaint-{preset}.yaml")
-    mtl = load_config(repo / "configs" / "mtl-tiny.yaml", ["data.image_size=48", "model.image_size=48"])
+    small = ["train.batch_size=4"]  # 5 training people: 2 validate, batches of P = 2 from the other 3
+    mtl = load_config(repo / "configs" / "mtl-tiny.yaml", ["data.image_size=48", "model.image_size=48", *small])
     save_config(mtl, configs / "mtl-default.yaml")
     args = SimpleNamespace(data=str(data), budget_s=1.0, out=str(tmp_path / "b"), workers=1, seeds=1, configs=configs)
     res = run_bench("inpaint", args)

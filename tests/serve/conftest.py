@@ -12,11 +12,13 @@ from thzface.recipes import train as fit
 
 @pytest.fixture(scope="session")
 def serve_run(repo: Path, tiny_data: Path, tmp_path_factory) -> Path:
-    """Trained once per session at a fixed path (tests/export's fixture reuses the same run), then evaluated."""
+    """Trained once per session at a fixed path (tests/export's fixture reuses the same run), then evaluated (which
+    must leave the run's threshold, fit on validation identities in training, as it was)."""
     run = tmp_path_factory.getbasetemp() / "tiny-mtl-run"
     if not (run / "model.safetensors").is_file():
         fit(load_config(repo / "configs" / "mtl-tiny.yaml", ["train.max_steps=2"]), tiny_data, run)
-    if not (run / "threshold.json").is_file():
-        MTL.evaluate(run, tiny_data, tmp_path_factory.mktemp("serve-report"))
-    assert (run / "threshold.json").is_file(), "thzface eval wrote no threshold for the tiny run"
+    assert (run / "threshold.json").is_file(), "training wrote no validation threshold for the tiny run"
+    before = (run / "threshold.json").read_bytes()
+    MTL.evaluate(run, tiny_data, tmp_path_factory.mktemp("serve-report"))
+    assert (run / "threshold.json").read_bytes() == before, "eval changed the run's threshold"
     return run

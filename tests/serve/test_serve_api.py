@@ -117,7 +117,7 @@ def test_without_threshold_or_eval_data(serve_run, scans, tmp_path):
     assert info["threshold"] is None and info["samples"] == []
     data = scans[0].read_bytes()
     j = c.post("/api/verify", files={"a": ("a.png", data), "b": ("b.png", data)}).json()
-    assert j["same_person"] is None and "run `thzface eval" in j["decision"]
+    assert j["same_person"] is None and "no RUN/threshold.json" in j["decision"]
     (run / "threshold.json").write_text('{"threshold": Infinity, "source": "nowhere"}')  # eval: no operating point
     info = c.get("/api/info").json()
     assert info["threshold"] is None and "no usable operating point" in info["threshold_source"]

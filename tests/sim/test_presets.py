@@ -41,7 +41,7 @@ def test_overrides_and_errors(tmp_path):
     with pytest.raises(ConfigError, match="range low"):
         get_preset("demo", ["skin.water_fraction=[0.9, 0.5]"])
     with pytest.raises(ConfigError, match="twin_pairs"):
-        get_preset("tiny", ["identities.twin_pairs=3"])
+        get_preset("tiny", ["identities.twin_pairs=5"])
     with pytest.raises(ConfigError, match="bad entry 'cape'"):
         get_preset("tiny", ["concealment.weights={cape: 1}"])
     with pytest.raises(ConfigError, match="mode"):

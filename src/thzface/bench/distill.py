@@ -42,6 +42,9 @@ def _own_fields(child: type, parent: type) -> set[str]:
     return {f.name for f in dataclasses.fields(child)} - {f.name for f in dataclasses.fields(parent)}
 
 
+TRIPLET_ROWS = {"train": {"sampler": "pk", "batch_size": 48}, "loss": {"margin_head": "none"}}  # distill's batches
+
+
 def paired_distill_dict(mtl: dict, dist: dict) -> dict:
     """A distill config dict whose shared sections are ``mtl``'s verbatim; teacher/distillation from ``dist``."""
     own_model = _own_fields(distill.ModelConfig, MtlModelConfig)
@@ -134,8 +137,11 @@ def run(args) -> dict:
 
 
 def compare(mtl_yaml: Path, distill_yaml: Path, data: Path, out: Path, budget_s: float, seeds: list[int]) -> dict:
-    """Run every arm for every seed (interleaved) on ``data``; mean ± std per arm and paired differences."""
+    """Run every arm for every seed (interleaved) on ``data``; mean ± std per arm and paired differences. The
+    mtl arms read triplet rows as distillation does (:data:`TRIPLET_ROWS`), so only the objective differs."""
     mtl_dict = read_yaml(mtl_yaml)
+    for section, values in TRIPLET_ROWS.items():
+        mtl_dict[section] = {**mtl_dict.get(section, {}), **values}
     dist_dict = paired_distill_dict(mtl_dict, read_yaml(distill_yaml))
     mtl_cfg, dist_cfg = config_from_dict(mtl_dict), config_from_dict(dist_dict)
     differing = confounds(mtl_cfg, dist_cfg)

@@ -1,4 +1,6 @@
-"""``thzface bench mtl``: train ``default`` and ``paper`` on the same data for the same wall-clock budget."""
+"""``thzface bench mtl``: train ``default`` and ``paper`` on the same data for the same wall-clock budget, and
+``default`` fine-tuned from the shipped pretrained weights (``pretrained:mtl-default``) when the package has them.
+Every arm runs every seed (``--seeds``); the table shows mean ± std over seeds."""
 
 from __future__ import annotations
 
@@ -7,12 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
+from thzface.engine.checkpoint import pretrained_names
 from thzface.engine.infer import throughput
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
 from thzface.recipes import MTL, find_config, get_recipe, load_config, load_run
 
 PRESETS = ("default", "paper")
+PRETRAINED = "pretrained:mtl-default"  # the fine-tuned arm's initialisation (shipped weights)
 KEYS = [
     "parameters",
     "flops_per_sample",
@@ -24,6 +28,8 @@ KEYS = [
     "idd_roc_auc",
     "idd_tar@far=0.01",
     "idd_pixel_eer",
+    "idd_deployed_far",
+    "idd_deployed_frr",
     "cs_eer",
     "cs_roc_auc",
     "posture_acc",
@@ -47,6 +53,8 @@ def flatten(metrics: dict) -> dict:
         v = p.get(name, {}).get("verification", {})
         for k in ("eer", "roc_auc", "tar@far=0.01", "kfold_accuracy", "triplet_accuracy"):
             out[f"{short}_{k}"] = v.get(k)
+        for k in ("far", "frr", "accuracy"):
+            out[f"{short}_deployed_{k}"] = v.get("deployed", {}).get(k)
     out["idd_pixel_eer"] = p.get("identity-disjoint", {}).get("baselines", {}).get("pixel_verification", {}).get("eer")
     a = p["all"]
     out.update(
@@ -64,7 +72,9 @@ def flatten(metrics: dict) -> dict:
     return out
 
 
-def train_and_eval(config: Path, data: Path, out: Path, budget_s: float, seed: int, extra: list[str]) -> dict:
+def train_and_eval(
+    config: Path, data: Path, out: Path, budget_s: float, seed: int, extra: list[str], init: str | None = None
+) -> dict:
     cfg = load_config(
         config,
         [
@@ -75,7 +85,7 @@ def train_and_eval(config: Path, data: Path, out: Path, budget_s: float, seed: i
             *extra,
         ],
     )
-    summary = fit(get_recipe(cfg.recipe), cfg, data, out / "run", resume=False)
+    summary = fit(get_recipe(cfg.recipe), cfg, data, out / "run", init_run=init, resume=False)
     metrics = MTL.evaluate(out / "run", data, out / "report")
     _, model, _ = load_run(out / "run")
     size = cfg.data.image_size
@@ -92,24 +102,40 @@ def train_and_eval(config: Path, data: Path, out: Path, budget_s: float, seed: i
     return row
 
 
+def arms() -> dict[str, tuple[str, str | None]]:
+    """Arm name → (config preset, initialisation): the presets from scratch, plus the fine-tune when shipped."""
+    out: dict[str, tuple[str, str | None]] = {p: (f"mtl-{p}", None) for p in PRESETS}
+    if pretrained_names():
+        out["default-pretrained"] = ("mtl-default", PRETRAINED)
+    return out
+
+
+def spread(runs: list[dict]) -> tuple[dict, dict]:
+    """Mean and std over seeds of every numeric key (NaN and missing values skipped)."""
+    keys = [k for k in runs[0] if any(isinstance(r.get(k), (int, float)) for r in runs)]
+    vals = {k: [float(r[k]) for r in runs if isinstance(r.get(k), (int, float))] for k in keys}
+    return {k: float(np.nanmean(v)) for k, v in vals.items()}, {k: float(np.nanstd(v)) for k, v in vals.items()}
+
+
 def run(args) -> dict:
     from thzface.sim.dataset import resolve_data
 
     data = resolve_data(args.data)
     out = Path(args.out)
     results: dict = {}
-    for preset in PRESETS:
+    for name, (preset, init) in arms().items():
         runs = [
-            train_and_eval(find_config(f"mtl-{preset}"), data, out / preset / f"seed{s}", args.budget_s, s, [])
+            train_and_eval(find_config(preset), data, out / name / f"seed{s}", args.budget_s, s, [], init)
             for s in range(args.seeds)
         ]
-        mean = {
-            k: float(np.nanmean([r[k] for r in runs if r.get(k) is not None]))
-            for k in runs[0]
-            if any(r.get(k) is not None for r in runs)
-        }
-        results[preset] = {"mean": mean, "runs": runs}
-    table = format_table({p: results[p]["mean"] for p in PRESETS}, KEYS)
+        mean, std = spread(runs)
+        results[name] = {"mean": mean, "std": std, "init": init, "runs": runs}
+    rows = {
+        n: {k: f"{r['mean'][k]:.4g} ± {r['std'][k]:.2g}" for k in KEYS if k in r["mean"]} for n, r in results.items()
+    }
+    table = (
+        format_table(rows, KEYS) if args.seeds > 1 else format_table({n: r["mean"] for n, r in results.items()}, KEYS)
+    )
     return {
         "data": str(data),
         "budget_s": args.budget_s,

@@ -172,14 +172,27 @@ def identity_validation(
     return split, train, val
 
 
+def identity_protocols(identities: Sequence[str] | np.ndarray, train: Iterable[str], val: Iterable[str] = ()) -> dict:
+    """Boolean masks (N,) of evaluation rows by identity, the protocols every report shows apart: ``closed-set``
+    (training identities), ``identity-disjoint`` (neither training nor validation: the number that matters),
+    ``validation-seen`` (validation identities: neither trained on nor unseen) and ``all``."""
+    ident = np.asarray(identities, dtype=object)
+    tr, va = set(train), set(val)
+    closed = np.asarray([i in tr for i in ident], dtype=bool)
+    seen_val = np.asarray([i in va for i in ident], dtype=bool)
+    return {
+        "closed-set": closed,
+        "identity-disjoint": ~(closed | seen_val),
+        "validation-seen": seen_val,
+        "all": np.ones(len(ident), dtype=bool),
+    }
+
+
 def protocol_masks(test_rows: Sequence[TripletRow], split: IdentitySplit) -> dict[str, np.ndarray]:
     """Boolean masks (len(test_rows),) telling test rows apart by anchor identity, reported separately.
 
     ``closed_set``: a training identity (extra captures of a person trained on); ``unseen``: an identity in
     neither train nor validation (the identity-disjoint protocol); ``validation_seen``: a validation identity.
     """
-    ident = np.asarray([r.anchor_name.identity for r in test_rows], dtype=object)
-    train, val = set(split.train), set(split.val)
-    closed = np.asarray([i in train for i in ident], dtype=bool)
-    seen_val = np.asarray([i in val for i in ident], dtype=bool)
-    return {"closed_set": closed, "unseen": ~(closed | seen_val), "validation_seen": seen_val}
+    m = identity_protocols([r.anchor_name.identity for r in test_rows], split.train, split.val)
+    return {"closed_set": m["closed-set"], "unseen": m["identity-disjoint"], "validation_seen": m["validation-seen"]}

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -28,7 +29,7 @@ from thzface.data.augment import build_augment
 from thzface.data.captures import CaptureBank, PKJointBatches, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
-from thzface.data.identity_split import IdentitySplit, identity_validation
+from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
 from thzface.data.sampler import PKSampler
 from thzface.data.split import read_twins
 
@@ -58,9 +59,20 @@ def split_train_rows(cfg: Config, root: Path, min_train: int) -> tuple[IdentityS
     if not rows:
         raise ValueError(f"{path}: no triplet rows")
     try:
-        return identity_validation(
+        split, train, val = identity_validation(
             rows, val_identity_count(cfg.data.val_identities), cfg.train.seed, read_twins(root), min_train
         )
+        n = cfg.data.train_identities
+        if 0 < n < len(split.train):  # a seeded subset of the training people; validation people unchanged
+            if n < min_train:
+                raise ValueError(f"data.train_identities={n} is below the {min_train} a training batch needs")
+            keep = np.random.default_rng(cfg.train.seed).choice(len(split.train), n, replace=False)
+            split = IdentitySplit(tuple(sorted(split.train[i] for i in keep)), split.val)
+            chosen = set(split.train) | set(split.val)
+            train, val = split_rows_by_identity(
+                [r for r in rows if r.anchor_name.identity in chosen], split, cfg.train.seed
+            )
+        return split, train, val
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
 

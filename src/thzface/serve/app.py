@@ -6,9 +6,9 @@ API (multipart/form-data uploads; every error answers ``{"error": "<one line>"}`
 * ``GET /api/info`` → run, image size, postures, threshold, upload limits, sample names;
 * ``POST /api/analyze`` with field ``image`` → posture, probabilities, embedding norm, input and reconstruction
   as base64 PNG;
-* ``POST /api/verify`` with fields ``a`` and ``b`` → cosine score, threshold (``RUN/threshold.json`` from
-  ``thzface eval``) and decision; it computes the embeddings alone (``embed()``, or the ``verify`` ONNX graph
-  ``RUN/model-verify.onnx`` with ``--backend onnx``), no posture or reconstruction;
+* ``POST /api/verify`` with fields ``a`` and ``b`` → cosine score, threshold (``RUN/threshold.json``, fit
+  on validation identities during training) and decision; it computes the embeddings alone (``embed()``, or
+  the ``verify`` ONNX graph ``RUN/model-verify.onnx`` with ``--backend onnx``), no posture or reconstruction;
 * ``GET /api/samples/<name>`` → one of the offered sample scans.
 """
 
@@ -29,7 +29,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from thzface.data.naming import POSTURES
-from thzface.engine.infer import load_threshold
+from thzface.engine.infer import load_threshold, threshold_source
 from thzface.recipes.distill.config import EMBEDDERS
 from thzface.recipes.mtl.predict import Predictor
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
@@ -111,8 +111,8 @@ class Analyzer:
         if thr is None:
             return None, None
         if not np.isfinite(thr):  # eval found no operating point (e.g. an untrained model)
-            return None, f"RUN/threshold.json holds {thr}: thzface eval found no usable operating point"
-        return thr, "RUN/threshold.json (from thzface eval)"
+            return None, f"RUN/threshold.json holds {thr}: validation found no usable operating point"
+        return thr, f"RUN/threshold.json ({threshold_source(self.run)})"
 
     def verify(self, a: Decoded, b: Decoded) -> dict:
         e = self.embed([a.array, b.array])  # (2, D)
@@ -124,7 +124,7 @@ class Analyzer:
         elif source is not None:
             decision = f"no decision: {source}"
         else:
-            decision = f"no threshold yet: run `thzface eval {self.run} --data DIR --out REPORT` first"
+            decision = "no threshold: the run has no RUN/threshold.json (training fits it on validation identities)"
         return {"score": score, "threshold": thr, "threshold_source": source, "same_person": same, "decision": decision}
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from pathlib import Path
 
 from thzface.data.csv import read_triplets
 from thzface.data.naming import NameError_, parse_name
+from thzface.engine.infer import run_data
 from thzface.recipes.mtl.predict import IMAGE_EXTS
 
 log = logging.getLogger(__name__)
@@ -16,14 +16,14 @@ log = logging.getLogger(__name__)
 MAX_SAMPLES = 12
 
 
-def eval_data_dir(run: Path) -> Path | None:
-    """The dataset a run was last evaluated on (RUN/threshold.json → report's metrics.json → run.data), if any."""
+def run_data_dir(run: Path) -> Path | None:
+    """The dataset the run trained on (``RUN/split.json``), if recorded and still there: its test.csv holds the
+    scans of people the model never trained on."""
     try:
-        source = Path(json.loads((run / "threshold.json").read_text())["source"])
-        data = Path(json.loads((source / "metrics.json").read_text())["run"]["data"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = run_data(run)
+    except ValueError:
         return None
-    return data if data.is_dir() else None
+    return data if data is not None and data.is_dir() else None
 
 
 def _test_names(root: Path) -> set[str] | None:
@@ -65,8 +65,8 @@ def pick_samples(folder: Path, limit: int = MAX_SAMPLES, only: set[str] | None =
 
 def find_samples(run: Path, samples: Path | None, limit: int = MAX_SAMPLES) -> list[Path]:
     """Sample scans from ``samples`` (a dataset folder with thz/, or a folder of images), else from the dataset the
-    run was evaluated on; [] when neither exists. A given ``samples`` folder without images is an error."""
-    root = Path(samples) if samples is not None else eval_data_dir(Path(run))
+    run trained on (its test scans); [] when neither exists. A given ``samples`` folder without images is an error."""
+    root = Path(samples) if samples is not None else run_data_dir(Path(run))
     if root is None:
         return []
     if not root.is_dir():

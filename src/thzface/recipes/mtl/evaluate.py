@@ -20,9 +20,10 @@ from torch.utils.data import DataLoader
 
 from thzface.config import Config, atomic_write_text
 from thzface.data.csv import TripletRow, read_triplets, training_identities
-from thzface.data.datasets import TripletDataset, identity_list
+from thzface.data.datasets import TripletDataset, identity_list, load_aux_mask
+from thzface.data.identity_split import identity_protocols
 from thzface.data.naming import POSTURES
-from thzface.data.targets import load_clean_target
+from thzface.data.targets import load_clean_targets
 from thzface.engine.checkpoint import ModelSpec, load_run
 from thzface.engine.infer import collect as run_collect
 from thzface.engine.infer import load_split, load_threshold, run_data, threshold_source
@@ -74,9 +75,11 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
     res["sample"] = np.array([r.anchor_name.sample for r in rows])
     res["names"] = [r.anchor for r in rows]
-    clean = [load_clean_target(root, r.anchor, cfg.data.image_size) for r in rows]  # simulated folders only
-    found = [x for x in clean if x is not None]
-    res["clean"] = np.stack(found) if found and len(found) == len(clean) else None  # (N, 1, S, S)
+    res["clean"] = load_clean_targets(root, res["names"], cfg.data.image_size)  # (N, 1, S, S) or None
+    heads = [
+        load_aux_mask(root / "aux" / (Path(n).stem + ".npz"), cfg.data.image_size, "face_mask") for n in res["names"]
+    ]
+    res["region"] = np.stack([h.numpy() for h in heads]) if heads and all(h is not None for h in heads) else None
     return res
 
 
@@ -150,7 +153,11 @@ def reconstruction(c: dict, idx: np.ndarray) -> dict:
     clean = c.get("clean")
     routes = {"predicted": c["rec"][idx], "oracle": c["rec_oracle"][idx], "copy_input": c["anchor"][idx]}
     mask = np.where(c["has_mask"][idx][:, None, None, None], c["mask"][idx], 0.0)  # (n, 1, S, S)
-    return R.reconstruction_scores(routes, c["target"][idx], None if clean is None else clean[idx], mask=mask)
+    region = c.get("region")  # (N, 1, S, S) head region of the concealed scan (simulated folders)
+    return R.reconstruction_scores(
+        routes, c["target"][idx], None if clean is None else clean[idx], mask=mask,
+        region=None if region is None else region[idx],
+    )  # fmt: skip
 
 
 def posture(c: dict, idx: np.ndarray) -> dict:
@@ -201,19 +208,6 @@ def tables(c: dict, idx: np.ndarray) -> dict:
     return out
 
 
-def protocol_subsets(identity: np.ndarray, train: set[str], val: set[str]) -> dict[str, np.ndarray]:
-    """Row masks per protocol: closed-set (training identities), identity-disjoint (neither training nor validation
-    identities), validation-seen (validation identities; apart, neither seen in training nor unseen), all."""
-    closed = np.array([i in train for i in identity], dtype=bool)
-    seen_val = np.array([i in val for i in identity], dtype=bool)
-    return {
-        "closed-set": closed,
-        "identity-disjoint": ~(closed | seen_val),
-        "validation-seen": seen_val,
-        "all": np.ones(len(identity), bool),
-    }
-
-
 def compute_metrics(
     c: dict,
     seen: set[str],
@@ -222,9 +216,10 @@ def compute_metrics(
     val: set[str] | None = None,
     threshold: float | None = None,
 ) -> dict:
-    """Every metric per protocol subset present (:func:`protocol_subsets`); ``threshold``: the deployed one."""
+    """Every metric per protocol subset present (:func:`~thzface.data.identity_split.identity_protocols`: closed-set,
+    identity-disjoint, validation-seen, all); ``threshold``: the deployed one."""
     out: dict = {"protocols": {}}
-    for name, m in protocol_subsets(c["identity"], seen, val or set()).items():
+    for name, m in identity_protocols(c["identity"], seen, val or ()).items():
         idx = np.flatnonzero(m)
         if len(idx) < 2:
             continue
@@ -254,11 +249,9 @@ def summary(metrics: dict) -> dict:
             "deployed_tar": v.get("deployed", {}).get("tar"),
             "deployed_far": v.get("deployed", {}).get("far"),
             "posture_acc": p["posture"]["accuracy"],
-            "ssim": p["reconstruction"]["predicted"]["ssim"],
-            "psnr": p["reconstruction"]["predicted"]["psnr"],
+            **R.headline(p["reconstruction"], "predicted"),  # ssim, clean_ssim, head_ssim, ... beside copy-the-input
             "baseline_pixel_eer": p["baselines"].get("pixel_verification", {}).get("eer"),
             "baseline_majority_posture_acc": p["baselines"]["majority_posture_accuracy"],
-            "baseline_copy_ssim": p["reconstruction"]["copy_input"]["ssim"],
             "silhouette_identity": p["separability"]["silhouette_identity"],
         }
     return s
@@ -298,5 +291,5 @@ def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) ->
     }
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", dumps(metrics))
-    write_mtl_report(out, metrics, c, protocol_subsets(c["identity"], seen, val), run=Path(run))
+    write_mtl_report(out, metrics, c, identity_protocols(c["identity"], seen, val), run=Path(run))
     return metrics

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from thzface.config import Config, atomic_write_text
 from thzface.data.csv import TripletRow, read_triplets, training_identities
 from thzface.data.datasets import identity_list
+from thzface.data.identity_split import identity_protocols
 from thzface.data.split import read_twins
 from thzface.engine.checkpoint import load_run
 from thzface.engine.infer import collect as run_collect
@@ -89,11 +90,13 @@ def subset_metrics(cs: dict[str, dict], twins: dict[str, str], idx: np.ndarray, 
     return out
 
 
-def compute_metrics(cs: dict[str, dict], seen: set[str], twins: dict[str, str], seed: int = 0) -> dict:
-    """Per protocol subset (closed-set, identity-disjoint, all): counts and every variant's twin metrics."""
+def compute_metrics(
+    cs: dict[str, dict], seen: set[str], twins: dict[str, str], seed: int = 0, val: set[str] | None = None
+) -> dict:
+    """Per protocol subset (closed-set, identity-disjoint, validation-seen, all): counts and every variant's twin
+    metrics; ``seen``/``val``: the run's training / validation identities."""
     ids = next(iter(cs.values()))["identity"]
-    known = np.array([i in seen for i in ids])
-    subsets = {"closed-set": known, "identity-disjoint": ~known, "all": np.ones(len(ids), bool)}
+    subsets = identity_protocols(ids, seen, val or ())
     out: dict = {"protocols": {}}
     for name, m in subsets.items():
         idx = np.flatnonzero(m)
@@ -151,6 +154,7 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
     recorded = load_split(Path(run))  # closed-set: the run's training identities (validation ones are not)
     seen = set(recorded.train) if recorded is not None else training_identities(root, cfg.data.train_csv)
+    val = set(recorded.val) if recorded is not None else set()
     twins = read_twins(root)
     cs: dict[str, dict] = {}
     if not cfg.model.parts:  # global-only: no boxes involved
@@ -163,7 +167,7 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
             cs["boxes=given"] = collect(model_embedder(model, "given"), cfg, root, test_rows)
         if c_pred is not None:
             cs["boxes=predicted"] = c_pred
-    metrics = compute_metrics(cs, seen, twins, seed=cfg.train.seed)
+    metrics = compute_metrics(cs, seen, twins, seed=cfg.train.seed, val=val)
     c_pred = cs.get("boxes=predicted")
     metrics["box_head"] = box_quality(c_pred) if c_pred is not None else {"error": "model has no box head"}
     metrics["summary"] = summary(metrics)

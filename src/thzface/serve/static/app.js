@@ -148,8 +148,8 @@ async function init() {
     return;
   }
   const thr = info.threshold !== null ? `threshold ${info.threshold.toFixed(3)}`
-    : info.threshold_source ? "no usable threshold (thzface eval found no operating point)"
-    : "no threshold yet (run thzface eval)";
+    : info.threshold_source ? "no usable threshold (validation found no operating point)"
+    : "no threshold (the run has no RUN/threshold.json)";
   $("run-info").textContent = `Run ${info.run} · recipe ${info.recipe} (${info.preset}) · ${info.image_size} px · ${info.backend} · ${thr}`;
   const l = info.limits;
   $("limits").textContent = `${l.formats.join(", ")} · at most ${(l.max_bytes / 2 ** 20).toFixed(0)} MB and ${l.max_side} px per side`;
