@@ -39,7 +39,9 @@ def _face(rng: np.random.Generator, side: int) -> tuple[np.ndarray, np.ndarray, 
     return np.clip(img, 0, 1), face, np.array(boxes, np.float32)
 
 
-def build_inpaint_dataset(root: Path, ids=("ida", "idb", "idc", "idd", "ide", "idf", "idg"), postures=2, samples=3) -> Path:
+def build_inpaint_dataset(
+    root: Path, ids=("ida", "idb", "idc", "idd", "ide", "idf", "idg"), postures=2, samples=3
+) -> Path:
     """thz/, clean/, visible/, aux/*.npz (face_mask, garment_mask, part_boxes, landmarks) and the CSVs."""
     rng = np.random.default_rng(0)
     for sub in ("thz", "clean", "visible", "aux"):

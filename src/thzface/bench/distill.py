@@ -42,7 +42,7 @@ def _own_fields(child: type, parent: type) -> set[str]:
     return {f.name for f in dataclasses.fields(child)} - {f.name for f in dataclasses.fields(parent)}
 
 
-TRIPLET_ROWS = {"train": {"sampler": "pk", "batch_size": 48}, "loss": {"margin_head": "none"}}  # distill's batches
+TRIPLET_ROWS: dict[str, dict] = {"train": {"sampler": "pk", "batch_size": 48}, "loss": {"margin_head": "none"}}
 
 
 def paired_distill_dict(mtl: dict, dist: dict) -> dict:

@@ -79,7 +79,8 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
     heads = [
         load_aux_mask(root / "aux" / (Path(n).stem + ".npz"), cfg.data.image_size, "face_mask") for n in res["names"]
     ]
-    res["region"] = np.stack([h.numpy() for h in heads]) if heads and all(h is not None for h in heads) else None
+    found = [h.numpy() for h in heads if h is not None]  # (1, S, S) each
+    res["region"] = np.stack(found) if found and len(found) == len(heads) else None  # (N, 1, S, S)
     return res
 
 
@@ -95,7 +96,7 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | Non
     kb = V.kfold_accuracy(scores, labels, k=k, seed=seed, balanced=True)  # the deployed threshold
     d_ap = np.linalg.norm(c["emb_a"][idx] - c["emb_p"][idx], axis=1)
     d_an = np.linalg.norm(c["emb_a"][idx] - c["emb_n"][idx], axis=1)
-    out = {
+    out: dict[str, Any] = {
         "pairs": int(len(labels)),
         "genuine": int(labels.sum()),
         "impostor": int((1 - labels).sum()),

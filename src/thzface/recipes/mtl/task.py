@@ -79,7 +79,7 @@ class MtlTask(Task):
             raise ValueError("loss.metric=triplet needs triplet rows (train.sampler pk | random), not joint batches")
 
     def setup(self, stage: str) -> None:
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        dm = getattr(self._trainer, "datamodule", None)  # the fit's data module (JointDataModule: its classes)
         if stage == "fit" and self.cfg.train.sampler == "joint" and self.identity_loss is None:
             classes = getattr(dm, "classes", None)
             if classes is None:
