@@ -106,10 +106,14 @@ def cmd_predict(a: argparse.Namespace) -> int:
         samples=a.samples,
         edits=tuple(a.edit),
         seed=a.seed,
+        task=a.task,
     )
     if opts.samples < 1:
         raise ValueError(f"--samples {opts.samples}: must be >= 1")
-    _print_json(recipe_of(a.run).predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), opts))
+    recipe = recipe_of(a.run)
+    if opts.task == "verify" and recipe.name not in ("mtl", "distill"):
+        raise ValueError(f"{a.run}: --task verify needs an embedder run (mtl or distill), not {recipe.name!r}")
+    _print_json(recipe.predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), opts))
     return 0
 
 
@@ -248,13 +252,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--samples", type=int, default=1, help="completions per image (unmask3d)")
     pr.add_argument("--edit", action="append", default=[], help="coefficient edit, e.g. expression=happiness:0.5")
     pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument(
+        "--task", choices=["all", "verify"], default="all", help="verify: embeddings only (embedders: mtl, distill)"
+    )
     pr.set_defaults(fn=cmd_predict)
 
     v = sub.add_parser("verify", help="same person? score two THz scans")
     v.add_argument("run")
     v.add_argument("a")
     v.add_argument("b")
-    v.add_argument("--threshold", type=float, default=None, help="default: the threshold stored by eval")
+    v.add_argument("--threshold", type=float, default=None, help="default: RUN/threshold.json (fit in training)")
     v.set_defaults(fn=cmd_verify)
 
     b = sub.add_parser("bench", help="benchmarks (write OUT/bench.json)")

@@ -142,3 +142,14 @@ def test_train_identities_keeps_a_seeded_subset_and_the_same_validation_people(r
     assert roles == set(part.split.train) and set(part.bank.classes) == roles
     with pytest.raises(ValueError, match="train_identities=1 is below the 2 a training batch needs"):
         JointDataModule(tiny(repo, "train.batch_size=4", "data.train_identities=1"), tiny_data)
+
+
+def test_predict_task_verify_writes_the_embeddings_of_the_full_forward(run, tiny_data, tmp_path):
+    scans = sorted((tiny_data / "thz").glob("*_b*b_*.png"))[:3]
+    assert main(["predict", str(run), *map(str, scans), "--out", str(tmp_path / "v"), "--task", "verify"]) == 0
+    assert main(["predict", str(run), *map(str, scans), "--out", str(tmp_path / "a")]) == 0
+    emb = json.loads((tmp_path / "v" / "embeddings.json").read_text())
+    full = json.loads((tmp_path / "a" / "predictions.json").read_text())
+    assert [e["image"] for e in emb] == [f["image"] for f in full] == list(map(str, scans))
+    assert np.allclose([e["embedding"] for e in emb], [f["embedding"] for f in full], atol=2e-6)
+    assert not list((tmp_path / "v").glob("*_recon.png"))  # no decoder ran

@@ -29,6 +29,7 @@ class PredictOptions:
     edits: tuple[str, ...] = ()  # coefficient edits such as expression=happiness:0.5 (unmask3d)
     seed: int = 0  # sampling seed (unmask3d)
     batch_size: int = 64  # images per forward pass
+    task: str = "all"  # all | verify (embedders: the verification embedding alone, encoder + embedding head)
 
 
 def no_verification(name: str) -> Callable[..., dict]:

@@ -95,11 +95,19 @@ class Predictor:
 
 
 def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, models: tuple[ModelSpec, ...]) -> dict:
-    """Write ``OUT/<stem>_recon.png`` per image and ``OUT/predictions.json`` (posture, probability, embedding)."""
-    pred = Predictor(run, models, opts.backend)
+    """Write ``OUT/<stem>_recon.png`` per image and ``OUT/predictions.json`` (posture, probability, embedding);
+    ``opts.task == "verify"``: ``OUT/embeddings.json`` only, from the embedding path (no posture, no decoder)."""
+    if opts.task not in ("all", "verify"):
+        raise ValueError(f"--task {opts.task!r}: must be all or verify")
+    pred = Predictor(run, models, opts.backend, tasks=(opts.task,))
     batch_size = opts.batch_size
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
+    if opts.task == "verify":
+        rows = predict_files(files, batch_size, lambda chunk: {"embedding": pred.embed(pred.load(chunk))})
+        embeddings = [{"image": str(f), "embedding": [round(float(v), 6) for v in r["embedding"]]} for f, r in rows]
+        atomic_write_text(out / "embeddings.json", json.dumps(embeddings, indent=1))
+        return {"images": len(embeddings), "out": str(out), "embeddings": str(out / "embeddings.json")}
     records = []
     for f, res in predict_files(files, batch_size, lambda chunk: pred(pred.load(chunk))):
         probs = res["posture_probs"]
@@ -134,7 +142,7 @@ def verify(
     backend: str = "torch",
 ) -> dict:
     """Cosine score of two scans (embeddings only, see :meth:`Predictor.embed`) and the decision at ``threshold``
-    (default: the run's eval threshold)."""
+    (default: the run's threshold, fit on validation identities in training)."""
     pred = Predictor(run, models, backend, tasks=("verify",))
     e = pred.embed(pred.load([a, b]))  # (2, D)
     return decide(run, a, b, e[0], e[1], threshold)
