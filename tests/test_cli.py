@@ -119,11 +119,14 @@ def test_console_script_help():
 
 def test_configs_verb_lists_the_presets(capsys):
     from thzface.cli import main
+    from thzface.engine.checkpoint import pretrained_names
     from thzface.recipes import preset_names
 
     assert main(["configs"]) == 0
     out = capsys.readouterr().out
-    assert "mtl-tiny" in out and "unmask3d-paper" in out and out.count("\n") == len(preset_names())
+    assert "mtl-tiny" in out and "unmask3d-paper" in out and "mtl-pretrain" in out
+    assert out.count("\n") == len(preset_names()) + len(pretrained_names())
+    assert all(f"pretrained:{n}" in out for n in pretrained_names())
 
 
 def hint_commands() -> set[tuple[str, ...]]:

@@ -66,10 +66,13 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_configs(a: argparse.Namespace) -> int:
+    from thzface.engine.checkpoint import PRETRAINED, PRETRAINED_DIR, pretrained_names
     from thzface.recipes import find_config, preset_names
 
     for name in preset_names():
         print(f"{name:18s} {find_config(name)}")
+    for name in pretrained_names():  # shipped weights, for --init-from
+        print(f"{PRETRAINED + name:18s} {PRETRAINED_DIR / (name + '.safetensors')}")
     return 0
 
 
@@ -234,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", help="dotted key=value config overrides")
     t.set_defaults(fn=cmd_train)
 
-    cf = sub.add_parser("configs", help="list the shipped config presets (usable by name in `thzface train`)")
+    cf = sub.add_parser(
+        "configs", help="list the shipped config presets (usable by name in `thzface train`) and pretrained weights"
+    )
     cf.set_defaults(fn=cmd_configs)
 
     e = sub.add_parser("eval", help="evaluate a run on a dataset's test.csv → metrics.json + report.html")
