@@ -143,10 +143,15 @@ def run(args) -> dict:
     table = (
         format_table(rows, KEYS) if args.seeds > 1 else format_table({n: r["mean"] for n, r in results.items()}, KEYS)
     )
+    speeds = ("train_samples_per_s", "infer_img_per_s_b1", "infer_img_per_s_b64")
+    paper = results.get("paper", {}).get("mean", {})
+    ratio = {n: {k: r["mean"][k] / paper[k] for k in speeds if paper.get(k)} for n, r in results.items()}
     return {
         "data": str(data),
         "budget_s": args.budget_s,
         "seeds": args.seeds,
         "presets": results,
+        **{n: r["mean"] for n, r in results.items()},  # one key per arm (issue #17's interface)
+        "ratio_vs_paper": ratio if paper else {},
         "table": table,
     }

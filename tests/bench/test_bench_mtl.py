@@ -1,0 +1,43 @@
+"""bench mtl's arms (presets, the fine-tuned arm, --arms) and its mean ± std over seeds, on hand values."""
+
+from __future__ import annotations
+
+import pytest
+
+from thzface.bench import mtl as B
+
+
+def test_arms_add_the_fine_tune_from_a_given_run_and_filter():
+    arms = B.arms(init="runs/pre")
+    assert arms["default"] == ("mtl-default", None, []) and arms["paper"] == ("mtl-paper", None, [])
+    assert arms["default-pretrained"] == ("mtl-default", "runs/pre", B.FINETUNE)
+    assert list(B.arms(init="runs/pre", only="paper,default-pretrained")) == ["paper", "default-pretrained"]
+    with pytest.raises(ValueError, match=r"--arms: unknown arms \['nope'\]"):
+        B.arms(init="runs/pre", only="default,nope")
+
+
+def test_spread_is_mean_and_std_over_seeds_skipping_missing():
+    mean, std = B.spread([{"idd_eer": 0.2, "steps": 10, "x": None}, {"idd_eer": 0.4, "steps": 30}])
+    assert mean == pytest.approx({"idd_eer": 0.3, "steps": 20.0}) and std == pytest.approx(
+        {"idd_eer": 0.1, "steps": 10.0}
+    )
+
+
+def test_flatten_reads_the_deployed_operating_point():
+    v = {"eer": 0.3, "deployed": {"far": 0.1, "frr": 0.4, "accuracy": 0.75}}
+    prot = {"verification": v, "baselines": {"pixel_verification": {"eer": 0.45}}}
+    rec = {r: {"ssim": 0.5, "psnr": 20.0} for r in ("predicted", "oracle", "copy_input")}
+    metrics = {
+        "protocols": {
+            "identity-disjoint": prot,
+            "all": {
+                **prot,
+                "posture": {"accuracy": 0.9, "macro_f1": 0.8},
+                "reconstruction": rec,
+                "separability": {"silhouette_identity": 0.0},
+            },
+        }
+    }
+    row = B.flatten(metrics)
+    assert row["idd_eer"] == 0.3 and row["idd_deployed_far"] == 0.1 and row["idd_deployed_frr"] == 0.4
+    assert row["idd_pixel_eer"] == 0.45 and row["cs_eer"] is None and row["posture_acc"] == 0.9
