@@ -218,6 +218,7 @@ class TrainConfig:
     batch_size: int = 32  # samples per step (P*K when the identity sampler is on)
     sampler: str = "pk"  # pk (identity-balanced P x K) | random
     pk_k: int = 4  # K samples per identity in a P x K batch
+    pk_group: str = "identity"  # joint batches: K captures of a person (identity) or of a person in one posture
     lr: float = 1e-3  # AdamW learning rate
     weight_decay: float = 1e-4  # AdamW weight decay
     max_epochs: int = 30  # epoch limit

@@ -97,6 +97,23 @@ def test_pk_batches_structure_distinct_positives_and_determinism(bank: CaptureBa
     assert all(torch.equal(a["thz"], b["thz"]) for a, b in zip(other, list(clock), strict=True))
 
 
+def test_identity_posture_groups_pair_captures_of_one_person_in_one_posture(bank: CaptureBank, make_ds) -> None:
+    it = PKJointBatches(bank, p=3, k=2, seed=1, num_batches=4, group="identity_posture")
+    assert it.skipped == 0 and len(it) == 4
+    for b in it.epoch_batches(0):
+        pairs = b["index"].view(3, 2)  # (P, K): consecutive K captures are one group
+        assert all(len(set(g.tolist())) == 2 for g in pairs)  # two different captures
+        assert torch.equal(bank.identity[pairs[:, 0]], bank.identity[pairs[:, 1]])
+        assert torch.equal(bank.posture[pairs[:, 0]], bank.posture[pairs[:, 1]])
+        assert torch.equal(b["identity"], bank.identity[b["index"]])  # the loss label stays the person
+    root = make_ds(identities=IDS, postures=2, samples=2, size=16)
+    names = [format_name(i, p, True, k) for i in IDS for p in range(2) for k in range(2)][1:]  # ida posture 0: 1 left
+    small = PKJointBatches(CaptureBank.from_names(root, names, 16), p=2, k=2, group="identity_posture")
+    assert small.skipped == 1 and 0 not in {q for b in small.epoch_batches(0) for q in b["index"].tolist()}
+    with pytest.raises(ValueError, match="group='pose' is not identity or identity_posture"):
+        PKJointBatches(bank, p=2, k=2, group="pose")
+
+
 def test_each_image_is_augmented_independently(bank: CaptureBank) -> None:
     same = torch.zeros(4, dtype=torch.long)  # one capture four times: independent draws must differ
     g = torch.Generator().manual_seed(0)

@@ -17,6 +17,7 @@ Entry points: ``CaptureBank.from_names(root, names, size, classes, clean_folder(
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,6 +210,10 @@ class PKJointBatches:
     process ``rank``.
     Raises ValueError (naming what to set) when the bank has fewer than P identities or an identity has fewer
     than K captures — P is never lowered silently.
+
+    ``group="identity_posture"``: the K captures of a group share the person *and* the posture (positives differ
+    in capture only: an easier task, for pretraining on many people); groups with fewer than K captures are left
+    out (``skipped`` counts their captures); the identity label of the loss stays the person.
     """
 
     def __init__(
@@ -221,14 +226,26 @@ class PKJointBatches:
         num_batches: int | None = None,
         rank: int = 0,
         epoch_source: Callable[[], int] | None = None,
+        group: str = "identity",
     ) -> None:
         if k < 2:
             raise ValueError(f"PKJointBatches: k={k}; joint batches need K >= 2 captures per identity for positives")
+        names = [bank.classes[i] for i in bank.identity.tolist()]  # names, so errors name the identity
+        if group == "identity_posture":
+            names = [f"{n}|posture {q}" for n, q in zip(names, bank.posture.tolist(), strict=True)]
+            sizes = Counter(names)
+            self.members = [i for i, n in enumerate(names) if sizes[n] >= k]  # sampler position → capture index
+            names = [names[i] for i in self.members]
+        elif group == "identity":
+            self.members = list(range(len(names)))
+        else:
+            raise ValueError(f"PKJointBatches: group={group!r} is not identity or identity_posture")
+        self.skipped = len(bank) - len(self.members)
         self.bank, self.augment, self.seed, self.rank, self.epoch = bank, augment, seed, rank, 0
         self.epoch_source = epoch_source
-        n = num_batches if num_batches is not None else max(1, len(bank) // (p * k))
+        n = num_batches if num_batches is not None else max(1, len(self.members) // (p * k))
         self.sampler = PKSampler(
-            [bank.classes[i] for i in bank.identity.tolist()],  # names, so errors name the identity
+            names,
             p,
             k,
             seed=seed + 1000 * rank,
@@ -247,7 +264,8 @@ class PKJointBatches:
         self.sampler.set_epoch(epoch)
         for b, idx in enumerate(list(self.sampler)):
             g = torch.Generator().manual_seed(sample_seed(self.seed, self.rank, epoch, b))
-            yield self.bank.batch(torch.tensor(idx, dtype=torch.long), self.augment, g)  # B = P·K
+            index = torch.tensor([self.members[i] for i in idx], dtype=torch.long)  # (P·K,)
+            yield self.bank.batch(index, self.augment, g)  # B = P·K
 
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         # a generator: the epoch is read (and advanced) at the first batch, so an iter() that only checks

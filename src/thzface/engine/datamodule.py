@@ -170,7 +170,7 @@ class JointDataModule(L.LightningDataModule):
         a, t = self.cfg.aug, self.cfg.train
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        n = max(1, len(self.bank) // (t.batch_size * world))
+        n = max(1, len(self.bank) // (t.batch_size * world))  # about one pass over the captures per epoch
 
         def epoch() -> int:  # from optimizer steps: Lightning's epoch counter may run one ahead after a resume
             return trainer.global_step // n if trainer is not None else 0
@@ -184,6 +184,7 @@ class JointDataModule(L.LightningDataModule):
             num_batches=n,
             rank=rank,
             epoch_source=epoch,
+            group=t.pk_group,
         )
 
     def val_dataloader(self) -> BankPass:
