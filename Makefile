@@ -1,4 +1,5 @@
-# Two commands do all set-up: `make demo` (simulate → train → evaluate → report) and `make test`.
+# Two commands do all set-up: `make demo` (simulate → fine-tune the shipped pretrained model → evaluate → report)
+# and `make test`.
 # Both create or refresh .venv (torch pinned to the 2.13.0 CPU wheel, installed in the same pip command as
 # everything that depends on it).
 PY ?= python3
@@ -34,8 +35,8 @@ lint: venv
 demo: venv
 	$(BIN)/thzface synth --preset demo --out $(DEMO_DIR)/data --seed 0 --workers 2
 	$(BIN)/thzface train mtl-default --data $(DEMO_DIR)/data --out $(DEMO_DIR)/run --no-resume \
-		train.max_time_s=$(DEMO_BUDGET_S)
-	$(BIN)/thzface eval $(DEMO_DIR)/run --data $(DEMO_DIR)/data --out $(DEMO_DIR)/report
+		--init-from pretrained:mtl-default train.lr=0.0005 train.max_time_s=$(DEMO_BUDGET_S)
+	$(BIN)/thzface eval $(DEMO_DIR)/run --out $(DEMO_DIR)/report
 	@echo "Demo report: $(abspath $(DEMO_DIR))/report/report.html"
 
 bench: venv

@@ -44,6 +44,7 @@ def test_wheel_in_fresh_venv_trains_a_preset_by_name(tmp_path: Path) -> None:
     assert str(env_dir) in where  # the installed copy, not the checkout
     listed = subprocess.run([env_dir / "bin" / "thzface", "configs"], cwd=work, env=env, capture_output=True, text=True)
     assert listed.returncode == 0 and "mtl-tiny" in listed.stdout, listed.stderr
+    assert "pretrained:mtl-default" in listed.stdout  # the shipped weights are package data
     cmd = [env_dir / "bin" / "thzface", "train", "mtl-tiny", "--data", "sim:tiny", "--out", str(work / "run"),
            "train.max_steps=2"]  # fmt: skip
     res = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)

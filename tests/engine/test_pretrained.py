@@ -1,0 +1,19 @@
+"""The weights shipped in the package: present, small, of the mtl-default architecture, usable by --init-from."""
+
+from __future__ import annotations
+
+from thzface.engine.checkpoint import PRETRAINED_DIR, pretrained_names, read_metadata
+from thzface.engine.train import init_from
+from thzface.recipes import find_config, load_config
+from thzface.recipes.mtl.task import build_task
+
+
+def test_mtl_default_weights_are_shipped_small_and_fit_the_default_model():
+    assert "mtl-default" in pretrained_names()
+    path = PRETRAINED_DIR / "mtl-default.safetensors"
+    assert path.stat().st_size <= 10 * 2**20  # issue 16: ≤ 10 MB
+    meta = read_metadata(path)
+    assert meta["recipe"] == "mtl" and meta["config"]["preset"] == "pretrain"  # configs/mtl-pretrain.yaml made it
+    task = build_task(load_config(find_config("mtl-default")))
+    copied = init_from(task, "pretrained:mtl-default")
+    assert copied["copied"] == copied["of"] and copied["skipped"] == []  # every tensor of the default model
