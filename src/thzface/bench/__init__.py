@@ -60,11 +60,12 @@ def format_table(rows: dict[str, dict], keys: list[str], first: str = "metric") 
     """Side-by-side text table: one column per entry of ``rows``, one line per key."""
     names = list(rows)
     width = max(len(k) for k in keys + [first]) + 2
-    lines = [first.ljust(width) + "".join(n.rjust(16) for n in names)]
+
+    def cell(v: object) -> str:
+        return "-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+    cols = {n: max([16, len(n) + 2] + [len(cell(rows[n].get(k))) + 2 for k in keys]) for n in names}
+    lines = [first.ljust(width) + "".join(n.rjust(cols[n]) for n in names)]
     for k in keys:
-        cells = []
-        for n in names:
-            v = rows[n].get(k)
-            cells.append(("-" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))).rjust(16))
-        lines.append(k.ljust(width) + "".join(cells))
+        lines.append(k.ljust(width) + "".join(cell(rows[n].get(k)).rjust(cols[n]) for n in names))
     return "\n".join(lines)
