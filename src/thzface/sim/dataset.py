@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-WORLD = "v2"  # simulator world version in the cache path: a cache of an older world is never reused
+WORLD = "v2.1"  # simulator world version in the cache path (v2.1: tiny has 8 people, pretrain presets one scanner)
 
 
 def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:
