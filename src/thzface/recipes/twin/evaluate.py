@@ -131,7 +131,7 @@ def summary(metrics: dict) -> dict:
             for var in m if var.startswith("boxes=") or var == "embedding"}  # fmt: skip
 
 
-def deploy_threshold(metrics: dict) -> float | None:
+def oracle_threshold(metrics: dict) -> float | None:
     """The test pairs' own threshold (reported as ``oracle_threshold``; the deployed one comes from training): the
     held-out EER threshold (genuine vs random impostors) of the deployable
     variant (part boxes from the box head) on identity-disjoint rows, else on all rows."""
@@ -176,7 +176,7 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
                       "global_run": cfg.model.global_run, "parts": list(cfg.model.parts)}  # fmt: skip
     metrics["run"]["threshold"] = load_threshold(Path(run))  # deployed: fit on validation identities in training
     metrics["run"]["threshold_source"] = threshold_source(Path(run))
-    metrics["run"]["oracle_threshold"] = deploy_threshold(metrics)  # fit on these test pairs: reported, not deployed
+    metrics["run"]["oracle_threshold"] = oracle_threshold(metrics)  # fit on these test pairs: reported, not deployed
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "metrics.json", dumps(metrics))
     write_twin_report(out, metrics, cs, Path(run), (cfg.model.crop_size, cfg.model.crop_margin), twins, seen)
