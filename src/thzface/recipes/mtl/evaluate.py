@@ -32,7 +32,7 @@ from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
 from thzface.metrics import verification as V
 from thzface.models.multitask import MultiTaskModel
-from thzface.recipes.mtl.report import cross_pairs, write_mtl_report
+from thzface.recipes.mtl.report import cross_pairs, probe_gallery_pairs, tables, write_mtl_report
 from thzface.report import dumps
 
 FARS = (1e-2, 1e-3)
@@ -88,6 +88,7 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | Non
     """Pair metrics of the subset ``idx``: oracle EER, AUC, TAR@FAR, k-fold accuracies and, given the run's
     deployed ``threshold``, TAR/FAR/accuracy at it (``deployed``)."""
     scores, labels = cross_pairs(c, idx)
+    same_posture = probe_gallery_pairs(c, idx)[2]
     if labels.all() or not labels.any():
         return {"error": "needs both genuine and impostor pairs", "pairs": int(len(labels))}
     eer, eer_thr = V.eer(scores, labels)
@@ -110,12 +111,31 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | Non
         "kfold_balanced_accuracy_std": kb.std,
         "kfold_balanced_threshold": float(np.mean(kb.thresholds)),
         "triplet_accuracy": V.triplet_accuracy(d_ap, d_an),
+        "by_posture": by_posture(scores, labels, same_posture),
     }
     for far in FARS:
         op = V.tar_at_far(scores, labels, far)
         out[f"tar@far={far:g}"] = op.tar
     if threshold is not None:
         out["deployed"] = V.at_threshold(scores, labels, threshold)._asdict()
+    return out
+
+
+def by_posture(scores: np.ndarray, labels: np.ndarray, same_posture: np.ndarray) -> dict:
+    """Oracle EER, AUC and TAR@FAR of the same-posture and the cross-posture pairs apart (a pose-robustness view,
+    as face verification's frontal-profile protocols give); a group without both genuine and impostor pairs is
+    left out."""
+    out = {}
+    for name, m in (("same", same_posture), ("cross", ~same_posture)):
+        s, y = scores[m], labels[m]
+        if 0 < y.sum() < y.size:
+            out[name] = {
+                "pairs": int(y.size),
+                "genuine": int(y.sum()),
+                "eer": V.eer(s, y)[0],
+                "roc_auc": V.roc_auc(s, y),
+                **{f"tar@far={f:g}": V.tar_at_far(s, y, f).tar for f in FARS},
+            }
     return out
 
 
@@ -127,17 +147,17 @@ def baselines(c: dict, idx: np.ndarray, posture_train: np.ndarray | None = None)
 
     n = len(idx)
     images = np.concatenate([c["anchor"][idx], c["positive"][idx]])  # (2n, 1, S, S) probes, then gallery
-    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")  # (n, n) probe, gallery
+    i, j, same_posture = probe_gallery_pairs(c, idx)  # (M,) each
     ids, post, smp = c["identity"][idx], c["posture"][idx], c["sample"][idx]
-    keep = ~((ids[:, None] == ids[None, :]) & (post[:, None] == post[None, :]) & (smp[:, None] == smp[None, :]))
-    scores = pixel_pair_scores(images, np.stack([i[keep], n + j[keep]], axis=1))  # (M,)
-    labels = (ids[:, None] == ids[None, :])[keep].astype(np.int64)  # (M,)
+    scores = pixel_pair_scores(images, np.stack([i, n + j], axis=1))  # (M,)
+    labels = (ids[i] == ids[j]).astype(np.int64)  # (M,)
     out: dict = {}
     if 0 < labels.sum() < labels.size:
         out["pixel_verification"] = {
             "eer": V.eer(scores, labels)[0],
             "roc_auc": V.roc_auc(scores, labels),
             **{f"tar@far={f:g}": V.tar_at_far(scores, labels, f).tar for f in FARS},
+            "by_posture": by_posture(scores, labels, same_posture),
         }
     captures = np.array([f"{a}|{b}|{k}" for a, b, k in zip(ids, post, smp, strict=True)])
     nn = nearest_neighbour_accuracy(c["anchor"][idx], ids, captures)
@@ -176,36 +196,6 @@ def separability(c: dict, idx: np.ndarray) -> dict:
         labels = c[by][idx]
         ok = 1 < len(np.unique(labels)) < len(labels)
         out[f"silhouette_{by}"] = S.silhouette(c["emb_a"][idx], labels) if ok else float("nan")
-    return out
-
-
-def tables(c: dict, idx: np.ndarray) -> dict:
-    """Per-identity and per-posture tables: posture accuracy, SSIM, mean genuine/impostor score."""
-    ssim = R.ssim(c["rec"][idx], c["target"][idx])
-    correct = (c["logits"][idx].argmax(1) == c["posture"][idx]).astype(float)
-    ea, ep = c["emb_a"][idx], c["emb_p"][idx]
-    ids = c["identity"][idx]
-    s = ea @ ep.T
-    gen = np.array(
-        [
-            s[i][(ids == ids[i]) & (np.arange(len(ids)) != i)].mean() if (ids == ids[i]).sum() > 1 else np.nan
-            for i in range(len(ids))
-        ]
-    )
-    imp = np.array([s[i][ids != ids[i]].mean() if (ids != ids[i]).any() else np.nan for i in range(len(ids))])
-    out: dict = {}
-    for by, keys in (("identity", ids), ("posture", np.array([POSTURES[p] for p in c["posture"][idx]]))):
-        rows = {}
-        for k in sorted(set(keys.tolist())):
-            m = keys == k
-            rows[str(k)] = {
-                "n": int(m.sum()),
-                "posture_acc": float(correct[m].mean()),
-                "ssim": float(ssim[m].mean()),
-                "genuine_score": float(np.nanmean(gen[m])),
-                "impostor_score": float(np.nanmean(imp[m])),
-            }
-        out[f"per_{by}"] = rows
     return out
 
 
@@ -251,6 +241,8 @@ def summary(metrics: dict) -> dict:
             "deployed_far": v.get("deployed", {}).get("far"),
             "posture_acc": p["posture"]["accuracy"],
             **R.headline(p["reconstruction"], "predicted"),  # ssim, clean_ssim, head_ssim, ... beside copy-the-input
+            "same_posture_eer": v.get("by_posture", {}).get("same", {}).get("eer"),
+            "cross_posture_eer": v.get("by_posture", {}).get("cross", {}).get("eer"),
             "baseline_pixel_eer": p["baselines"].get("pixel_verification", {}).get("eer"),
             "baseline_majority_posture_acc": p["baselines"]["majority_posture_accuracy"],
             "silhouette_identity": p["separability"]["silhouette_identity"],

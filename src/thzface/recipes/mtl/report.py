@@ -9,19 +9,59 @@ import numpy as np
 
 from thzface.config import atomic_write_bytes
 from thzface.data.naming import POSTURES
+from thzface.metrics import reconstruction as R
 from thzface.metrics import verification as V
 from thzface.report import figures as F
 from thzface.report.html import img_tag, reconstruction_table, table, write_page
 
 
-def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scores/labels of probe (concealed) × gallery (unconcealed) pairs inside subset ``idx``."""
-    ea, ep = c["emb_a"][idx], c["emb_p"][idx]  # (n, D) each, L2-normalised
-    s = ea @ ep.T  # (n, n)
+def probe_gallery_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scored pairs inside subset ``idx``: every concealed probe ``i`` × unconcealed gallery image ``j``
+    (positions in ``idx``) except the probe's own counterpart (same identity, posture and sample); returns
+    ``(i, j, same_posture)``, each (M,), in row-major order."""
     ids, post, smp = c["identity"][idx], c["posture"][idx], c["sample"][idx]
-    same = (ids[:, None] == ids[None, :]) & (post[:, None] == post[None, :]) & (smp[:, None] == smp[None, :])
-    keep = ~same
-    return s[keep], (ids[:, None] == ids[None, :])[keep].astype(np.int64)
+    same_post = post[:, None] == post[None, :]  # (n, n)
+    keep = ~((ids[:, None] == ids[None, :]) & same_post & (smp[:, None] == smp[None, :]))  # (n, n)
+    i, j = np.nonzero(keep)  # (M,) each
+    return i, j, same_post[keep]
+
+
+def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores/labels of the probe (concealed) × gallery (unconcealed) pairs of :func:`probe_gallery_pairs`."""
+    i, j, _ = probe_gallery_pairs(c, idx)
+    ea, ep = c["emb_a"][idx], c["emb_p"][idx]  # (n, D) each, L2-normalised
+    ids = c["identity"][idx]
+    return np.einsum("md,md->m", ea[i], ep[j]), (ids[i] == ids[j]).astype(np.int64)  # (M,), (M,)
+
+
+def tables(c: dict, idx: np.ndarray) -> dict:
+    """Per-identity and per-posture tables: posture accuracy, SSIM, mean genuine/impostor score."""
+    ssim = R.ssim(c["rec"][idx], c["target"][idx])
+    correct = (c["logits"][idx].argmax(1) == c["posture"][idx]).astype(float)
+    ea, ep = c["emb_a"][idx], c["emb_p"][idx]
+    ids = c["identity"][idx]
+    s = ea @ ep.T
+    gen = np.array(
+        [
+            s[i][(ids == ids[i]) & (np.arange(len(ids)) != i)].mean() if (ids == ids[i]).sum() > 1 else np.nan
+            for i in range(len(ids))
+        ]
+    )
+    imp = np.array([s[i][ids != ids[i]].mean() if (ids != ids[i]).any() else np.nan for i in range(len(ids))])
+    out: dict = {}
+    for by, keys in (("identity", ids), ("posture", np.array([POSTURES[p] for p in c["posture"][idx]]))):
+        rows = {}
+        for k in sorted(set(keys.tolist())):
+            m = keys == k
+            rows[str(k)] = {
+                "n": int(m.sum()),
+                "posture_acc": float(correct[m].mean()),
+                "ssim": float(ssim[m].mean()),
+                "genuine_score": float(np.nanmean(gen[m])),
+                "impostor_score": float(np.nanmean(imp[m])),
+            }
+        out[f"per_{by}"] = rows
+    return out
 
 
 def write_mtl_report(
@@ -53,10 +93,15 @@ def write_mtl_report(
     if curves:
         sec.append("<h2>Verification: ROC and DET</h2>" + img_tag(F.roc_det(curves), "ROC and DET"))
     for name, p in metrics["protocols"].items():
-        v = {k: val for k, val in p["verification"].items() if k != "deployed"}
+        v = {k: val for k, val in p["verification"].items() if k not in ("deployed", "by_posture")}
         v.update({f"deployed_{k}": val for k, val in p["verification"].get("deployed", {}).items()})
         sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities)</h2>")
         sec.append("<h3>Verification</h3>" + table({name: v}, "protocol"))
+        pixel = p["baselines"].get("pixel_verification", {}).get("by_posture", {})
+        rows = {f"{g}-posture pairs": d for g, d in p["verification"].get("by_posture", {}).items()}
+        rows.update({f"{g}-posture pairs, raw pixels": d for g, d in pixel.items()})
+        if rows:
+            sec.append("<h4>Same vs cross posture (oracle EER of each group)</h4>" + table(rows, "pairs"))
         scored = f"decoder outputs of the {p['rows']} concealed scans"
         sec.append("<h3>Reconstruction</h3>" + reconstruction_table(p["reconstruction"], "routing", scored))
         sec.append(
