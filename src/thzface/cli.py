@@ -182,8 +182,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_serve(a: argparse.Namespace) -> int:
     from thzface.serve import serve
 
-    batch = {} if a.batch is None else {"batch": a.batch}  # None: the serve default
-    serve(Path(a.run), host=a.host, port=a.port, backend=a.backend, threads=a.threads, **batch)
+    given = {k: v for k, v in (("batch", a.batch), ("threads", a.threads)) if v is not None}  # else serve's defaults
+    serve(Path(a.run), host=a.host, port=a.port, backend=a.backend, **given)
     return 0
 
 
@@ -314,8 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: RUN/model.onnx (onnxruntime)")
-    sv.add_argument("--batch", type=int, default=None, help="most images per /api/verify model call (1: no batching)")
-    sv.add_argument("--threads", type=int, default=None, help="model intra-op threads (default: torch's / ORT's)")
+    sv.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="most images per /api/verify model call (default 16, 1 = off)",
+    )
+    sv.add_argument("--threads", type=int, default=None, help="model intra-op threads (default 1: HTTP gets a core)")
     sv.set_defaults(fn=cmd_serve)
     return p
 

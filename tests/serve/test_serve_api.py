@@ -249,5 +249,7 @@ def test_sample_folder_and_serve_argument_errors(serve_run, tmp_path):
         find_samples(serve_run, tmp_path)
     with pytest.raises(ValueError, match="--port 0: must be in 1..65535"):
         serve(serve_run, port=0)
+    with pytest.raises(ValueError, match="--threads 0: must be >= 1"):
+        serve(serve_run, threads=0)
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 BATCH = 16  # default ``--batch``: most images per /api/verify embedding call (docs/benchmarks.md, Service)
+THREADS = 1  # default ``--threads`` of the model: the HTTP event loop keeps the other core; two torch threads
+# stalled for ~0.5 s at times on the shared 2-core machine (docs/benchmarks.md, Service)
 
 
 class BodyLimit:
@@ -246,20 +248,19 @@ def serve(
     backend: str = "torch",
     samples: Path | None = None,
     batch: int = BATCH,
-    threads: int | None = None,
+    threads: int = THREADS,
 ) -> None:
     """``thzface serve RUN [--host 127.0.0.1] [--port 8000] [--batch N] [--threads T]``: run the web app until
-    interrupted; ``threads``: the model's intra-op threads (torch and onnxruntime; None: their defaults)."""
+    interrupted; ``threads``: the model's intra-op threads (torch and onnxruntime)."""
     import uvicorn
 
     if not 0 < port < 65536:
         raise ValueError(f"--port {port}: must be in 1..65535")
-    if threads is not None and threads < 1:
+    if threads < 1:
         raise ValueError(f"--threads {threads}: must be >= 1")
     if not is_loopback(host):
         log.warning("serving on %s: the app has no authentication; anyone who can reach this host can use it", host)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads)
     app = create_app(Path(run), backend=backend, samples=samples, batch=batch, threads=threads)
     print(f"thzface serve: http://{host}:{port}/ (JSON API under /api, Ctrl-C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
