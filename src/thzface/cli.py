@@ -114,16 +114,27 @@ def cmd_predict(a: argparse.Namespace) -> int:
     if opts.samples < 1:
         raise ValueError(f"--samples {opts.samples}: must be >= 1")
     recipe = recipe_of(a.run)
-    if opts.task == "verify" and recipe.name not in ("mtl", "distill"):
-        raise ValueError(f"{a.run}: --task verify needs an embedder run (mtl or distill), not {recipe.name!r}")
+    if opts.task == "verify":
+        _need_embedder(a.run, recipe.name, "--task verify")
     _print_json(recipe.predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), opts))
     return 0
+
+
+def _need_embedder(run: str, name: str, option: str) -> None:
+    """A one-line error when ``option`` is used on a run whose recipe is not an embedder (mtl, distill)."""
+    if name not in ("mtl", "distill"):
+        raise ValueError(f"{run}: {option} needs an embedder run (mtl or distill), not {name!r}")
 
 
 def cmd_verify(a: argparse.Namespace) -> int:
     from thzface.recipes import recipe_of
 
-    _print_json(recipe_of(a.run).verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold))
+    recipe = recipe_of(a.run)
+    backend = {}
+    if a.backend != "torch":  # the embedders' verify takes a backend; twin's and the others' do not
+        _need_embedder(a.run, recipe.name, f"--backend {a.backend}")
+        backend["backend"] = a.backend
+    _print_json(recipe.verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold, **backend))
     return 0
 
 
@@ -171,7 +182,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_serve(a: argparse.Namespace) -> int:
     from thzface.serve import serve
 
-    serve(Path(a.run), host=a.host, port=a.port, backend=a.backend)
+    given = {k: v for k, v in (("batch", a.batch), ("threads", a.threads)) if v is not None}  # else serve's defaults
+    serve(Path(a.run), host=a.host, port=a.port, backend=a.backend, **given)
     return 0
 
 
@@ -267,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("a")
     v.add_argument("b")
     v.add_argument("--threshold", type=float, default=None, help="default: RUN/threshold.json (fit in training)")
+    v.add_argument(
+        "--backend", choices=["torch", "onnx"], default="torch",
+        help="onnx: RUN/model-verify.onnx (make it with `thzface export onnx RUN --task verify`)",
+    )  # fmt: skip
     v.set_defaults(fn=cmd_verify)
 
     b = sub.add_parser("bench", help="benchmarks (write OUT/bench.json)")
@@ -298,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--backend", choices=["torch", "onnx"], default="torch", help="onnx: RUN/model.onnx (onnxruntime)")
+    sv.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="most images per /api/verify model call (default 16, 1 = off)",
+    )
+    sv.add_argument("--threads", type=int, default=None, help="model intra-op threads (default 1: HTTP gets a core)")
     sv.set_defaults(fn=cmd_serve)
     return p
 

@@ -1,15 +1,23 @@
 """Measurement utilities: FLOPs by component (hand-computed), the timed rate loop, the thread guard, the matmul
-peak's shape, and the peak-RSS reader."""
+peak's shape, and the readers of a process's peak RSS and CPU time."""
 
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import torch
 from torch import nn
 
-from thzface.bench.measure import flops_by_component, matmul_peak_gflops, peak_rss_bytes, timed_rate, torch_threads
+from thzface.bench.measure import (
+    flops_by_component,
+    matmul_peak_gflops,
+    peak_rss_bytes,
+    process_cpu_seconds,
+    timed_rate,
+    torch_threads,
+)
 
 
 def mlp() -> nn.Sequential:
@@ -57,3 +65,14 @@ def test_peak_rss_of_this_process_and_of_no_process() -> None:
     if os.path.exists("/proc/self/status"):
         assert rss is not None and rss > 10 * 2**20  # torch alone is more than 10 MB
     assert peak_rss_bytes(2**31 - 1) is None
+
+
+def test_process_cpu_seconds_counts_this_process_work() -> None:
+    before = process_cpu_seconds(os.getpid())
+    if before is None:
+        pytest.skip("no /proc on this system")
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # 0.3 s of CPU in this process
+        pass
+    assert 0.25 <= process_cpu_seconds(os.getpid()) - before < 5.0
+    assert process_cpu_seconds(2**31 - 1) is None

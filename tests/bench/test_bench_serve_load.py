@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from thzface.bench.serve_load import HOST, multipart, serve_load
+from thzface.bench.serve_load import HOST, multipart, per_request_ms, serve_load
 
 
 def test_serve_load_caps_requests_and_reports(tiny_run: Path) -> None:
-    res = serve_load(tiny_run, clients=3, max_requests=12, max_seconds=60.0)
+    res = serve_load(tiny_run, clients=3, max_requests=12, max_seconds=60.0, serve_args=("--batch", "4"))
     assert res["requests"] == 12 and res["errors"] == 0, res["error_examples"]
+    assert res["batch"] == 4 and res["serve_args"] == ["--batch", "4"]
+    assert 0 < res["client_cpu_ms_per_request"] < res["server_cpu_ms_per_request"]  # the clients are the cheap side
     assert res["url"].startswith(f"http://{HOST}:")
     assert 0 < res["latency_ms_p50"] <= res["latency_ms_p99"] <= res["latency_ms_max"]
     assert res["requests_per_s"] > 0 and res["peak_rss_mb"] > 50
@@ -26,6 +28,11 @@ def test_serve_load_reports_a_server_that_exits(tmp_path: Path) -> None:
 def test_serve_load_rejects_bad_caps(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="clients 0"):
         serve_load(tmp_path, clients=0)
+
+
+def test_per_request_ms() -> None:
+    assert per_request_ms(0.5, 250) == 2.0
+    assert per_request_ms(None, 10) is None and per_request_ms(1.0, 0) is None
 
 
 def test_multipart_body_has_one_part_per_field() -> None:

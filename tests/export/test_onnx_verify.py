@@ -144,8 +144,9 @@ def test_verify_runs_embed_only_and_onnx_matches_torch(run_copy, real_scans, mon
         raise AssertionError("verify ran the whole model for an embedding")
 
     monkeypatch.setattr(MultiTaskModel, "forward", full_forward)
+    export_onnx(run, EMBEDDERS, task="verify")
     res = {be: verify(run, a, b, threshold=0.5, models=EMBEDDERS, backend=be) for be in ("torch", "onnx")}
-    assert (run / "model-verify.onnx").is_file() and not (run / "model.onnx").exists()
+    assert not (run / "model.onnx").exists()
     assert abs(res["onnx"]["score"] - res["torch"]["score"]) <= TOL
     assert res["onnx"]["same_person"] == res["torch"]["same_person"]
     pred = Predictor(run, EMBEDDERS)
@@ -161,3 +162,28 @@ def test_default_paths_per_task(tmp_path):
     assert default_onnx_path(tmp_path, "verify") == tmp_path / "model-verify.onnx"
     assert default_onnx_path(weights, "all") == tmp_path / "w.onnx"
     assert default_onnx_path(weights, "verify") == tmp_path / "w-verify.onnx"
+
+
+def test_cli_verify_backend_onnx_agrees_with_torch_and_needs_the_export(run_copy, real_scans, new_weights, capsys):
+    """``thzface verify --backend onnx`` runs RUN/model-verify.onnx and never writes it: a missing or stale export is
+    a one-line error naming the file and the command that makes it; with the export, both backends decide alike."""
+    run, (a, b) = run_copy, real_scans[:2]
+    argv = ["verify", str(run), str(a), str(b), "--threshold", "0.5"]
+    assert main([*argv, "--backend", "onnx"]) == 2
+    err = capsys.readouterr().err.strip()
+    want = f"`thzface export onnx {run} --task verify`"
+    path = run / "model-verify.onnx"
+    assert err == f"thzface: error: {path}: no ONNX export of the run's verify graph; make it with {want}"
+    assert not (run / "model-verify.onnx").exists()
+    assert main(["export", "onnx", str(run), "--task", "verify"]) == 0
+    capsys.readouterr()
+    res = {}
+    for backend in ("torch", "onnx"):
+        assert main([*argv, "--backend", backend]) == 0
+        res[backend] = json.loads(capsys.readouterr().out)
+    assert abs(res["onnx"]["score"] - res["torch"]["score"]) <= TOL
+    assert res["onnx"]["same_person"] == res["torch"]["same_person"] and res["onnx"]["threshold"] == 0.5
+    new_weights(run)
+    assert main([*argv, "--backend", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "exported with other weights than model.safetensors; re-run" in err and want in err

@@ -154,6 +154,41 @@ def test_verify_endpoint_runs_embed_only(serve_run, scans, monkeypatch):
     assert r.status_code == 200 and r.json()["score"] == ref.json()["score"]
 
 
+def test_concurrent_verify_requests_are_batched_and_each_gets_its_own_score(serve_run, scans, monkeypatch):
+    """Pairs that arrive while a model call runs share the next call; every answer equals the unbatched one."""
+    import asyncio
+    import time
+
+    import httpx
+
+    from thzface.serve.app import Analyzer
+
+    sizes: list[int] = []
+    embed = Analyzer.embed
+
+    def slow_first(self, images: np.ndarray) -> np.ndarray:
+        sizes.append(len(images))
+        time.sleep(0.3 if len(sizes) == 1 else 0.0)  # any request not in the first call queues up meanwhile
+        return embed(self, images)
+
+    pairs = [{"a": ("a.png", scans[i].read_bytes()), "b": ("b.png", scans[-1 - i].read_bytes())} for i in range(6)]
+    alone = TestClient(create_app(serve_run, batch=1))
+    want = [alone.post("/api/verify", files=f).json()["score"] for f in pairs]
+    monkeypatch.setattr(Analyzer, "embed", slow_first)
+    app = create_app(serve_run, batch=16)
+
+    async def together() -> list[dict]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return [r.json() for r in await asyncio.gather(*(c.post("/api/verify", files=f) for f in pairs))]
+
+    got = asyncio.run(together())
+    assert [j["score"] for j in got] == pytest.approx(want, abs=1e-5)
+    assert sum(sizes) == 12 and len(sizes) < len(pairs)  # 12 images in fewer calls than requests
+    assert TestClient(app).get("/api/info").json()["batch"] == 16
+    with pytest.raises(ValueError, match="--batch 0: must be >= 1"):
+        create_app(serve_run, batch=0)
+
+
 def _gif() -> bytes:
     return encode(Image.new("L", (8, 8)), "GIF")
 
@@ -214,5 +249,7 @@ def test_sample_folder_and_serve_argument_errors(serve_run, tmp_path):
         find_samples(serve_run, tmp_path)
     with pytest.raises(ValueError, match="--port 0: must be in 1..65535"):
         serve(serve_run, port=0)
+    with pytest.raises(ValueError, match="--threads 0: must be >= 1"):
+        serve(serve_run, threads=0)
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")

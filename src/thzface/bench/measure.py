@@ -140,6 +140,16 @@ def peak_rss_bytes(pid: int) -> int | None:
     return None
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process ``pid`` has used, all its threads (from /proc), or None where unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": state is fields[0], utime fields[11]
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def load_average() -> list[float] | None:
     """The machine's 1/5/15-minute load averages (recorded beside timings made on a shared machine)."""
     try:

@@ -1,12 +1,15 @@
 """The web service under load: start ``thzface serve RUN`` on 127.0.0.1 in a subprocess, drive ``POST /api/verify``
 with N concurrent keep-alive clients until a request cap or a time cap, and report requests/s, latency
-percentiles, errors and the server's peak resident memory. Loopback only: the host is not a parameter."""
+percentiles, errors, the server's peak resident memory, and the CPU time per request of the server and of the
+clients (they share the machine: cheap clients, one pre-encoded body, keep the measurement about the server).
+Loopback only: the host is not a parameter."""
 
 from __future__ import annotations
 
 import http.client
 import io
 import json
+import resource
 import socket
 import subprocess
 import sys
@@ -20,7 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from thzface.bench.measure import load_average, peak_rss_bytes
+from thzface.bench import format_table
+from thzface.bench.measure import load_average, peak_rss_bytes, process_cpu_seconds
 
 HOST = "127.0.0.1"
 CLI = "import sys; from thzface.cli import main; sys.exit(main())"
@@ -31,6 +35,7 @@ LATENCY_STATS: dict[str, Callable[[np.ndarray], float]] = {
     "mean": lambda a: float(np.mean(a)),
     "max": lambda a: float(np.max(a)),
 }
+BATCHING: dict[str, tuple[str, ...]] = {"unbatched": ("--batch", "1"), "batched": ()}  # the serve default batches
 
 
 def free_port() -> int:
@@ -80,6 +85,7 @@ class Load:
         self.left, self.deadline = max_requests, time.monotonic() + max_seconds
         self.latencies: list[float] = []
         self.errors: list[str] = []
+        self.cpu_s = 0.0  # CPU seconds of the client threads together
 
     def claim(self) -> bool:
         """Take one request from the budget; False once the budget or the time is used up."""
@@ -90,9 +96,10 @@ class Load:
             return True
 
     def client(self, port: int, body: bytes) -> None:
-        """One keep-alive client: POST /api/verify until :meth:`claim` says stop."""
+        """One keep-alive client: POST /api/verify until :meth:`claim` says stop; adds its CPU time to ``cpu_s``."""
         headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
         conn = http.client.HTTPConnection(HOST, port, timeout=30)
+        cpu = thread_cpu_seconds()
         try:
             while self.claim():
                 start = time.perf_counter()
@@ -113,6 +120,19 @@ class Load:
                         self.latencies.append(elapsed)
         finally:
             conn.close()
+            with self.lock:
+                self.cpu_s += thread_cpu_seconds() - cpu
+
+
+def thread_cpu_seconds() -> float:
+    """User + system CPU seconds of the calling thread (Linux), else of the whole process."""
+    usage = resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF))
+    return usage.ru_utime + usage.ru_stime
+
+
+def per_request_ms(seconds: float | None, requests: int) -> float | None:
+    """CPU ``seconds`` spread over ``requests``, in ms (None when unknown or no request was made)."""
+    return None if seconds is None or requests <= 0 else 1000.0 * seconds / requests
 
 
 def serve_load(
@@ -127,7 +147,8 @@ def serve_load(
     the CLI has it) with ``clients`` concurrent clients, at most ``max_requests`` requests and ``max_seconds``.
 
     Returns requests, errors (with up to 3 examples), requests/s, latency p50/p99/mean/max in ms, the server's
-    peak RSS (VmHWM, includes loading the model) and the load average around the run.
+    peak RSS (VmHWM, includes loading the model), the CPU ms per request of the server process and of the client
+    threads, and the load average around the run.
     """
     if clients <= 0 or max_requests <= 0 or max_seconds <= 0:
         raise ValueError(f"bench serve: clients {clients}, max_requests {max_requests}, max_seconds {max_seconds}: > 0")
@@ -143,13 +164,13 @@ def serve_load(
             body = multipart({"a": scan_png(size, 0), "b": scan_png(size, 1)})
             load, load_before = Load(max_requests, max_seconds), load_average()
             threads = [threading.Thread(target=load.client, args=(port, body)) for _ in range(clients)]
-            start = time.perf_counter()
+            cpu_before, start = process_cpu_seconds(proc.pid), time.perf_counter()
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             seconds = time.perf_counter() - start
-            rss = peak_rss_bytes(proc.pid)
+            rss, cpu_after = peak_rss_bytes(proc.pid), process_cpu_seconds(proc.pid)
         finally:
             proc.terminate()
             try:
@@ -162,6 +183,7 @@ def serve_load(
     return {
         "url": f"http://{HOST}:{port}/api/verify",
         "serve_args": list(serve_args),
+        "batch": info.get("batch"),  # most images per embedding call (1: no batching)
         "clients": clients,
         "max_requests": max_requests,
         "max_seconds": max_seconds,
@@ -172,6 +194,10 @@ def serve_load(
         "requests_per_s": done / seconds if seconds > 0 else 0.0,
         **{f"latency_ms_{k}": f(ms) if ms.size else None for k, f in LATENCY_STATS.items()},
         "peak_rss_mb": rss / 2**20 if rss is not None else None,
+        "server_cpu_ms_per_request": per_request_ms(
+            None if cpu_before is None or cpu_after is None else cpu_after - cpu_before, done
+        ),
+        "client_cpu_ms_per_request": per_request_ms(load.cpu_s, done),
         "load_average_before": load_before,
         "load_average_after": load_average(),
     }
@@ -179,14 +205,16 @@ def serve_load(
 
 def run(args) -> dict:
     """``thzface bench serve --data RUN [--workers CLIENTS] [--budget-s S] --out OUT``: the torch and the onnx
-    backend of ``thzface serve`` under the same load (the onnx one exports ``RUN/model.onnx`` and
-    ``RUN/model-verify.onnx`` on start when they are missing or stale: run ``thzface export onnx`` first)."""
+    backend of ``thzface serve``, each without and with batching (:data:`BATCHING`), under the same load (the onnx
+    one exports ``RUN/model.onnx`` and ``RUN/model-verify.onnx`` on start when they are missing or stale: run
+    ``thzface export onnx`` first)."""
     if not getattr(args, "data", None):
         raise ValueError("bench serve: pass the run folder with --data RUN")
     run_dir = Path(args.data)
     seconds = min(float(args.budget_s), 60.0)
-    rows = {b: serve_load(run_dir, clients=args.workers, max_seconds=seconds, serve_args=("--backend", b))
-            for b in ("torch", "onnx")}  # fmt: skip
-    keys = ["requests", "errors", "requests_per_s", "latency_ms_p50", "latency_ms_p99", "peak_rss_mb"]
-    table = "\n".join(f"{k:<16}" + "".join(f"{rows[b][k]!s:>22}" for b in rows) for k in keys)
-    return {"run": str(run_dir), "backends": rows, "table": f"{'metric':<16}{'torch':>22}{'onnx':>22}\n" + table}
+    rows = {f"{b} {arm}": serve_load(run_dir, clients=args.workers, max_seconds=seconds,
+                                     serve_args=("--backend", b, *flags))
+            for b in ("torch", "onnx") for arm, flags in BATCHING.items()}  # fmt: skip
+    keys = ["batch", "requests", "errors", "requests_per_s", "latency_ms_p50", "latency_ms_p99", "peak_rss_mb",
+            "server_cpu_ms_per_request", "client_cpu_ms_per_request", "load_average_before"]  # fmt: skip
+    return {"run": str(run_dir), "backends": rows, "table": format_table(rows, keys)}

@@ -268,26 +268,30 @@ def export_onnx(
 
 
 def open_session(
-    run: Path, models: tuple[ModelSpec, ...], threads: int | None = None, task: str = "all"
+    run: Path, models: tuple[ModelSpec, ...], threads: int | None = None, task: str = "all", export: bool = True
 ) -> ort.InferenceSession:
     """The onnxruntime session of the run's ``task`` graph (``RUN/model.onnx`` or ``RUN/model-verify.onnx``);
-    exported on the fly when missing, older than the weights, or holding another task's graph."""
+    exported on the fly when missing, older than the weights, or holding another task's graph; with
+    ``export=False`` those are an :class:`OnnxError` that names the command making the file."""
     run = Path(run)
     wpath = weights_path(run)
     path = default_onnx_path(run, task)
+    command = f"`thzface export onnx {run} --task {task}`"
     if not path.is_file():
+        if not export:
+            raise OnnxError(f"{path}: no ONNX export of the run's {task} graph; make it with {command}")
         log.warning("%s: no %s yet; exporting it now (thzface export onnx --task %s)", run, path.name, task)
         export_onnx(run, models, path, task=task)
         return new_session(path, threads)
     session = new_session(path, threads)
     meta = session_metadata(session)
     if meta.get("format") != FORMAT:
-        raise OnnxError(
-            f"{path}: not written by thzface (no {FORMAT} metadata); re-run `thzface export onnx {run} --task {task}`"
-        )
+        raise OnnxError(f"{path}: not written by thzface (no {FORMAT} metadata); re-run {command}")
     found = session_task(session)
     if meta.get("weights_sha256") != weights_digest(wpath) or found != task:
         why = f"other weights than {wpath.name}" if found == task else f"--task {found}"
+        if not export:
+            raise OnnxError(f"{path}: exported with {why}; re-run {command}")
         log.warning("%s: exported with %s; re-exporting", path, why)
         export_onnx(run, models, path, task=task)
         session = new_session(path, threads)

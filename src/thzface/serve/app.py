@@ -9,6 +9,8 @@ API (multipart/form-data uploads; every error answers ``{"error": "<one line>"}`
 * ``POST /api/verify`` with fields ``a`` and ``b`` → cosine score, threshold (``RUN/threshold.json``, fit
   on validation identities during training) and decision; it computes the embeddings alone (``embed()``, or
   the ``verify`` ONNX graph ``RUN/model-verify.onnx`` with ``--backend onnx``), no posture or reconstruction;
+  the pairs of concurrent requests are embedded together, up to ``--batch N`` images a call (default
+  :data:`BATCH`; 1: each request alone; :mod:`thzface.serve.batching`);
 * ``GET /api/samples/<name>`` → one of the offered sample scans.
 """
 
@@ -32,12 +34,16 @@ from thzface.data.naming import POSTURES
 from thzface.engine.infer import load_threshold, threshold_source
 from thzface.recipes.distill.config import EMBEDDERS
 from thzface.recipes.mtl.predict import Predictor
+from thzface.serve.batching import MicroBatcher
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
 from thzface.serve.samples import find_samples
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
+BATCH = 16  # default ``--batch``: most images per /api/verify embedding call (docs/benchmarks.md, Service)
+THREADS = 1  # default ``--threads`` of the model: the HTTP event loop keeps the other core; two torch threads
+# stalled for ~0.5 s at times on the shared 2-core machine (docs/benchmarks.md, Service)
 
 
 class BodyLimit:
@@ -72,9 +78,10 @@ class BodyLimit:
 class Analyzer:
     """A loaded run behind a lock: decoded scans → posture, embedding, reconstruction; pairs → verification."""
 
-    def __init__(self, run: Path, backend: str = "torch") -> None:
+    def __init__(self, run: Path, backend: str = "torch", threads: int | None = None) -> None:
         self.run = Path(run)
-        self.predictor = Predictor(self.run, EMBEDDERS, backend, tasks=("all", "verify"))  # ONNX graphs up front
+        tasks = ("all", "verify")  # ONNX graphs opened up front
+        self.predictor = Predictor(self.run, EMBEDDERS, backend, tasks=tasks, threads=threads)
         self.size = int(self.predictor.size)
         self.channels = int(self.predictor.cfg.model.in_channels)
         self.lock = threading.Lock()
@@ -84,8 +91,8 @@ class Analyzer:
         with self.lock:
             return self.predictor(x)
 
-    def embed(self, images: list[np.ndarray]) -> np.ndarray:
-        x = torch.from_numpy(np.stack(images))  # (N, C, S, S)
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(images)  # (N, C, S, S)
         with self.lock:
             return self.predictor.embed(x)  # (N, D)
 
@@ -115,7 +122,10 @@ class Analyzer:
         return thr, f"RUN/threshold.json ({threshold_source(self.run)})"
 
     def verify(self, a: Decoded, b: Decoded) -> dict:
-        e = self.embed([a.array, b.array])  # (2, D)
+        return self.compare(self.embed(np.stack([a.array, b.array])))  # (2, D)
+
+    def compare(self, e: np.ndarray) -> dict:
+        """Score and decision of a pair's embeddings ``e`` (2, D)."""
         score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1]) + 1e-12))
         thr, source = self.threshold()
         same = None if thr is None else bool(score >= thr)
@@ -147,11 +157,21 @@ async def read_uploads(request: Request, fields: tuple[str, ...], limits: Upload
 
 
 def create_app(
-    run: Path, backend: str = "torch", samples: Path | None = None, limits: UploadLimits | None = None
+    run: Path,
+    backend: str = "torch",
+    samples: Path | None = None,
+    limits: UploadLimits | None = None,
+    batch: int = BATCH,
+    threads: int | None = None,
 ) -> FastAPI:
-    """The web app for ``run`` (weights loaded once); ``samples``: dataset folder whose scans the page offers."""
+    """The web app for ``run`` (weights loaded once); ``samples``: dataset folder whose scans the page offers;
+    ``batch``: most images per embedding call of ``/api/verify`` (1: each request alone, > 1: concurrent requests
+    together); ``threads``: onnxruntime's intra-op threads (torch's are process-wide, set by :func:`serve`)."""
+    if batch < 1:
+        raise ValueError(f"--batch {batch}: must be >= 1 (1 = no batching)")
     limits = limits or UploadLimits()
-    analyzer = Analyzer(Path(run), backend)
+    analyzer = Analyzer(Path(run), backend, threads)
+    batcher = MicroBatcher(analyzer.embed, max_images=batch) if batch > 1 else None
     sample_files = {p.name: p for p in find_samples(Path(run), samples)}
     app = FastAPI(title="thzface", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
     app.add_middleware(BodyLimit, max_bytes=limits.max_request_bytes)
@@ -182,6 +202,7 @@ def create_app(
             "recipe": cfg.recipe,
             "preset": cfg.preset,
             "backend": backend,
+            "batch": batch,
             "image_size": analyzer.size,
             "postures": list(POSTURES),
             "threshold": thr,
@@ -204,7 +225,9 @@ def create_app(
     @app.post("/api/verify")
     async def verify(request: Request) -> dict:
         a, b = await decoded(request, ("a", "b"))
-        return {**(await run_in_threadpool(analyzer.verify, a, b)), "backend": backend}
+        if batcher is None:
+            return {**(await run_in_threadpool(analyzer.verify, a, b)), "backend": backend}
+        return {**analyzer.compare(await batcher(np.stack([a.array, b.array]))), "backend": backend}  # (2, D)
 
     return app
 
@@ -219,15 +242,25 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(
-    run: Path, host: str = "127.0.0.1", port: int = 8000, backend: str = "torch", samples: Path | None = None
+    run: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    backend: str = "torch",
+    samples: Path | None = None,
+    batch: int = BATCH,
+    threads: int = THREADS,
 ) -> None:
-    """``thzface serve RUN [--host 127.0.0.1] [--port 8000]``: run the web app until interrupted."""
+    """``thzface serve RUN [--host 127.0.0.1] [--port 8000] [--batch N] [--threads T]``: run the web app until
+    interrupted; ``threads``: the model's intra-op threads (torch and onnxruntime)."""
     import uvicorn
 
     if not 0 < port < 65536:
         raise ValueError(f"--port {port}: must be in 1..65535")
+    if threads < 1:
+        raise ValueError(f"--threads {threads}: must be >= 1")
     if not is_loopback(host):
         log.warning("serving on %s: the app has no authentication; anyone who can reach this host can use it", host)
-    app = create_app(Path(run), backend=backend, samples=samples)
+    torch.set_num_threads(threads)
+    app = create_app(Path(run), backend=backend, samples=samples, batch=batch, threads=threads)
     print(f"thzface serve: http://{host}:{port}/ (JSON API under /api, Ctrl-C to stop)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -44,18 +44,26 @@ class Predictor:
     (``__call__``) or to the verification embedding alone (``embed``: ``model.embed`` in torch, the ``verify``
     graph ``RUN/model-verify.onnx`` in onnxruntime).
 
-    ``tasks``: the ONNX graphs opened (exported when missing or stale) up front; any other is opened on first use.
+    ``tasks``: the ONNX graphs opened up front; any other is opened on first use. ``export``: write a missing or
+    stale graph on the fly (else an error that names the export command). ``threads``: onnxruntime intra-op
+    threads (None: onnxruntime's default; torch's are set process-wide with ``torch.set_num_threads``).
     """
 
     def __init__(
-        self, run: Path, models: tuple[ModelSpec, ...], backend: str = "torch", tasks: tuple[str, ...] = ("all",)
+        self,
+        run: Path,
+        models: tuple[ModelSpec, ...],
+        backend: str = "torch",
+        tasks: tuple[str, ...] = ("all",),
+        export: bool = True,
+        threads: int | None = None,
     ):
         if backend not in ("torch", "onnx"):
             raise ValueError(f"backend {backend!r}: must be torch or onnx")
         self.run, self.models = Path(run), models
         self.cfg, self.model, self.extra = load_run(run, models, expect=MultiTaskModel)
         self.size = self.cfg.data.image_size
-        self.backend = backend
+        self.backend, self.export, self.threads = backend, export, threads
         self.sessions: dict[str, InferenceSession] = {}
         for task in tasks if backend == "onnx" else ():
             self.session(task)
@@ -65,7 +73,7 @@ class Predictor:
         if task not in self.sessions:
             from thzface.export.onnx import open_session
 
-            self.sessions[task] = open_session(self.run, self.models, task=task)
+            self.sessions[task] = open_session(self.run, self.models, self.threads, task, export=self.export)
         return self.sessions[task]
 
     def load(self, paths: list[Path]) -> torch.Tensor:
@@ -142,7 +150,8 @@ def verify(
     backend: str = "torch",
 ) -> dict:
     """Cosine score of two scans (embeddings only, see :meth:`Predictor.embed`) and the decision at ``threshold``
-    (default: the run's threshold, fit on validation identities in training)."""
-    pred = Predictor(run, models, backend, tasks=("verify",))
+    (default: the run's threshold, fit on validation identities in training). ``backend="onnx"`` runs the run's
+    export ``RUN/model-verify.onnx`` and never writes one: missing or stale, it is an error naming the command."""
+    pred = Predictor(run, models, backend, tasks=("verify",), export=False)
     e = pred.embed(pred.load([a, b]))  # (2, D)
     return decide(run, a, b, e[0], e[1], threshold)
