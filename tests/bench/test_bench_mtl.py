@@ -16,6 +16,14 @@ def test_arms_add_the_fine_tune_from_a_given_run_and_filter():
         B.arms(init="runs/pre", only="default,nope")
 
 
+def test_variant_arms_run_on_request_only_with_their_overrides():
+    assert list(B.arms(init="runs/pre")) == ["default", "paper", "default-pretrained"]  # the default set
+    arms = B.arms(init="runs/pre", only="lean-s2,lean-s2-pretrained")
+    lean = ["model.stem_stride=2", "model.channels_last=true"]
+    assert arms["lean-s2"] == ("mtl-default", None, lean)
+    assert arms["lean-s2-pretrained"] == ("mtl-default", "runs/pre", B.FINETUNE + lean)
+
+
 def test_spread_is_mean_and_std_over_seeds_skipping_missing():
     mean, std = B.spread([{"idd_eer": 0.2, "steps": 10, "x": None}, {"idd_eer": 0.4, "steps": 30}])
     assert mean == pytest.approx({"idd_eer": 0.3, "steps": 20.0}) and std == pytest.approx(

@@ -18,6 +18,10 @@ from thzface.recipes import MTL, find_config, get_recipe, load_config, load_run
 PRESETS = ("default", "paper")
 PRETRAINED = "pretrained:mtl-default"  # the fine-tuned arm's initialisation (shipped weights)
 FINETUNE = ["train.lr=0.0005"]  # the fine-tuned arm: mtl-default at a quarter of its learning rate
+# encoder variants of mtl-default, as arms on request (``--arms lean-s2,lean-s2-pretrained``): stem stride 2 and a
+# channels-last layout (a quarter of the embedding FLOPs; issue #17's quality-vs-throughput table)
+VARIANTS = {"lean-s2": ["model.stem_stride=2", "model.channels_last=true"]}
+DEFAULT_ARMS = ("default", "paper", "default-pretrained")  # what runs without --arms
 KEYS = [
     "parameters",
     "flops_per_sample",
@@ -104,17 +108,19 @@ def train_and_eval(
 
 
 def arms(init: str | None = None, only: str | None = None) -> dict[str, tuple[str, str | None, list[str]]]:
-    """Arm name → (config preset, initialisation): the presets from scratch, plus ``default-pretrained`` fine-tuned
-    from ``init`` (default: the shipped weights, when the package has them); ``only``: comma-separated arm names."""
+    """Arm name → (config preset, initialisation, overrides): the presets and the :data:`VARIANTS` from scratch,
+    and ``default-pretrained`` / ``<variant>-pretrained`` fine-tuned from ``init`` (default: the shipped weights,
+    when the package has them); ``only``: comma-separated arm names (default: :data:`DEFAULT_ARMS`)."""
     out: dict[str, tuple[str, str | None, list[str]]] = {p: (f"mtl-{p}", None, []) for p in PRESETS}
+    out.update({v: ("mtl-default", None, o) for v, o in VARIANTS.items()})
     if init or pretrained_names():
         out["default-pretrained"] = ("mtl-default", init or PRETRAINED, FINETUNE)
-    if only:
-        unknown = sorted(set(only.split(",")) - set(out))
-        if unknown:
-            raise ValueError(f"--arms: unknown arms {unknown}; available: {', '.join(out)}")
-        out = {k: v for k, v in out.items() if k in only.split(",")}
-    return out
+        out.update({f"{v}-pretrained": ("mtl-default", init or PRETRAINED, FINETUNE + o) for v, o in VARIANTS.items()})
+    names = only.split(",") if only else [a for a in DEFAULT_ARMS if a in out]
+    unknown = sorted(set(names) - set(out))
+    if unknown:
+        raise ValueError(f"--arms: unknown arms {unknown}; available: {', '.join(out)}")
+    return {k: out[k] for k in names}
 
 
 def spread(runs: list[dict]) -> tuple[dict, dict]:
