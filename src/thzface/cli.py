@@ -292,8 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True)
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seeds", type=int, default=1)
-    b.add_argument("--init-from", default=None, help="mtl: run or weights the default-pretrained arm fine-tunes from")
-    b.add_argument("--arms", default=None, help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained])")
+    b.add_argument("--init-from", default=None, help="mtl: run or weights the *-pretrained arms fine-tune from")
+    b.add_argument(
+        "--arms", default=None, help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained])"
+    )
     b.set_defaults(fn=cmd_bench)
 
     ir = sub.add_parser("import-reference", help="import the reference repo's released THz-only checkpoint")
