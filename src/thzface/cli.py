@@ -294,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=int, default=1)
     b.add_argument("--init-from", default=None, help="mtl: run or weights the *-pretrained arms fine-tune from")
     b.add_argument(
-        "--arms", default=None, help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained])"
+        "--arms",
+        default=None,
+        help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained])",
     )
     b.set_defaults(fn=cmd_bench)
 

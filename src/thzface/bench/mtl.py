@@ -143,9 +143,7 @@ def run(args) -> dict:
         ]
         mean, std = spread(runs)
         results[name] = {"mean": mean, "std": std, "init": init, "runs": runs}
-    rows = {
-        n: {k: f"{r['mean'][k]:.3g}±{r['std'][k]:.1g}" for k in KEYS if k in r["mean"]} for n, r in results.items()
-    }
+    rows = {n: {k: f"{r['mean'][k]:.3g}±{r['std'][k]:.1g}" for k in KEYS if k in r["mean"]} for n, r in results.items()}
     table = (
         format_table(rows, KEYS) if args.seeds > 1 else format_table({n: r["mean"] for n, r in results.items()}, KEYS)
     )
