@@ -159,7 +159,7 @@ def test_programming_errors_keep_their_traceback(monkeypatch):
     def boom(a):
         raise KeyError("bug")
 
-    monkeypatch.setattr(cli, "cmd_configs", boom)
+    monkeypatch.setattr(cli.train, "cmd_configs", boom)  # the parser binds the handler when main() builds it
     with pytest.raises(KeyError, match="bug"):
         cli.main(["configs"])
 

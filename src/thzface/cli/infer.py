@@ -1,0 +1,64 @@
+"""Verbs that use a trained run: ``thzface predict``, ``verify``, ``export onnx`` and ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from thzface.report import dumps
+
+
+def _need_embedder(run: str, name: str, option: str) -> None:
+    """A one-line error when ``option`` is used on a run whose recipe is not an embedder (mtl, distill)."""
+    if name not in ("mtl", "distill"):
+        raise ValueError(f"{run}: {option} needs an embedder run (mtl or distill), not {name!r}")
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    from thzface.engine.recipe import PredictOptions
+    from thzface.recipes import recipe_of
+
+    opts = PredictOptions(
+        backend=a.backend,
+        mask=Path(a.mask) if a.mask else None,
+        samples=a.samples,
+        edits=tuple(a.edit),
+        seed=a.seed,
+        task=a.task,
+    )
+    if opts.samples < 1:
+        raise ValueError(f"--samples {opts.samples}: must be >= 1")
+    recipe = recipe_of(a.run)
+    if opts.task == "verify":
+        _need_embedder(a.run, recipe.name, "--task verify")
+    print(dumps(recipe.predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), opts)))
+    return 0
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    from thzface.recipes import recipe_of
+
+    recipe = recipe_of(a.run)
+    backend = {}
+    if a.backend != "torch":  # the embedders' verify takes a backend; twin's and the others' do not
+        _need_embedder(a.run, recipe.name, f"--backend {a.backend}")
+        backend["backend"] = a.backend
+    print(dumps(recipe.verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold, **backend)))
+    return 0
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from thzface.export.onnx import export_onnx
+    from thzface.recipes import recipe_of
+
+    models = (recipe_of(a.run).model,)
+    print(dumps(export_onnx(Path(a.run), models, Path(a.out) if a.out else None, check=a.check, task=a.task)))
+    return 0
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    from thzface.serve import serve
+
+    given = {k: v for k, v in (("batch", a.batch), ("threads", a.threads)) if v is not None}  # else serve's defaults
+    serve(Path(a.run), host=a.host, port=a.port, backend=a.backend, **given)
+    return 0
