@@ -22,6 +22,10 @@ def test_variant_arms_run_on_request_only_with_their_overrides():
     lean = ["model.stem_stride=2", "model.channels_last=true"]
     assert arms["lean-s2"] == ("mtl-default", None, lean)
     assert arms["lean-s2-pretrained"] == ("mtl-default", "runs/pre", B.FINETUNE + lean)
+    assert B.overrides({"decoder_widths": (48, 32), "rdb_layers": 3}) == [
+        "model.decoder_widths=[48, 32]",
+        "model.rdb_layers=3",
+    ]  # tuples become YAML lists the config loader reads back
 
 
 def test_spread_is_mean_and_std_over_seeds_skipping_missing():

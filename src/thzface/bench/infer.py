@@ -32,7 +32,7 @@ from thzface.models.profile import count_parameters
 PRESETS: tuple[str, ...] = ("default", "paper")
 BATCHES: tuple[int, ...] = (1, 64)
 ROUNDS = 3  # passes over all models; each rate keeps its best window
-VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders: overrides of the default preset's model config
+VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders / decoders: overrides of the default preset's model config
     "default-cl": {"channels_last": True},
     "lean-w16": {"stem_width": 16, "widths": (16, 32, 64, 128), "channels_last": True},
     "lean-s2": {"stem_stride": 2, "channels_last": True},
@@ -45,6 +45,7 @@ VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders: overrides of the defau
         "decoder_widths": (48, 32, 24, 16),
         "rdb_layers": 3,
     },  # fmt: skip
+    "dec-small": {"decoder_reduce": 64, "decoder_widths": (48, 32, 24, 16), "rdb_layers": 3},  # default encoder
 }
 RATES: tuple[str, ...] = (
     *(f"embed_img_per_s_batch{b}" for b in BATCHES),

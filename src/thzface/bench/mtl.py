@@ -4,23 +4,31 @@ Every arm runs every seed (``--seeds``); the table shows mean ± std over seeds.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from thzface.bench import format_table
+from thzface.bench.infer import VARIANTS as MODEL_VARIANTS
 from thzface.engine.checkpoint import pretrained_names
 from thzface.engine.infer import throughput
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
 from thzface.recipes import MTL, find_config, get_recipe, load_config, load_run
 
+
+def overrides(model: dict) -> list[str]:
+    """``model.KEY=VALUE`` command-line overrides of a model-config dict (tuples as YAML lists)."""
+    return [f"model.{k}={json.dumps(list(v) if isinstance(v, tuple) else v)}" for k, v in model.items()]
+
+
 PRESETS = ("default", "paper")
 PRETRAINED = "pretrained:mtl-default"  # the fine-tuned arm's initialisation (shipped weights)
 FINETUNE = ["train.lr=0.0005"]  # the fine-tuned arm: mtl-default at a quarter of its learning rate
-# encoder variants of mtl-default, as arms on request (``--arms lean-s2,lean-s2-pretrained``): stem stride 2 and a
-# channels-last layout (a quarter of the embedding FLOPs; issue #17's quality-vs-throughput table)
-VARIANTS = {"lean-s2": ["model.stem_stride=2", "model.channels_last=true"]}
+# the model variants of `bench infer` (:data:`thzface.bench.infer.VARIANTS`), as arms on request (``--arms
+# lean-s2,lean-s2-pretrained``): the quality half of issue #17's quality-vs-throughput table
+VARIANTS = {name: overrides(kw) for name, kw in MODEL_VARIANTS.items()}
 DEFAULT_ARMS = ("default", "paper", "default-pretrained")  # what runs without --arms
 KEYS = [
     "parameters",
