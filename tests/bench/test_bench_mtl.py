@@ -36,7 +36,7 @@ def test_spread_is_mean_and_std_over_seeds_skipping_missing():
 
 
 def test_flatten_reads_the_deployed_operating_point():
-    v = {"eer": 0.3, "deployed": {"far": 0.1, "frr": 0.4, "accuracy": 0.75}}
+    v = {"eer": 0.3, "deployed": {"far": 0.1, "frr": 0.4, "accuracy": 0.75}, "by_posture": {"cross": {"eer": 0.35}}}
     prot = {"verification": v, "baselines": {"pixel_verification": {"eer": 0.45}}}
     rec = {r: {"ssim": 0.5, "psnr": 20.0} for r in ("predicted", "oracle", "copy_input")}
     metrics = {
@@ -53,3 +53,4 @@ def test_flatten_reads_the_deployed_operating_point():
     row = B.flatten(metrics)
     assert row["idd_eer"] == 0.3 and row["idd_deployed_far"] == 0.1 and row["idd_deployed_frr"] == 0.4
     assert row["idd_pixel_eer"] == 0.45 and row["cs_eer"] is None and row["posture_acc"] == 0.9
+    assert row["idd_cross_posture_eer"] == 0.35 and row["idd_same_posture_eer"] is None  # no same-posture pairs

@@ -40,6 +40,8 @@ KEYS = [
     "idd_eer",
     "idd_roc_auc",
     "idd_tar@far=0.01",
+    "idd_same_posture_eer",
+    "idd_cross_posture_eer",
     "idd_pixel_eer",
     "idd_deployed_far",
     "idd_deployed_frr",
@@ -53,6 +55,8 @@ KEYS = [
     "copy_ssim",
     "ssim_clean",
     "copy_ssim_clean",
+    "head_ssim_clean",
+    "copy_head_ssim_clean",
     "concealed_ssim",
     "silhouette_identity",
 ]
@@ -68,6 +72,8 @@ def flatten(metrics: dict) -> dict:
             out[f"{short}_{k}"] = v.get(k)
         for k in ("far", "frr", "accuracy"):
             out[f"{short}_deployed_{k}"] = v.get("deployed", {}).get(k)
+        for k in ("same", "cross"):
+            out[f"{short}_{k}_posture_eer"] = v.get("by_posture", {}).get(k, {}).get("eer")
     out["idd_pixel_eer"] = p.get("identity-disjoint", {}).get("baselines", {}).get("pixel_verification", {}).get("eer")
     a = p["all"]
     out.update(
@@ -79,6 +85,8 @@ def flatten(metrics: dict) -> dict:
         copy_ssim=a["reconstruction"]["copy_input"]["ssim"],
         ssim_clean=a["reconstruction"]["predicted"].get("clean_ssim"),
         copy_ssim_clean=a["reconstruction"]["copy_input"].get("clean_ssim"),
+        head_ssim_clean=a["reconstruction"]["predicted"].get("clean_head_ssim"),
+        copy_head_ssim_clean=a["reconstruction"]["copy_input"].get("clean_head_ssim"),
         concealed_ssim=a["reconstruction"]["predicted"].get("concealed_ssim"),
         silhouette_identity=a["separability"]["silhouette_identity"],
     )
