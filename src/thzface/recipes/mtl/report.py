@@ -101,7 +101,7 @@ def write_mtl_report(
         rows = {f"{g}-posture pairs": d for g, d in p["verification"].get("by_posture", {}).items()}
         rows.update({f"{g}-posture pairs, raw pixels": d for g, d in pixel.items()})
         if rows:
-            sec.append("<h4>Same vs cross posture (oracle EER of each group)</h4>" + table(rows, "pairs"))
+            sec.append("<h4>Same vs cross posture (oracle EER of each group)</h4>" + table(rows, "group"))
         scored = f"decoder outputs of the {p['rows']} concealed scans"
         sec.append("<h3>Reconstruction</h3>" + reconstruction_table(p["reconstruction"], "routing", scored))
         sec.append(
