@@ -22,6 +22,8 @@ def test_variant_arms_run_on_request_only_with_their_overrides():
     lean = ["model.stem_stride=2", "model.channels_last=true"]
     assert arms["lean-s2"] == ("mtl-default", None, lean)
     assert arms["lean-s2-pretrained"] == ("mtl-default", "runs/pre", B.FINETUNE + lean)
+    own = B.arms(only="lean-s2-pretrained,dec-small-pretrained")  # no --init-from: the variant's own shipped weights
+    assert own["lean-s2-pretrained"][1] == "pretrained:mtl-lean-s2" and own["dec-small-pretrained"][1] == B.PRETRAINED
     assert B.overrides({"decoder_widths": (48, 32), "rdb_layers": 3}) == [
         "model.decoder_widths=[48, 32]",
         "model.rdb_layers=3",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from thzface.engine.checkpoint import PRETRAINED_DIR, pretrained_names, read_metadata
 from thzface.engine.train import init_from
 from thzface.recipes import find_config, load_config
@@ -17,3 +19,17 @@ def test_mtl_default_weights_are_shipped_small_and_fit_the_default_model():
     task = build_task(load_config(find_config("mtl-default")))
     copied = init_from(task, "pretrained:mtl-default")
     assert copied["copied"] == copied["of"] and copied["skipped"] == []  # every tensor of the default model
+
+
+def test_lean_weights_fit_the_lean_preset_which_is_default_with_a_stride_2_stem():
+    assert "mtl-lean-s2" in pretrained_names()
+    path = PRETRAINED_DIR / "mtl-lean-s2.safetensors"
+    assert path.stat().st_size <= 10 * 2**20
+    meta = read_metadata(path)
+    assert meta["config"]["model"]["stem_stride"] == 2 and meta["config"]["preset"] == "pretrain"
+    lean, default = load_config(find_config("mtl-lean-s2")), load_config(find_config("mtl-default"))
+    assert (lean.model.stem_stride, lean.model.channels_last) == (2, True)
+    assert replace(lean.model, stem_stride=1, channels_last=False) == default.model  # nothing else differs
+    assert (lean.train, lean.loss, lean.data, lean.aug) == (default.train, default.loss, default.data, default.aug)
+    copied = init_from(build_task(lean), "pretrained:mtl-lean-s2")
+    assert copied["copied"] == copied["of"] and copied["skipped"] == []

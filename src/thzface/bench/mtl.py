@@ -126,12 +126,16 @@ def train_and_eval(
 def arms(init: str | None = None, only: str | None = None) -> dict[str, tuple[str, str | None, list[str]]]:
     """Arm name → (config preset, initialisation, overrides): the presets and the :data:`VARIANTS` from scratch,
     and ``default-pretrained`` / ``<variant>-pretrained`` fine-tuned from ``init`` (default: the shipped weights,
-    when the package has them); ``only``: comma-separated arm names (default: :data:`DEFAULT_ARMS`)."""
+    ``pretrained:mtl-<variant>`` for a variant that has its own); ``only``: comma-separated arm names (default:
+    :data:`DEFAULT_ARMS`)."""
     out: dict[str, tuple[str, str | None, list[str]]] = {p: (f"mtl-{p}", None, []) for p in PRESETS}
     out.update({v: ("mtl-default", None, o) for v, o in VARIANTS.items()})
     if init or pretrained_names():
         out["default-pretrained"] = ("mtl-default", init or PRETRAINED, FINETUNE)
-        out.update({f"{v}-pretrained": ("mtl-default", init or PRETRAINED, FINETUNE + o) for v, o in VARIANTS.items()})
+        shipped = set(pretrained_names())
+        for v, o in VARIANTS.items():  # a variant's own shipped weights (pretrained:mtl-<variant>) when there are some
+            own = f"pretrained:mtl-{v}" if f"mtl-{v}" in shipped else PRETRAINED
+            out[f"{v}-pretrained"] = ("mtl-default", init or own, FINETUNE + o)
     names = only.split(",") if only else [a for a in DEFAULT_ARMS if a in out]
     unknown = sorted(set(names) - set(out))
     if unknown:
