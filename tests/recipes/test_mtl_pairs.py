@@ -23,7 +23,8 @@ def test_pairs_skip_only_the_probes_own_counterpart() -> None:
     # 9 probe × gallery pairs minus the three own counterparts (0,0), (1,1), (2,2)
     assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)]
     assert same.tolist() == [False, True, False, False, True, False]  # postures 0,1,0
-    scores, labels = cross_pairs(C, np.arange(3))
+    scores, labels, same_posture = cross_pairs(C, np.arange(3))
+    assert same_posture.tolist() == same.tolist()  # the flags of the same pairs
     assert labels.tolist() == [1, 0, 1, 0, 0, 0]  # A–A genuine, anything with B impostor
     assert np.allclose(scores, [1.0, 0.0, 0.6, 1.0, 0.6 * 0.8 + 0.8 * 0.6, 0.6])  # ea[i] · ep[j]
 

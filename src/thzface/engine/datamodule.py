@@ -16,6 +16,7 @@ written to ``RUN/split.json`` by the trainer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
 from thzface.data.sampler import PKSampler
 from thzface.data.split import read_twins
+
+log = logging.getLogger(__name__)
 
 
 def pk_shape(cfg: Config) -> tuple[int, int]:
@@ -175,7 +178,7 @@ class JointDataModule(L.LightningDataModule):
         def epoch() -> int:  # from optimizer steps: Lightning's epoch counter may run one ahead after a resume
             return trainer.global_step // n if trainer is not None else 0
 
-        return PKJointBatches(
+        batches = PKJointBatches(
             self.bank,
             self.p,
             self.k,
@@ -186,6 +189,12 @@ class JointDataModule(L.LightningDataModule):
             epoch_source=epoch,
             group=t.pk_group,
         )
+        if batches.skipped:
+            log.warning(
+                "train.pk_group=%s: %d of %d training captures are in groups of fewer than K=%d and are never drawn",
+                t.pk_group, batches.skipped, len(self.bank), self.k,
+            )  # fmt: skip
+        return batches
 
     def val_dataloader(self) -> BankPass:
         return BankPass(self.val_bank, max(self.cfg.train.batch_size, 64))

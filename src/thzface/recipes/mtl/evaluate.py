@@ -87,8 +87,7 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
 def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | None = None) -> dict:
     """Pair metrics of the subset ``idx``: oracle EER, AUC, TAR@FAR, k-fold accuracies and, given the run's
     deployed ``threshold``, TAR/FAR/accuracy at it (``deployed``)."""
-    scores, labels = cross_pairs(c, idx)
-    same_posture = probe_gallery_pairs(c, idx)[2]
+    scores, labels, same_posture = cross_pairs(c, idx)
     if labels.all() or not labels.any():
         return {"error": "needs both genuine and impostor pairs", "pairs": int(len(labels))}
     eer, eer_thr = V.eer(scores, labels)

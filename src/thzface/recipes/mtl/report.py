@@ -26,12 +26,13 @@ def probe_gallery_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return i, j, same_post[keep]
 
 
-def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scores/labels of the probe (concealed) × gallery (unconcealed) pairs of :func:`probe_gallery_pairs`."""
-    i, j, _ = probe_gallery_pairs(c, idx)
+def cross_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores, labels and same-posture flags of the probe (concealed) × gallery (unconcealed) pairs of
+    :func:`probe_gallery_pairs`; each (M,)."""
+    i, j, same_posture = probe_gallery_pairs(c, idx)
     ea, ep = c["emb_a"][idx], c["emb_p"][idx]  # (n, D) each, L2-normalised
     ids = c["identity"][idx]
-    return np.einsum("md,md->m", ea[i], ep[j]), (ids[i] == ids[j]).astype(np.int64)  # (M,), (M,)
+    return np.einsum("md,md->m", ea[i], ep[j]), (ids[i] == ids[j]).astype(np.int64), same_posture  # (M,) each
 
 
 def tables(c: dict, idx: np.ndarray) -> dict:
@@ -86,7 +87,7 @@ def write_mtl_report(
     for name in metrics["protocols"]:
         if name == "all":
             continue
-        s, y = cross_pairs(c, np.flatnonzero(subsets[name]))
+        s, y, _ = cross_pairs(c, np.flatnonzero(subsets[name]))
         if 0 < y.sum() < len(y):
             fpr, tpr, _ = V.roc_curve(s, y)
             curves[name] = (fpr, tpr)
