@@ -6,6 +6,8 @@
 # On the day the config held batch 64 / K 2 / lr 5e-4; the overrides below are what ran. configs/mtl-pretrain.yaml now
 # holds arm A's values (with max_steps 2000 in place of the 156-s clock), so `thzface train mtl-pretrain --data P
 # --out R` is that recipe. Usage: OUT=dir [TOTAL=470] [WORKERS=16] bash scripts/pretrain-gpu.sh
+# This is a tidied copy of the script that ran (same commands and overrides; that one also carried the kornia wheels
+# to the device, wrote its logs under $OUT for the device tool, and scored with an earlier copy of posture_pairs.py).
 set -eu
 START=$(date +%s)
 : "${OUT:?set OUT to a folder for logs and weights}"
