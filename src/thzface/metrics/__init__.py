@@ -7,6 +7,7 @@ cosine and nearest neighbour, copy-the-input, majority class).
 """
 
 from thzface.metrics.classification import accuracy, confusion_matrix, macro_f1, per_class_accuracy
+from thzface.metrics.pairs import PairScores, pair_scores
 from thzface.metrics.reconstruction import composite, l1, masked_l1, masked_psnr, masked_ssim, psnr, ssim
 from thzface.metrics.separability import diversity, frechet_distance, silhouette, silhouette_samples
 from thzface.metrics.ssim import gaussian_window, ssim_map
@@ -14,14 +15,12 @@ from thzface.metrics.summary import summarize
 from thzface.metrics.verification import (
     KFoldResult,
     OperatingPoint,
-    PairScores,
     ThresholdMetrics,
     at_threshold,
     best_threshold,
     det_curve,
     eer,
     kfold_accuracy,
-    pair_scores,
     roc_auc,
     roc_curve,
     tar_at_far,
