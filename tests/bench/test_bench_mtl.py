@@ -19,7 +19,7 @@ def test_arms_add_the_fine_tune_from_a_given_run_and_filter():
 def test_variant_arms_run_on_request_only_with_their_overrides():
     assert list(B.arms(init="runs/pre")) == ["default", "paper", "default-pretrained"]  # the default set
     arms = B.arms(init="runs/pre", only="lean-s2,lean-s2-pretrained")
-    lean = ["model.stem_stride=2", "model.channels_last=true"]
+    lean = ["model.stem_stride=2", "model.channels_last=true", "model.flip_test=false"]  # = the mtl-lean-s2 preset
     assert arms["lean-s2"] == ("mtl-default", None, lean)
     assert arms["lean-s2-pretrained"] == ("mtl-default", "runs/pre", B.FINETUNE + lean)
     own = B.arms(only="lean-s2-pretrained,dec-small-pretrained")  # no --init-from: the variant's own shipped weights
@@ -28,6 +28,15 @@ def test_variant_arms_run_on_request_only_with_their_overrides():
         "model.decoder_widths=[48, 32]",
         "model.rdb_layers=3",
     ]  # tuples become YAML lists the config loader reads back
+
+
+def test_an_arm_takes_a_training_recipe_change_as_arm_plus_name():
+    arms = B.arms(init="runs/pre", only="default-pretrained,default-pretrained+mirror,default+single-view")
+    assert arms["default-pretrained+mirror"] == ("mtl-default", "runs/pre", B.FINETUNE + ["aug.mirror=0.5"])
+    assert arms["default+single-view"] == ("mtl-default", None, ["model.flip_test=false"])
+    assert arms["default-pretrained"] == ("mtl-default", "runs/pre", B.FINETUNE)  # the base arm is unchanged
+    with pytest.raises(ValueError, match=r"unknown arms \['default\+nope'\]"):
+        B.arms(only="default+nope")
 
 
 def test_spread_is_mean_and_std_over_seeds_skipping_missing():

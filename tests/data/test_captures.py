@@ -11,7 +11,7 @@ import torch
 from thzface.data.augment import build_augment
 from thzface.data.captures import CaptureBank, PKJointBatches, aux_region, capture_labels, clean_folder
 from thzface.data.io import load_image, save_png_atomic
-from thzface.data.naming import format_name
+from thzface.data.naming import MIRRORED_POSTURE, format_name
 
 IDS = ("ida", "idb", "idc", "idd")
 
@@ -119,6 +119,29 @@ def test_each_image_is_augmented_independently(bank: CaptureBank) -> None:
     g = torch.Generator().manual_seed(0)
     out = bank.batch(same, build_augment("medium"), g)["thz"]  # (4, 1, 16, 16)
     assert all(not torch.equal(out[0], out[j]) for j in range(1, 4))
+
+
+def test_mirrored_captures_flip_input_and_targets_and_swap_left_and_right(bank: CaptureBank) -> None:
+    assert MIRRORED_POSTURE == (0, 2, 1, 3, 4)  # front, left→right, right→left, up, down
+    index = torch.arange(8)  # postures 0, 0, 1, 1, ... (front, left)
+    plain = bank.batch(index)
+    always = bank.batch(index, build_augment("none", mirror=1.0), torch.Generator().manual_seed(0))
+    for key in ("thz", "target", "clean"):
+        assert torch.equal(always[key], plain[key].flip(-1))
+    assert always["posture"].tolist() == [0, 0, 2, 2] * 2 and torch.equal(always["identity"], plain["identity"])
+    # mirroring is drawn after the other augmentation: its draws, and so its images, are unchanged
+    g0, g1 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    base = bank.batch(index, build_augment("medium", paired=True), g0)
+    mirrored = bank.batch(index, build_augment("medium", paired=True, mirror=1.0), g1)
+    for key in ("thz", "target"):
+        assert torch.equal(mirrored[key], base[key].flip(-1))
+    some = bank.batch(index, build_augment("none", mirror=0.5), torch.Generator().manual_seed(1))
+    flipped = torch.tensor([torch.equal(some["thz"][i], plain["thz"][i].flip(-1)) for i in range(8)])
+    assert 0 < flipped.sum() < 8
+    want = [2 if f and p == 1 else p for f, p in zip(flipped.tolist(), plain["posture"].tolist(), strict=True)]
+    assert some["posture"].tolist() == want
+    with pytest.raises(ValueError, match="mirror"):
+        build_augment("none", mirror=1.5)
 
 
 def test_pk_errors_say_what_to_set(bank: CaptureBank) -> None:

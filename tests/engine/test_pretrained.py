@@ -21,15 +21,15 @@ def test_mtl_default_weights_are_shipped_small_and_fit_the_default_model():
     assert copied["copied"] == copied["of"] and copied["skipped"] == []  # every tensor of the default model
 
 
-def test_lean_weights_fit_the_lean_preset_which_is_default_with_a_stride_2_stem():
+def test_lean_weights_fit_the_lean_preset_which_is_default_with_a_stride_2_stem_and_one_view():
     assert "mtl-lean-s2" in pretrained_names()
     path = PRETRAINED_DIR / "mtl-lean-s2.safetensors"
     assert path.stat().st_size <= 10 * 2**20
     meta = read_metadata(path)
     assert meta["config"]["model"]["stem_stride"] == 2 and meta["config"]["preset"] == "pretrain"
     lean, default = load_config(find_config("mtl-lean-s2")), load_config(find_config("mtl-default"))
-    assert (lean.model.stem_stride, lean.model.channels_last) == (2, True)
-    assert replace(lean.model, stem_stride=1, channels_last=False) == default.model  # nothing else differs
+    assert (lean.model.stem_stride, lean.model.channels_last, lean.model.flip_test) == (2, True, False)
+    assert replace(lean.model, stem_stride=1, channels_last=False, flip_test=True) == default.model  # nothing else
     assert (lean.train, lean.loss, lean.data, lean.aug) == (default.train, default.loss, default.data, default.aug)
     copied = init_from(build_task(lean), "pretrained:mtl-lean-s2")
     assert copied["copied"] == copied["of"] and copied["skipped"] == []

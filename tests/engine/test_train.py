@@ -101,3 +101,14 @@ def test_run_errors(repo, tiny_data, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"garbage")
     with pytest.raises(RunError, match="not a readable safetensors file"):
         load_run(tmp_path / "bad.safetensors")
+
+
+def test_validation_every_n_steps_counts_steps_across_epochs(repo, tiny_data, tmp_path):
+    import csv
+
+    run = tmp_path / "run"
+    fit(tiny_cfg(repo, "train.max_steps=10", "train.max_epochs=100", "train.val_every=4"), tiny_data, run)
+    rows = list(csv.DictReader(open(run / "logs" / "metrics.csv")))
+    validated = [(int(r["epoch"]), int(r["step"])) for r in rows if r.get("val/eer")]
+    assert [s for _, s in validated] == [3, 7]  # after steps 4 and 8 (logged at the 0-based step)
+    assert validated[-1][0] > validated[0][0]  # epochs shorter than 4 steps: the count ran across them

@@ -112,10 +112,31 @@ def test_oracle_route_differs_from_predicted_when_labels_differ() -> None:
 
 
 @pytest.mark.parametrize("decoder", DECODERS)
-def test_embed_equals_the_forward_embedding_exactly(decoder: str) -> None:
-    model, batch = build(decoder).eval(), tiny_batch(4)
+def test_embed_without_flip_test_equals_the_forward_embedding_exactly(decoder: str) -> None:
+    model, batch = build(decoder, flip_test=False).eval(), tiny_batch(4)
     with torch.no_grad():
         assert torch.equal(model.embed(batch["x"]), model(batch["x"]).embedding)
+        assert torch.equal(model.infer(batch["x"]).embedding, model(batch["x"]).embedding)
+
+
+def test_flip_test_embedding_is_the_normalised_sum_of_both_views_and_mirror_invariant() -> None:
+    model, x = build("film", flip_test=True).eval(), tiny_batch(4)["x"]
+    with torch.no_grad():
+        one, mirror = model(x).embedding, model(x.flip(-1)).embedding  # (4, D) single views
+        fused = model.embed(x)
+        want = (one + mirror) / (one + mirror).norm(dim=1, keepdim=True)
+        assert torch.allclose(fused, want, atol=1e-5)
+        assert not torch.allclose(fused, one, atol=1e-3)  # the flip test changes the embedding
+        assert torch.allclose(model.embed(x.flip(-1)), fused, atol=1e-5)  # a mirror image embeds the same
+        out, plain = model.infer(x), model(x)  # one encoder pass over the scans and their mirrors
+        assert torch.allclose(out.embedding, fused, atol=1e-6)
+        assert torch.allclose(out.posture_logits, plain.posture_logits, atol=1e-5)  # only the embedding differs
+        assert torch.allclose(out.reconstruction, plain.reconstruction, atol=1e-5)
+
+
+def test_flip_test_is_on_by_default_and_off_in_the_paper_replica() -> None:
+    assert MtlModelConfig().flip_test and mtl_preset("default").flip_test
+    assert not mtl_preset("paper").flip_test
 
 
 @pytest.mark.parametrize("decoder", DECODERS)

@@ -30,6 +30,11 @@ FINETUNE = ["train.lr=0.0005"]  # the fine-tuned arm: mtl-default at a quarter o
 # lean-s2,lean-s2-pretrained``): the quality half of issue #17's quality-vs-throughput table
 VARIANTS = {name: overrides(kw) for name, kw in MODEL_VARIANTS.items()}
 DEFAULT_ARMS = ("default", "paper", "default-pretrained")  # what runs without --arms
+# training-recipe changes any arm takes on request as ``ARM+NAME`` (``--arms default-pretrained+mirror``)
+RECIPE_VARIANTS = {
+    "mirror": ["aug.mirror=0.5"],  # mirrored captures in the joint batches (posture left <-> right)
+    "single-view": ["model.flip_test=false"],  # the embedding of the scan alone (no flip test)
+}
 KEYS = [
     "parameters",
     "flops_per_sample",
@@ -126,8 +131,8 @@ def train_and_eval(
 def arms(init: str | None = None, only: str | None = None) -> dict[str, tuple[str, str | None, list[str]]]:
     """Arm name → (config preset, initialisation, overrides): the presets and the :data:`VARIANTS` from scratch,
     and ``default-pretrained`` / ``<variant>-pretrained`` fine-tuned from ``init`` (default: the shipped weights,
-    ``pretrained:mtl-<variant>`` for a variant that has its own); ``only``: comma-separated arm names (default:
-    :data:`DEFAULT_ARMS`)."""
+    ``pretrained:mtl-<variant>`` for a variant that has its own), each also as ``ARM+NAME`` with the overrides of
+    :data:`RECIPE_VARIANTS`; ``only``: comma-separated arm names (default: :data:`DEFAULT_ARMS`)."""
     out: dict[str, tuple[str, str | None, list[str]]] = {p: (f"mtl-{p}", None, []) for p in PRESETS}
     out.update({v: ("mtl-default", None, o) for v, o in VARIANTS.items()})
     if init or pretrained_names():
@@ -137,9 +142,15 @@ def arms(init: str | None = None, only: str | None = None) -> dict[str, tuple[st
             own = f"pretrained:mtl-{v}" if f"mtl-{v}" in shipped else PRETRAINED
             out[f"{v}-pretrained"] = ("mtl-default", init or own, FINETUNE + o)
     names = only.split(",") if only else [a for a in DEFAULT_ARMS if a in out]
+    for name in names:  # ARM+VARIANT: an arm with a training-recipe change of RECIPE_VARIANTS
+        base, _, variant = name.partition("+")
+        if variant and base in out and variant in RECIPE_VARIANTS:
+            preset, start, extra = out[base]
+            out[name] = (preset, start, extra + RECIPE_VARIANTS[variant])
     unknown = sorted(set(names) - set(out))
     if unknown:
-        raise ValueError(f"--arms: unknown arms {unknown}; available: {', '.join(out)}")
+        more = ", ".join(f"ARM+{v}" for v in RECIPE_VARIANTS)
+        raise ValueError(f"--arms: unknown arms {unknown}; available: {', '.join(out)}, {more}")
     return {k: out[k] for k in names}
 
 

@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--arms",
         default=None,
-        help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained])",
+        help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained]; "
+        "ARM+mirror, ARM+single-view: an arm with that training change)",
     )
     b.set_defaults(fn=train.cmd_bench)
 

@@ -100,15 +100,24 @@ def _bands(start: torch.Tensor, width: torch.Tensor, active: torch.Tensor, lengt
 class Augment:
     """Seeded THz augmentation for one profile; call with a (B, C, H, W) batch and a ``torch.Generator``."""
 
-    def __init__(self, profile: AugProfile, p: float = 1.0, paired: bool = False) -> None:
+    def __init__(self, profile: AugProfile, p: float = 1.0, paired: bool = False, mirror: float = 0.0) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"aug p={p}: must lie in [0, 1]")
+        if not 0.0 <= mirror <= 1.0:
+            raise ValueError(f"aug mirror={mirror}: must lie in [0, 1]")
         self.profile = profile
         self.p = p
         self.paired = paired  # datasets warp the reconstruction target with the input (see with_targets)
+        self.mirror = mirror  # probability of a left-right mirror (callers swap the posture label: mirror_rows)
 
     def __repr__(self) -> str:
-        return f"Augment({self.profile.name!r}, p={self.p}, paired={self.paired})"
+        return f"Augment({self.profile.name!r}, p={self.p}, paired={self.paired}, mirror={self.mirror})"
+
+    def mirror_rows(self, b: int, generator: torch.Generator) -> torch.Tensor | None:
+        """(B,) bool: the rows to mirror left-right, each with probability ``mirror``; None when mirroring is off
+        (then nothing is drawn, so every other draw is what it was without it). Drawn after :meth:`with_targets`;
+        the caller mirrors input and targets (:func:`mirror`) and maps the posture label (``MIRRORED_POSTURE``)."""
+        return None if self.mirror == 0.0 else torch.rand(b, generator=generator) < self.mirror
 
     def _px(self, v: float, size: int) -> int:
         return max(1, round(v * size / REFERENCE_SIZE))
@@ -211,17 +220,22 @@ class Augment:
         return torch.where(apply, y, x), warped  # (B, C, H, W), [(B, C', H, W)]
 
 
+def mirror(x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, C, H, W) with the rows flagged in ``rows`` (B,) bool mirrored left-right."""
+    return torch.where(rows.to(x.device).view(-1, 1, 1, 1), x.flip(-1), x)  # (B, C, H, W)
+
+
 def _warp(x: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
     """One bilinear warp of (B, C, H, W) by pixel matrices (B, 3, 3), zero padding."""
     h, w = x.shape[2:]
     return warp_affine(x, mat[:, :2], (h, w), padding_mode="zeros", align_corners=True)  # (B, C, H, W)
 
 
-def build_augment(profile: str, p: float = 1.0, paired: bool = False) -> Augment:
+def build_augment(profile: str, p: float = 1.0, paired: bool = False, mirror: float = 0.0) -> Augment:
     """The augmentation for a profile name (``none`` is the identity); ValueError on unknown names."""
     if profile not in PROFILES:
         raise ValueError(f"aug profile {profile!r}: expected one of {sorted(PROFILES)}")
-    return Augment(PROFILES[profile], p, paired)
+    return Augment(PROFILES[profile], p, paired, mirror)
 
 
 def photometric_augment(profile: str, p: float = 1.0) -> Augment:

@@ -25,14 +25,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thzface.data.augment import Augment
+from thzface.data.augment import Augment, mirror
 from thzface.data.csv import TripletRow
 from thzface.data.datasets import load_aux_mask, sample_seed
 from thzface.data.io import center_square, load_image, resize_bicubic
-from thzface.data.naming import parse_name
+from thzface.data.naming import MIRRORED_POSTURE, parse_name
 from thzface.data.sampler import PKSampler
 
 CleanReader = Callable[[str], np.ndarray | None]  # concealed file name → (S, S) or (1, S, S) in [0, 1], or None
+MIRRORED = torch.tensor(MIRRORED_POSTURE)  # posture label → the label of its mirror image
 RegionReader = Callable[[str, int], torch.Tensor | None]  # (concealed name, size) → (1, S, S) 0/1 mask, or None
 
 
@@ -167,6 +168,8 @@ class CaptureBank:
 
         Keys: ``thz``, ``target`` (and ``clean``) (B, 1, S, S) float32; ``region`` (B, 1, S, S) bool when the
         bank has one (not warped: evaluation only); ``has_clean``, ``identity``, ``posture``, ``index`` (B,).
+        A capture the augmentation mirrors (``Augment.mirror``) has its input and targets mirrored and the
+        mirrored posture label (left <-> right).
         """
         x = self.thz[index].float() / 255.0  # (B, 1, S, S)
         targets = [self.target[index].float() / 255.0]  # [(B, 1, S, S)]
@@ -179,12 +182,17 @@ class CaptureBank:
                 x, targets = augment.with_targets(x, targets, generator)
             else:
                 x = augment(x, generator)  # (B, 1, S, S) per-image draws
+        posture = self.posture[index]  # (B,)
+        flip = None if augment is None else augment.mirror_rows(len(index), generator)  # type: ignore[arg-type]
+        if flip is not None:  # a mirrored capture: the same person, the mirrored posture
+            x, targets = mirror(x, flip), [mirror(t, flip) for t in targets]
+            posture = torch.where(flip, MIRRORED[posture], posture)  # (B,)
         out = {
             "thz": x,
             "target": targets[0],
             "has_clean": self.has_clean[index],  # (B,)
             "identity": self.identity[index],  # (B,)
-            "posture": self.posture[index],  # (B,)
+            "posture": posture,  # (B,)
             "index": index,  # (B,) capture index into the bank
         }
         if self.clean is not None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 POSTURES: tuple[str, ...] = ("front", "left", "right", "up", "down")  # index = 0-based label
 NUM_POSTURES = len(POSTURES)
+_MIRROR = {"left": "right", "right": "left"}
+MIRRORED_POSTURE: tuple[int, ...] = tuple(POSTURES.index(_MIRROR.get(p, p)) for p in POSTURES)  # label of the mirror
 IMAGE_SUFFIX = ".png"
 
 _TOKEN = re.compile(r"^[A-Za-z0-9-]+$")

@@ -114,6 +114,14 @@ def read_metadata(path: str | Path) -> dict:
     }
 
 
+def recorded_config(data: dict, spec: ModelSpec) -> dict:
+    """A run's recorded config with the keys it lacks set to what it ran with: the model config's
+    ``RECORDED_BEFORE`` (a behaviour added later with another default must not change an older run)."""
+    before = getattr(spec.model_config, "RECORDED_BEFORE", {})
+    model = data.get("model") or {}
+    return {**data, "model": {**before, **model}} if before else data
+
+
 def load_run(
     run: str | Path,
     models: ModelSpec | tuple[ModelSpec, ...],
@@ -133,7 +141,7 @@ def load_run(
     if spec is None:
         names = " or ".join(repr(m.name) for m in allowed)
         raise RunError(f"{path}: weights of recipe {meta['recipe']!r}, expected {names}")
-    cfg = spec.config(meta["config"], where=str(path))
+    cfg = spec.config(recorded_config(meta["config"], spec), where=str(path))
     model = spec.build_model(cfg)
     if expect is not None and not isinstance(model, expect):
         raise RunError(

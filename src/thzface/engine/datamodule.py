@@ -114,6 +114,9 @@ class TripletDataModule(L.LightningDataModule):
     def __init__(self, cfg: Config, root: Path):
         super().__init__()
         self.cfg, self.root = cfg, Path(root)
+        mirror = getattr(cfg.aug, "mirror", 0.0)  # mtl's aug section has it; triplet rows keep their labels
+        if mirror:
+            raise ValueError(f"aug.mirror={mirror}: mirrored captures need train.sampler=joint")
         min_train = pk_shape(cfg)[0] if cfg.train.sampler == "pk" else 2
         self.split, self.train_rows, self.val_rows = split_train_rows(cfg, self.root, min_train)
         self.identities = identity_list(self.train_rows, self.val_rows)
@@ -182,7 +185,7 @@ class JointDataModule(L.LightningDataModule):
             self.bank,
             self.p,
             self.k,
-            augment=build_augment(a.profile, a.p, a.paired),
+            augment=build_augment(a.profile, a.p, a.paired, getattr(a, "mirror", 0.0)),
             seed=t.seed,
             num_batches=n,
             rank=rank,

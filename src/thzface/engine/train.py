@@ -219,7 +219,7 @@ def fit(
         max_time=timedelta(seconds=t.max_time_s) if t.max_time_s > 0 else None,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
         val_check_interval=val_every,
-        check_val_every_n_epoch=1,
+        check_val_every_n_epoch=1 if t.val_every <= 1 else None,  # N steps: counted across (shorter) epochs
         num_sanity_val_steps=0,
         log_every_n_steps=t.log_every,
         callbacks=callbacks,

@@ -64,7 +64,7 @@ class DeployableHeads(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.model(x, route="predicted")
+        out = self.model.infer(x)  # type: ignore[operator]  # forward(route="predicted"), the deployed embedding
         probs = out.posture_logits.softmax(dim=1)  # (N, P)
         return out.embedding, probs, out.reconstruction  # (N, D), (N, P), (N, C, S, S)
 

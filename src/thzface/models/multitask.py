@@ -15,7 +15,7 @@ reconstruction decoder (see :meth:`MultiTaskModel.routing`):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +59,11 @@ class MtlModelConfig:
     rdb_layers: int = 5  # convs in the residual dense block (0: no block)
     gate_grad: bool = False  # soft routing: let the reconstruction loss train the posture head via the gate
     residual: bool = False  # reconstruction = sigmoid(logit(input) + decoder logits): starts as the input itself
+    flip_test: bool = True  # deployed embedding: the scan's + its mirror image's (flip test; MultiTaskModel.embed)
+
+    # What a recorded config (a run's weights metadata) that lacks a key was trained and thresholded with: runs saved
+    # before ``flip_test`` existed embed one view (:func:`thzface.engine.checkpoint.load_run` applies these).
+    RECORDED_BEFORE: ClassVar[dict[str, Any]] = {"flip_test": False}
 
     def __post_init__(self) -> None:
         self.widths, self.decoder_widths = tuple(self.widths), tuple(self.decoder_widths)
@@ -106,6 +111,7 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
             decoder_widths=(128, 64, 32, 16),
             rdb_growth=32,
             rdb_layers=5,
+            flip_test=False,
         ),
         "default": MtlModelConfig(residual=True),
         "tiny": MtlModelConfig(
@@ -195,8 +201,29 @@ class MultiTaskModel(nn.Module):
         return EncoderFeatures(skips=stages[:-1], bottleneck=stages[-1], latent=latent)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Verification embedding only (no decoder): (B, D), L2-normalised."""
-        return self.verification_head(self.encode(x).latent)  # (B, D)
+        """The verification embedding as deployed (no decoder): (B, D), L2-normalised. With ``cfg.flip_test`` the
+        re-normalised sum of the embeddings of ``x`` and of its left-right mirror image, in one batch (the flip test
+        of face recognition's evaluations: a symmetric face's identity does not change under the mirror, the
+        pose-dependent part of one view is averaged with its mirror's). Training losses read the single view
+        (``forward().embedding``); validation, evaluation, ``verify``, ``serve`` and the ONNX graphs read this."""
+        if not self.cfg.flip_test:
+            return self.verification_head(self.encode(x).latent)  # (B, D)
+        return self._flip_test(self.encode(torch.cat([x, x.flip(-1)])).latent, x.shape[0])
+
+    def _flip_test(self, latent: torch.Tensor, b: int) -> torch.Tensor:
+        """Embedding (B, D) from the latents (2B, F) of B views followed by their B mirror images."""
+        e = self.verification_head(latent)  # (2B, D)
+        return F.normalize(e[:b] + e[b:], dim=1)  # (B, D)
+
+    def infer(self, x: torch.Tensor) -> MultiTaskOutput:
+        """Inference on ``x``: ``forward(route="predicted")`` with the deployed embedding (:meth:`embed`); with the
+        flip test the scan and its mirror share one encoder pass, and posture and decoder read the scan's half."""
+        if not self.cfg.flip_test:
+            return self(x, route="predicted")
+        b = x.shape[0]
+        both = self.encode(torch.cat([x, x.flip(-1)]))  # views, then mirrors: (2B, ...)
+        feats = EncoderFeatures([s[:b] for s in both.skips], both.bottleneck[:b], both.latent[:b])
+        return self._heads(feats, x, None, "predicted", self._flip_test(both.latent, b))
 
     def routing(
         self, posture_logits: torch.Tensor, posture: torch.Tensor | None, route: str
@@ -239,10 +266,16 @@ class MultiTaskModel(nn.Module):
         self, x: torch.Tensor, posture: torch.Tensor | None = None, route: Route = "predicted"
     ) -> MultiTaskOutput:
         feats = self.encode(x)
+        return self._heads(feats, x, posture, route, self.verification_head(feats.latent))  # one view's embedding
+
+    def _heads(
+        self, feats: EncoderFeatures, x: torch.Tensor, posture: torch.Tensor | None, route: Route, emb: torch.Tensor
+    ) -> MultiTaskOutput:
+        """Posture, routing and reconstruction from ``feats`` of ``x``, beside the embedding ``emb`` (B, D)."""
         logits = self.posture_head(feats.latent)  # (B, P)
         weights, hard = self.routing(logits, posture, route)  # (B, P)
         return MultiTaskOutput(
-            embedding=self.verification_head(feats.latent),  # (B, D)
+            embedding=emb,  # (B, D)
             posture_logits=logits,
             reconstruction=self.reconstruct(feats, weights, hard, x),  # (B, C, H, W)
             latent=feats.latent,

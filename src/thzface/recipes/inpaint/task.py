@@ -18,6 +18,7 @@ import torch
 
 from thzface import losses as Ls
 from thzface.config import Config
+from thzface.data.augment import mirror
 from thzface.data.masks import MaskConfig, eval_mask, sample_mask
 from thzface.engine.task import Task
 from thzface.losses.inpaint import inpaint_l1
@@ -34,15 +35,15 @@ def flip_batch(image: torch.Tensor, batch: dict, flips: np.ndarray) -> tuple[tor
     """Mirror the flagged images (N,) left-right together with their region, garment and part boxes."""
     if not flips.any():
         return image, batch
-    f = torch.from_numpy(flips).to(image.device).view(-1, 1, 1, 1)  # (N, 1, 1, 1)
+    f = torch.from_numpy(flips)  # (N,) bool
     out = dict(batch)
     for key in ("region", "garment"):
-        out[key] = torch.where(f.to(batch[key].device), batch[key].flip(-1), batch[key])  # (N, 1, S, S)
+        out[key] = mirror(batch[key], f)  # (N, 1, S, S)
     size = image.shape[-1]
     boxes = batch["boxes"].clone()  # (N, K, 4)
     mirrored = torch.stack([size - boxes[..., 2], boxes[..., 1], size - boxes[..., 0], boxes[..., 3]], -1)
     out["boxes"] = torch.where(f.view(-1, 1, 1).to(boxes.device), mirrored, boxes)
-    return torch.where(f, image.flip(-1), image), out  # (N, C, S, S)
+    return mirror(image, f), out  # (N, C, S, S)
 
 
 class InpaintTask(Task):

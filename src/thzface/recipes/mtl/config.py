@@ -18,6 +18,7 @@ class AugConfig(C.AugConfig):
     profile: str = "scan"  # scan-like augmentation (ours)
     p: float = 0.5
     paired: bool = True
+    mirror: float = 0.0  # joint batches: probability of a left-right mirror of a capture (posture left <-> right)
 
 
 @dataclass

@@ -40,7 +40,6 @@ FARS = (1e-2, 1e-3)
 
 def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
     """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
-    from thzface.recipes.mtl.task import classify
 
     ds = TripletDataset(
         root,
@@ -53,12 +52,12 @@ def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletR
     model.eval()
 
     def step(b: dict) -> dict[str, torch.Tensor]:
-        pred = model(b["anchor"], route="predicted")
+        pred = model.infer(b["anchor"])  # the deployed embedding (MultiTaskModel.embed)
         oracle = model(b["anchor"], posture=b["posture"], route="oracle")
         return {
             "emb_a": pred.embedding,  # (n, D)
-            "emb_p": classify(model, b["positive"])[0],  # (n, D)
-            "emb_n": classify(model, b["negative"])[0],  # (n, D)
+            "emb_p": model.embed(b["positive"]),  # (n, D)
+            "emb_n": model.embed(b["negative"]),  # (n, D)
             "logits": pred.posture_logits,  # (n, P)
             "rec": pred.reconstruction,  # (n, C, S, S)
             "rec_oracle": oracle.reconstruction,  # (n, C, S, S)

@@ -94,7 +94,7 @@ class Predictor:
             from thzface.export.onnx import run_session
 
             return run_session(self.session("all"), x.numpy())
-        out = self.model(x, route="predicted")
+        out = self.model.infer(x)
         return {
             "embedding": out.embedding.numpy(),
             "posture_probs": out.posture_logits.softmax(1).numpy(),

@@ -154,11 +154,11 @@ class MtlTask(Task):
         joint = "thz" in batch
         x, gallery = (batch["thz"], batch["target"]) if joint else (batch["anchor"], batch["positive"])
         target = rec_target(batch, self.cfg.data.target) if joint else batch["target"]
-        out = self.model(x, route="predicted")
-        emb_p, _ = classify(self.model, gallery)
+        m = cast(MultiTaskModel, self.model)
+        out = m.infer(x)  # the deployed embedding (MultiTaskModel.embed): the threshold is fit on what verify reads
         return {
             "emb_a": out.embedding,
-            "emb_p": emb_p,
+            "emb_p": m.embed(gallery),
             "identity": batch["identity"],
             "posture": batch["posture"],
             "pred": out.posture_logits.argmax(1),
