@@ -38,9 +38,8 @@ from thzface.report import dumps
 FARS = (1e-2, 1e-3)
 
 
-def collect(model: torch.nn.Module, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
+def collect(model: MultiTaskModel, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
     """Run the model over the test rows; numpy arrays of embeddings, posture predictions, reconstructions."""
-
     ds = TripletDataset(
         root,
         rows,
