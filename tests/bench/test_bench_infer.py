@@ -19,12 +19,14 @@ def tiny(**kw) -> torch.nn.Module:
 
 
 def test_component_flops_split_sums_to_the_forward_and_embedding_is_encoder_plus_head() -> None:
-    model = tiny()
+    model = tiny(flip_test=False)
     f = infer.component_flops(model, 32)
     assert f["flops_total"] == flops_per_sample(model) == f["flops_encoder"] + f["flops_heads"] + f["flops_decoder"]
     assert "flops_other" not in f and f["flops_decoder"] > f["flops_heads"] > 0
     # tiny verification head: Linear(64→64) + Linear(64→32) = 2·(64·64 + 64·32) FLOPs per sample
     assert f["flops_embedding"] == f["flops_encoder"] + 2 * (64 * 64 + 64 * 32)
+    flip = infer.component_flops(tiny(flip_test=True), 32)  # the flip test embeds the scan and its mirror image
+    assert flip["flops_embedding"] == 2 * f["flops_embedding"] and flip["flops_total"] == f["flops_total"]
 
 
 def test_profile_models_rows_peaks_and_ratios() -> None:
