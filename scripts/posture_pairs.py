@@ -1,6 +1,7 @@
 """Zero-shot check of a run's embedding on a data folder's concealed scans: EER of same-posture and cross-posture
 pairs (every concealed scan against every other), for the scan's embedding alone and with the flip test
-(``model.flip_test``: the scan's and its mirror image's), beside raw pixels; then the run's validation curve.
+(``model.flip_test``: the scan's and its mirror image's), beside raw pixels; posture accuracy of the scan alone and
+averaged with its mirror image (left and right swapped; majority class beside it); then the run's validation curve.
 
     python scripts/posture_pairs.py RUN DATA_DIR [IDENTITY,IDENTITY,... | SPLIT.json]
 
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 
 from thzface.data.io import load_image
-from thzface.data.naming import parse_name
+from thzface.data.naming import MIRRORED_POSTURE, parse_name
 from thzface.engine.checkpoint import load_run
 from thzface.metrics.verification import eer, roc_auc, tar_at_far
 from thzface.recipes.mtl.task import MODEL
@@ -38,9 +39,20 @@ def embed(flip: bool) -> np.ndarray:
         return torch.cat([model.embed(x[i : i + 256]) for i in range(0, len(x), 256)]).numpy()  # (N, D)
 
 
+def posture_probs(images: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        chunks = [model.posture_head(model.encode(images[i : i + 256]).latent) for i in range(0, len(images), 256)]
+    return torch.cat(chunks).softmax(1)  # (N, P)
+
+
 e, ef = embed(False), embed(True)
 ident = np.array([n.identity for n in names])
 post = np.array([n.posture for n in names])
+p_one = posture_probs(x)  # (N, P)
+p_mirror = posture_probs(x.flip(-1))[:, list(MIRRORED_POSTURE)]  # (N, P) the mirror's, labels mapped back
+majority = np.bincount(post).max() / len(post)
+for label, p in (("scan alone", p_one), ("with mirror", p_one + p_mirror)):
+    print(f"posture {label:11s} accuracy {(p.argmax(1).numpy() == post).mean():.4f} (majority class {majority:.2f})")
 iu = np.triu_indices(len(e), 1)
 same_id, same_p = (ident[:, None] == ident[None])[iu], (post[:, None] == post[None])[iu]
 pix = x.flatten(1).numpy()

@@ -175,6 +175,7 @@ class CaptureBank:
         targets = [self.target[index].float() / 255.0]  # [(B, 1, S, S)]
         if self.clean is not None:
             targets.append(self.clean[index].float() / 255.0)  # (B, 1, S, S)
+        posture = self.posture[index]  # (B,)
         if augment is not None:
             if generator is None:
                 raise ValueError("CaptureBank.batch: augmentation needs a torch.Generator")
@@ -182,11 +183,10 @@ class CaptureBank:
                 x, targets = augment.with_targets(x, targets, generator)
             else:
                 x = augment(x, generator)  # (B, 1, S, S) per-image draws
-        posture = self.posture[index]  # (B,)
-        flip = None if augment is None else augment.mirror_rows(len(index), generator)  # type: ignore[arg-type]
-        if flip is not None:  # a mirrored capture: the same person, the mirrored posture
-            x, targets = mirror(x, flip), [mirror(t, flip) for t in targets]
-            posture = torch.where(flip, MIRRORED[posture], posture)  # (B,)
+            flip = augment.mirror_rows(len(index), generator)  # (B,) or None
+            if flip is not None:  # a mirrored capture: the same person, the mirrored posture
+                x, targets = mirror(x, flip), [mirror(t, flip) for t in targets]
+                posture = torch.where(flip, MIRRORED[posture], posture)  # (B,)
         out = {
             "thz": x,
             "target": targets[0],
