@@ -90,3 +90,27 @@ def test_curvature_spreads_the_lobe_at_constant_power():
     flat, curved = P.glint_lobe(th, 0.03), P.glint_lobe(th, 0.03, 0.1)
     assert curved.max() < flat.max()
     assert np.trapezoid(curved * np.abs(th), th) == pytest.approx(np.trapezoid(flat * np.abs(th), th), rel=0.02)
+
+
+def _fwhm(profile: np.ndarray, pitch: float) -> float:
+    """Full width at half maximum of a single-peaked 1-D profile, half-max crossings linearly interpolated."""
+    half = profile.max() / 2
+    above = np.flatnonzero(profile >= half)
+    i0, i1 = above[0], above[-1]
+    left = i0 - 1 + (half - profile[i0 - 1]) / (profile[i0] - profile[i0 - 1])
+    right = i1 + (profile[i1] - half) / (profile[i1] - profile[i1 + 1])
+    return float((right - left) * pitch)
+
+
+@pytest.mark.parametrize("fwhm_mm", [2.0, 5.0, 10.0])
+def test_point_target_renders_the_configured_psf_fwhm(fwhm_mm):
+    """A point target blurred by the beam of waist_from_fwhm(F) shows FWHM F (within 2 %), active and passive."""
+    from thzface.sim.thz import psf_blur
+
+    pitch, n = 0.1, 401
+    img = np.zeros((n, n))
+    img[n // 2, n // 2] = 1.0
+    w0 = P.waist_from_fwhm(fwhm_mm)
+    out = psf_blur(img, np.full((n, n), w0), pitch, 1)
+    assert _fwhm(out[n // 2], pitch) == pytest.approx(fwhm_mm, rel=0.02)
+    assert _fwhm(out[:, n // 2], pitch) == pytest.approx(fwhm_mm, rel=0.02)

@@ -131,7 +131,7 @@ def waist_from_fwhm(fwhm_mm: float) -> float:
     return fwhm_mm / TWO_WAY_FWHM_PER_W
 
 
-TWO_WAY_FWHM_PER_W = float(np.sqrt(2 * np.log(2)))  # exp(-4 rho^2 / w^2) has FWHM sqrt(2 ln 2) w = 0.83 w
+TWO_WAY_FWHM_PER_W = float(np.sqrt(np.log(2)))  # exp(-4 rho^2 / w^2) has FWHM sqrt(ln 2) w = 0.83 w
 
 
 def diffraction_waist(freq_ghz: float, standoff_mm: float, aperture_mm: float) -> float:
