@@ -15,7 +15,7 @@ from thzface.engine.checkpoint import pretrained_names
 from thzface.engine.infer import throughput
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
-from thzface.recipes import MTL, find_config, get_recipe, load_config, load_run
+from thzface.recipes import find_config, get_recipe, load_config, load_run, recipe_of
 
 
 def overrides(model: dict) -> list[str]:
@@ -112,7 +112,7 @@ def train_and_eval(
         ],
     )
     summary = fit(get_recipe(cfg.recipe), cfg, data, out / "run", init_run=init, resume=False)
-    metrics = MTL.evaluate(out / "run", data, out / "report")
+    metrics = recipe_of(out / "run").evaluate(out / "run", data, out / "report")  # mtl or a distill student
     _, model, _ = load_run(out / "run")
     size = cfg.data.image_size
     row = flatten(metrics)
