@@ -92,3 +92,53 @@ def pair_scores(
     scores = np.einsum("md,md->m", e[pairs[:, 0]], e[pairs[:, 1]])  # (M,)
     labels = np.r_[np.ones(len(genuine), np.int64), np.zeros(len(impostor), np.int64)]
     return PairScores(scores, labels, pairs)
+
+
+def fuse(embeddings: Any) -> np.ndarray:
+    """One embedding for several scans of one person (a portal pass, an enrolment): the unit mean of the unit
+    embeddings (N, D) -> (D,). The mean direction weighs each scan alike whatever its norm."""
+    e = np.asarray(embeddings, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] < 1:
+        raise ValueError(f"fuse: embeddings must be (N, D) with N >= 1, got shape {e.shape}")
+    norms = np.linalg.norm(e, axis=1, keepdims=True)  # (N, 1)
+    if not np.all(np.isfinite(norms)) or np.any(norms == 0):
+        raise ValueError("fuse: embeddings contain a zero or non-finite row")
+    m = (e / norms).mean(0)  # (D,)
+    n = np.linalg.norm(m)
+    if n == 0:
+        raise ValueError("fuse: the unit embeddings cancel out (their mean is zero)")
+    return m / n
+
+
+def set_embeddings(embeddings: Any, identities: Any, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Sets of ``k`` scans of one person, fused: each identity's rows are shuffled with ``rng`` and dealt into
+    ``len // k`` disjoint sets (a remainder is left out), each fused by :func:`fuse`. Returns (set embeddings
+    (S, D), set identities (S,)); identities with fewer than ``k`` scans give no set."""
+    e = np.asarray(embeddings, dtype=np.float64)
+    ids = np.asarray(identities)
+    if e.ndim != 2 or len(ids) != len(e):
+        raise ValueError(f"set_embeddings: embeddings (N, D) and identities (N,) differ: {e.shape} vs {ids.shape}")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"set_embeddings: k must be a positive int, got {k!r}")
+    out, owners = [], []
+    for person in np.unique(ids):
+        rows = rng.permutation(np.flatnonzero(ids == person))
+        for s in range(len(rows) // k):
+            out.append(fuse(e[rows[s * k : (s + 1) * k]]))
+            owners.append(person)
+    if not out:
+        raise ValueError(f"set_embeddings: no identity has {k} scans")
+    return np.stack(out), np.asarray(owners)
+
+
+def cross_scores(probe: Any, gallery: Any, probe_ids: Any, gallery_ids: Any) -> PairScores:
+    """Every probe against every gallery embedding (e.g. fused concealed sets against fused unconcealed ones):
+    cosine scores (P*G,), labels (1 when the identities match) and the (probe, gallery) index pairs."""
+    p, g = np.asarray(probe, dtype=np.float64), np.asarray(gallery, dtype=np.float64)
+    p = p / np.linalg.norm(p, axis=1, keepdims=True)
+    g = g / np.linalg.norm(g, axis=1, keepdims=True)
+    i = np.repeat(np.arange(len(p)), len(g))  # (P*G,)
+    j = np.tile(np.arange(len(g)), len(p))  # (P*G,)
+    scores = np.einsum("md,md->m", p[i], g[j])  # (P*G,)
+    labels = (np.asarray(probe_ids)[i] == np.asarray(gallery_ids)[j]).astype(np.int64)
+    return PairScores(scores, labels, np.stack([i, j], axis=1))

@@ -1,0 +1,137 @@
+"""Confidence intervals of verification numbers from a bootstrap over identities (numpy).
+
+Pairs of one person are not independent samples: every capture of a person enters many pairs. The unit that
+was drawn from the population is the person, so the bootstrap resamples *identities* with replacement and
+re-weights the pairs instead of resampling pairs. An identity drawn ``c`` times weighs ``c`` in each of its
+genuine pairs and ``c_a * c_b`` in an impostor pair between identities ``a`` and ``b`` (the pairs between two
+copies of one person are left out: they are the same captures, not a new person). EER and TAR@FAR of each
+replicate are computed on the weighted ROC; the interval is the percentile interval of the replicates.
+
+Conventions as in :mod:`thzface.metrics.verification`: a score is a similarity, a pair is accepted when
+``score >= threshold``, tied scores are accepted or rejected together.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from thzface.metrics.checks import as_1d, as_binary, check_lengths
+
+
+class WeightedRoc(NamedTuple):
+    """Scores sorted once (descending) and the end of each run of ties, reused by every replicate."""
+
+    order: np.ndarray  # (M,) indices sorting the scores descending (stable)
+    ends: np.ndarray  # (T,) last sorted position of each distinct score
+
+
+def sorted_roc(scores: Any) -> WeightedRoc:
+    """The sort every weighted ROC of these scores shares."""
+    s = as_1d(scores, "sorted_roc", "scores")
+    order = np.argsort(-s, kind="mergesort")
+    ends = np.r_[np.flatnonzero(np.diff(s[order])), len(s) - 1]
+    return WeightedRoc(order, ends)
+
+
+def weighted_rates(roc: WeightedRoc, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) at +inf and at each distinct score of the weighted pairs; NaN arrays when a class weighs 0."""
+    y, w = labels[roc.order], weights[roc.order]
+    tp = np.cumsum(w * y)[roc.ends]  # (T,)
+    fp = np.cumsum(w * (1 - y))[roc.ends]  # (T,)
+    if tp[-1] <= 0 or fp[-1] <= 0:
+        nan = np.full(len(roc.ends) + 1, np.nan)
+        return nan, nan
+    return np.r_[0.0, fp / fp[-1]], np.r_[0.0, tp / tp[-1]]
+
+
+def eer_from_rates(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    """Equal error rate of a ROC given as rates (same crossing rule as :func:`verification.eer`)."""
+    if np.isnan(fpr).any():
+        return float("nan")
+    d = (1.0 - tpr) - fpr  # (T,) from 1 down to -1
+    i = int(np.flatnonzero(d <= 0)[0])
+    if d[i] == 0:
+        return float(fpr[i])
+    t = d[i - 1] / (d[i - 1] - d[i])
+    return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
+
+
+def tar_from_rates(fpr: np.ndarray, tpr: np.ndarray, far: float) -> float:
+    """Highest TAR whose FAR is <= ``far`` (no interpolation), as :func:`verification.tar_at_far`."""
+    if np.isnan(fpr).any():
+        return float("nan")
+    return float(tpr[np.flatnonzero(fpr <= far)[-1]])
+
+
+def pair_weights(counts: np.ndarray, id_a: np.ndarray, id_b: np.ndarray) -> np.ndarray:
+    """Weight of each pair when identity ``k`` was drawn ``counts[k]`` times: ``c_a`` for a genuine pair
+    (``id_a == id_b``), ``c_a * c_b`` for an impostor pair."""
+    ca, cb = counts[id_a], counts[id_b]
+    return np.where(id_a == id_b, ca, ca * cb).astype(np.float64)
+
+
+class BootstrapCI(NamedTuple):
+    """Percentile intervals of the identity bootstrap, with the replicates behind them."""
+
+    eer: tuple[float, float]  # (low, high)
+    tar_at_far: dict[str, tuple[float, float]]  # "0.01" -> (low, high)
+    replicates: int  # replicates with both classes present (those the intervals rest on)
+    eer_samples: np.ndarray  # (R,) EER of each replicate (NaN where a class was missing)
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    v = values[np.isfinite(values)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(v, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def identity_bootstrap(
+    scores: Any,
+    labels: Any,
+    pair_identities: Any,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    fars: tuple[float, ...] = (1e-2,),
+) -> BootstrapCI:
+    """EER and TAR@FAR intervals of a pair set by resampling its identities.
+
+    ``pair_identities`` (M, 2) holds the identity (any comparable label) of each pair's two sides; a genuine
+    pair's two sides must be the same identity and an impostor pair's different ones. Replicates are drawn from
+    ``np.random.default_rng(seed)``, so the interval is reproducible.
+    """
+    where = "identity_bootstrap"
+    s = as_1d(scores, where, "scores")
+    y = as_binary(labels, where, "labels").astype(np.float64)
+    check_lengths(s, y, where, "scores and labels")
+    ids = np.asarray(pair_identities)
+    if ids.ndim != 2 or ids.shape != (len(s), 2):
+        raise ValueError(f"{where}: pair_identities of shape {ids.shape} need to be ({len(s)}, 2)")
+    if not isinstance(n_boot, (int, np.integer)) or isinstance(n_boot, bool) or n_boot < 1:
+        raise ValueError(f"{where}: n_boot must be a positive int, got {n_boot!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"{where}: level must be in (0, 1), got {level!r}")
+    uniq, inv = np.unique(ids.ravel(), return_inverse=True)
+    a, b = inv.reshape(-1, 2).T  # (M,), (M,)
+    if np.any((a == b) != (y == 1)):
+        raise ValueError(f"{where}: a genuine pair must join one identity and an impostor pair two")
+    roc = sorted_roc(s)
+    rng = np.random.default_rng(seed)
+    eers = np.empty(n_boot)
+    tars = {f"{f:g}": np.empty(n_boot) for f in fars}
+    for r in range(n_boot):
+        counts = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq))  # (I,)
+        fpr, tpr = weighted_rates(roc, y, pair_weights(counts, a, b))
+        eers[r] = eer_from_rates(fpr, tpr)
+        for f in fars:
+            tars[f"{f:g}"][r] = tar_from_rates(fpr, tpr, f)
+    return BootstrapCI(
+        eer=_interval(eers, level),
+        tar_at_far={k: _interval(v, level) for k, v in tars.items()},
+        replicates=int(np.isfinite(eers).sum()),
+        eer_samples=eers,
+    )
