@@ -13,6 +13,7 @@ from thzface.report import dumps
 BENCHES: dict[str, str] = {
     "sim": "thzface.bench.sim",
     "mtl": "thzface.bench.mtl",
+    "ladder": "thzface.bench.ladder",
     "calibrate": "thzface.bench.calibrate",
     "infer": "thzface.bench.infer",
     "onnx": "thzface.bench.onnx",

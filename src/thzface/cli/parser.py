@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=infer.cmd_verify)
 
     b = sub.add_parser("bench", help="benchmarks (write OUT/bench.json)")
-    b.add_argument("what", help="sim | mtl | infer | onnx | serve | inpaint | distill | twin | unmask3d | calibrate")
+    b.add_argument("what", help="sim | mtl | ladder | infer | onnx | serve | inpaint | distill | twin | unmask3d | calibrate")
     b.add_argument("--data", default=None)
     b.add_argument("--budget-s", type=float, default=600.0)
     b.add_argument("--out", required=True)
