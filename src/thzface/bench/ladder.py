@@ -26,7 +26,7 @@ from thzface.recipes import find_config
 
 RUNGS = ("clean-posefixed", "clean", "unconcealed", "concealed")
 # pose jitter removed: a fixed angle per posture (the middle of the default ranges), no roll, no placement, no carriage
-POSE_FIXED = {
+POSE_FIXED: dict[str, dict] = {
     "pose": {"front_deg": 0.0, "turn_yaw_deg": [30.0, 30.0], "tilt_pitch_deg": [20.0, 20.0], "cross_jitter_deg": 0.0,
              "roll_deg": 0.0, "lateral_mm": 0.0},
     "identities": {"carriage_deg": 0.0},
