@@ -1,8 +1,7 @@
 """Typed simulator configuration: every parameter with its default and randomisation range.
 
-A ``(lo, hi)`` pair is a uniform range drawn per sample (equal ends fix the value). Source tags refer to
-../shared/thz-physics.md: [S..] sourced, [D] derived, [I] assumption. Built and validated with
-:func:`thzface.config.from_dict`, so presets round-trip through YAML and unknown keys are rejected.
+A ``(lo, hi)`` pair is a uniform range drawn per sample (equal ends fix the value); tags cite thz-physics.md:
+[S..] sourced, [D] derived, [I] assumption. Built by :func:`thzface.config.from_dict` (unknown keys rejected).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ Range = tuple[float, float]
 FABRICS = ("cotton", "polyester", "wool_knit", "denim", "leather", "wet", "nonwoven")
 PAIRINGS = ("shared", "independent-noise", "independent-capture")
 GARMENTS = ("balaclava", "scarf", "mask", "hood")
+COMBOS = {"balaclava": 3.0, "scarf": 2.0, "mask": 2.0, "balaclava+hood": 1.0, "scarf+hood": 1.0, "mask+hood": 0.5}
 DETECTORS = ("square_law", "heterodyne", "homodyne")
 DISPLAYS = ("linear", "sqrt", "db")
 
@@ -27,11 +27,10 @@ class _Checked:
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v = getattr(self, f.name)
-            if f.type in ("Range", "tuple[int, int]"):
-                if len(v) != 2:
-                    raise ValueError(f"{f.name}: expected [low, high], got {list(v)}")
-                if v[0] > v[1]:
-                    raise ValueError(f"{f.name}: range low {v[0]} > high {v[1]}")
+            if f.type in ("Range", "tuple[int, int]") and len(v) != 2:
+                raise ValueError(f"{f.name}: expected [low, high], got {list(v)}")
+            if f.type in ("Range", "tuple[int, int]") and v[0] > v[1]:
+                raise ValueError(f"{f.name}: range low {v[0]} > high {v[1]}")
 
 
 @dataclass
@@ -52,8 +51,9 @@ class IdentityConfig(_Checked):
     glasses_prob: float = 0.2  # share of base identities wearing glasses (metal frames glint, lenses attenuate)
     hair_db_per_mm: Range = (0.2, 0.6)  # one-way loss of the hair / beard layer per mm of thickness [I]
     hair_scatter_db: Range = (-40.0, -30.0)  # backscatter of a fully lossy hair layer ("weak speckled diffuse") [I]
-    skull_scale_sd: float = 0.04  # SD of the skull / ear / neck scale (head breadth 6 / 152 mm); draws kept in +-1 SD
+    skull_scale_sd: float = 0.04  # sfm: SD of the skull / ear / neck width, height, length factors (breadth 6/152 mm)
     carriage_deg: float = 2.0  # per-person carriage bias of yaw and pitch, uniform in +-this [I]
+    visit_variation: float = 1.0  # scale of the per-visit trait changes (face_model.visit_traits); 0 = frozen [I]
 
 
 @dataclass
@@ -170,17 +170,8 @@ def _garment(**kw: Any) -> Any:
 
 @dataclass
 class ConcealmentConfig(_Checked):
-    weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "balaclava": 3.0,
-            "scarf": 2.0,
-            "mask": 2.0,
-            "balaclava+hood": 1.0,
-            "scarf+hood": 1.0,
-            "mask+hood": 0.5,
-        }
-    )  # concealment combinations ('+' joins garments, inner first) and their weights; a hood alone leaves the
-    # face open, so it only comes over another garment
+    weights: dict[str, float] = field(default_factory=lambda: dict(COMBOS))  # concealment combinations ('+' joins
+    # garments, inner first) and their weights; a hood alone leaves the face open, so it only comes over another
     breath_wetness: Range = (1.5, 4.0)  # loss multiplier near mouth/nose on covering garments [I, S12]
     balaclava: GarmentConfig = _garment(
         fabric_weights={"wool_knit": 3.0, "polyester": 2.0, "cotton": 1.0, "wet": 0.3}, max_gap_mm=(3.0, 12.0)
@@ -213,17 +204,17 @@ class VisibleConfig(_Checked):
 @dataclass
 class SimConfig(_Checked):
     preset: str = "custom"  # preset name (informational; written to meta.json)
+    population: str = "eval"  # eval | pretrain: whose people; the two share nobody for any seeds
+    sites: int = 1  # scanners in the world, each with its own people (contiguous blocks of identities)
     mode: str = "active"  # active (monostatic 340 GHz, eq. 1-3) | passive (250 GHz radiometer, eq. 4)
     image_size: int = 64  # output images are image_size x image_size
     render_scale: int = 2  # fine render grid = image_size * render_scale (box-averaged to the output)
     fov_mm: Range = (190.0, 230.0)  # square field of view, drawn once per dataset (one per scanner, never per
     # sample, so head size stays an identity cue); pitch = fov / image_size (3-3.6 mm at 64 px) [I]
     samples: int = 7  # samples per (identity, posture)
-    instrument: str = "per_sample"  # per_sample: system and sensor settings drawn per sample (domain
-    # randomisation) | per_dataset: drawn once from the seed (one scanner); noise realisations stay per sample
-    pairing: str = "independent-capture"  # shared: unconcealed scan = same pose and noise draw as the concealed
-    # one (ablation) | independent-noise: same pose, own noise/stripes/speckle/drop-outs | independent-capture:
-    # own noise and a re-drawn pose jitter (the person steps back in front of the scanner)
+    instrument: str = "per_sample"  # per_sample: system and sensor drawn per sample | per_dataset: once per site
+    pairing: str = "independent-capture"  # shared: unconcealed scan = the concealed one's pose and noise (ablation)
+    # | independent-noise: same pose, own noise | independent-capture: own noise and pose (the person steps back)
     write_visible: bool = True  # write visible/ RGB companions (the THz-only fast path skips their render)
     write_aux: bool = True  # write aux/ npz (depth, masks, landmarks, params)
     contact_sheet: bool = True  # write contact_sheet.png into the dataset folder
@@ -247,8 +238,7 @@ def pick(weights: dict[str, float], rng: Any) -> str:
     """Draw one key of a weights dict (keys sorted, so the draw does not depend on dict order)."""
     keys = sorted(weights)
     p = [float(weights[k]) for k in keys]
-    total = sum(p)
-    return keys[int(rng.choice(len(keys), p=[v / total for v in p]))]
+    return keys[int(rng.choice(len(keys), p=[v / sum(p) for v in p]))]
 
 
 def _check_weights(w: dict[str, float], known: tuple[str, ...], where: str, split: bool = False) -> None:
@@ -263,28 +253,28 @@ def _check_weights(w: dict[str, float], known: tuple[str, ...], where: str, spli
 
 def validate(cfg: SimConfig) -> None:
     """Cross-field checks; raises ValueError with the offending key."""
-    if cfg.mode not in ("active", "passive"):
-        raise ValueError(f"mode: {cfg.mode!r} is not 'active' or 'passive'")
-    if cfg.face_model.kind not in ("builtin", "sfm"):
-        raise ValueError(f"face_model.kind: {cfg.face_model.kind!r} is not 'builtin' or 'sfm'")
-    if not 8 <= cfg.image_size <= 1024 or not 1 <= cfg.render_scale <= 8:
-        raise ValueError("image_size must be 8..1024 and render_scale 1..8")
-    if cfg.samples < 1 or cfg.identities.count < 1:
-        raise ValueError("samples and identities.count must be >= 1")
-    if not 0 <= 2 * cfg.identities.twin_pairs <= cfg.identities.count:
-        raise ValueError("identities.twin_pairs: need 2 * twin_pairs <= identities.count")
-    if cfg.instrument not in ("per_sample", "per_dataset"):
-        raise ValueError(f"instrument: {cfg.instrument!r} is not 'per_sample' or 'per_dataset'")
-    if cfg.pairing not in PAIRINGS:
-        raise ValueError(f"pairing: {cfg.pairing!r} is not one of {list(PAIRINGS)}")
-    if cfg.sensor.normalise not in ("pair", "image"):
-        raise ValueError(f"sensor.normalise: {cfg.sensor.normalise!r} is not 'pair' or 'image'")
-    if not 0.5 <= cfg.face_model.grid_deg <= 5:
-        raise ValueError("face_model.grid_deg: must lie in [0.5, 5] degrees")
-    if cfg.active.depth_slabs < 1 or not cfg.active.speckle_looks or min(cfg.active.speckle_looks) < 1:
-        raise ValueError("active.depth_slabs and active.speckle_looks must be >= 1")
-    if not cfg.sensor.adc_bits or min(cfg.sensor.adc_bits) < 4:
-        raise ValueError("sensor.adc_bits: give bit depths >= 4")
+    for key, value, known in (
+        ("mode", cfg.mode, ("active", "passive")),
+        ("face_model.kind", cfg.face_model.kind, ("builtin", "sfm")),
+        ("instrument", cfg.instrument, ("per_sample", "per_dataset")),
+        ("pairing", cfg.pairing, PAIRINGS),
+        ("sensor.normalise", cfg.sensor.normalise, ("pair", "image")),
+        ("population", cfg.population, ("eval", "pretrain")),
+    ):
+        if value not in known:
+            raise ValueError(f"{key}: {value!r} is not one of {list(known)}")
+    ic, looks, bits = cfg.identities, cfg.active.speckle_looks, cfg.sensor.adc_bits
+    for ok, problem in (
+        (8 <= cfg.image_size <= 1024 and 1 <= cfg.render_scale <= 8, "image_size must be 8..1024, render_scale 1..8"),
+        (cfg.samples >= 1 and ic.count >= 1, "samples and identities.count must be >= 1"),
+        (0 <= 2 * ic.twin_pairs <= ic.count, "identities.twin_pairs: need 2 * twin_pairs <= identities.count"),
+        (1 <= cfg.sites <= max(ic.count - ic.twin_pairs, 1), "sites: need 1 <= sites <= count - twin_pairs"),
+        (0.5 <= cfg.face_model.grid_deg <= 5, "face_model.grid_deg: must lie in [0.5, 5] degrees"),
+        (cfg.active.depth_slabs >= 1 and bool(looks) and min(looks) >= 1, "active.depth_slabs, speckle_looks >= 1"),
+        (bool(bits) and min(bits) >= 4, "sensor.adc_bits: give bit depths >= 4"),
+    ):
+        if not ok:
+            raise ValueError(problem)
     _check_weights(cfg.active.detector_weights, DETECTORS, "active.detector_weights")
     _check_weights(cfg.sensor.display_weights, DISPLAYS, "sensor.display_weights")
     _check_weights(cfg.concealment.weights, GARMENTS, "concealment.weights", split=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-WORLD = "v2.1"  # simulator world version in the cache path (v2.1: tiny has 8 people, pretrain presets one scanner)
+WORLD = "v3"  # simulator world version in the cache path (v3: populations, sites, visits, PSF fix, identities.json)
 
 
 def resolve_data(spec: str | None, seed: int = 0, workers: int = 1) -> Path:

@@ -1,4 +1,5 @@
-"""The FaceModel interface, the factory from config, and identities (shape coefficients, traits, twins).
+"""The FaceModel interface, the factory from config, identities (shape coefficients, traits, twins, site) drawn
+per population, and the traits of one visit.
 
 A face model maps (identity coefficients, expression coefficients, traits) to a :class:`HeadSurface` on the
 shared radial grid: radius map, region labels and 68 landmarks. Adding a model = one class with the methods of
@@ -7,6 +8,7 @@ shared radial grid: radius map, region labels and 68 landmarks. Adding a model =
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,9 +16,16 @@ from typing import Protocol
 import numpy as np
 
 from thzface.sim.config import FaceModelConfig, SimConfig
-from thzface.sim.head import HeadSurface
+from thzface.sim.head import Grid, HeadSurface, smooth_noise
 
 IDENTITY_STREAM = 1  # SeedSequence key of the identity draws (samples use other keys)
+VISIT_STREAM = 5  # SeedSequence key of the per-visit trait draws (a visit = one sample index)
+POPULATIONS = ("eval", "pretrain")  # disjoint people: evaluation presets vs pretraining presets
+PERSON_INDEX_BASE = {"eval": 0, "pretrain": 1 << 40}  # disjoint person-index ranges inside the identity key
+# per-visit changes at identities.visit_variation = 1 [I]: skin water share SD (sweat, humidity), share of the
+# skin field's variance drawn anew, share of visits a glasses owner leaves them off, hair / beard thickness
+# factor uniform in 1 -+ this (growth, cuts, shaving)
+VISIT_WATER_SD, VISIT_SKIN_SHARE, VISIT_GLASSES_OFF, VISIT_HAIR_VAR = 0.03, 0.5, 0.3, 0.3
 
 
 class FaceModel(Protocol):
@@ -55,29 +64,62 @@ class Identity:
 
 
 def _traits(rng: np.random.Generator, cfg: SimConfig) -> dict:
-    """Person-bound traits, drawn once per identity and kept across samples, scanners and garments."""
+    """Person-bound traits, drawn once per identity; :func:`visit_traits` varies some of them per visit."""
     icfg, sk = cfg.identities, cfg.skin
     u = lambda r: float(rng.uniform(r[0], r[1]))  # noqa: E731
     beard = rng.random() < icfg.facial_hair_prob
-    c = icfg.carriage_deg
+    c, k = icfg.carriage_deg, icfg.skull_scale_sd
     return {
         "hairline_mm": float(rng.uniform(45.0, 70.0)),  # hairline above the brows
-        "hair_mm": float(rng.uniform(2.0, 15.0)),  # scalp hair layer thickness
+        "hair_mm": float(rng.uniform(2.0, 15.0)),  # usual scalp hair layer thickness
         "facial_hair": int(rng.integers(1, 3)) if beard else 0,  # 0 none, 1 moustache, 2 beard
-        "beard_mm": float(rng.uniform(2.0, 12.0)),  # moustache / beard layer thickness (used if facial_hair)
+        "beard_mm": float(rng.uniform(2.0, 12.0)),  # usual moustache / beard thickness (used if facial_hair)
         "skin_tone": u(cfg.visible.skin_tone),
         "hair_tone": float(rng.uniform(0.0, 1.0)),  # 0 black .. 1 blond
-        "water": u(sk.water_fraction),  # skin water share (Looyenga)
+        "water": u(sk.water_fraction),  # usual skin water share (Looyenga)
         "fd_skin": u(sk.diffuse_skin),  # diffuse fraction of smooth skin
         "fd_hair": u(sk.diffuse_hair),  # diffuse fraction of skin under hair, brows, beard
-        "skin_seed": int(rng.integers(2**62)),  # seed of the regional reflectivity field on the head grid
+        "skin_seed": int(rng.integers(2**62)),  # seed of the person's part of the regional reflectivity field
         "hair_db_per_mm": u(icfg.hair_db_per_mm),  # one-way loss of the hair layer per mm
         "hair_scatter_db": u(icfg.hair_scatter_db),  # hair-layer backscatter
-        "glasses": bool(rng.random() < icfg.glasses_prob),
-        "skull_scale": 1.0 + icfg.skull_scale_sd * float(rng.uniform(-1.0, 1.0)),  # within +-1 SD
+        "glasses": bool(rng.random() < icfg.glasses_prob),  # owns glasses (worn on some visits)
+        "skull_width": 1.0 + k * float(rng.uniform(-1.0, 1.0)),  # sfm: skull / ear / neck scale across (x)
+        "skull_height": 1.0 + k * float(rng.uniform(-1.0, 1.0)),  # ... up (y), independent, within +-1 SD
+        "skull_length": 1.0 + k * float(rng.uniform(-1.0, 1.0)),  # ... front to back (z)
         "carriage_yaw": float(rng.uniform(-c, c)),  # habitual head carriage, added to every pose
         "carriage_pitch": float(rng.uniform(-c, c)),
     }
+
+
+def visit_traits(traits: dict, cfg: SimConfig, rng: np.random.Generator) -> dict:
+    """The person's traits on one visit: skin wetness, a fresh share of the skin field, glasses worn or not,
+    hair and beard length vary (scaled by ``identities.visit_variation``); shape and the rest stay the person's."""
+    v = cfg.identities.visit_variation
+    t = dict(traits)
+    t["water"] = float(np.clip(traits["water"] + v * VISIT_WATER_SD * rng.standard_normal(), 0.05, 0.98))
+    t["skin_visit_seed"] = int(rng.integers(2**62))  # seed of this visit's share of the skin field
+    t["skin_visit_share"] = min(v * VISIT_SKIN_SHARE, 1.0)
+    t["glasses"] = bool(traits["glasses"]) and bool(rng.random() >= v * VISIT_GLASSES_OFF)
+    hair, beard = rng.uniform(1.0 - v * VISIT_HAIR_VAR, 1.0 + v * VISIT_HAIR_VAR, 2)
+    t["hair_mm"], t["beard_mm"] = float(traits["hair_mm"] * hair), float(traits["beard_mm"] * beard)
+    return t
+
+
+def visit_identity(cfg: SimConfig, ident: Identity, seed: int, index: int) -> Identity:
+    """``ident`` with the traits of visit ``index`` (drawn from SeedSequence([seed, VISIT_STREAM, index]))."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, VISIT_STREAM, index]))
+    return dataclasses.replace(ident, traits=visit_traits(ident.traits, cfg, rng))
+
+
+def skin_field(grid: Grid, traits: dict, sigma: float, corr_deg: float) -> np.ndarray:
+    """(E, A) regional reflectivity multiplier 1 + sigma * noise (clipped at 0.2): the person's smooth noise,
+    with ``traits["skin_visit_share"]`` of its variance drawn anew on a visit (:func:`visit_traits`)."""
+    noise = smooth_noise(grid, corr_deg, np.random.default_rng(traits["skin_seed"]))
+    share = float(traits.get("skin_visit_share", 0.0))
+    if share > 0:
+        fresh = smooth_noise(grid, corr_deg, np.random.default_rng(traits["skin_visit_seed"]))
+        noise = np.sqrt(1.0 - share) * noise + np.sqrt(share) * fresh
+    return np.clip(1 + sigma * noise, 0.2, None)
 
 
 def identity_prefix(preset: str, seed: int) -> str:
@@ -85,24 +127,33 @@ def identity_prefix(preset: str, seed: int) -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", preset) + f"-s{seed}-"
 
 
+def person_key(population: str, seed: int, index: int) -> list[int]:
+    """SeedSequence entropy of base person ``index`` of a population: the population's key and a person index
+    from its own range, so two populations share no key for any seeds."""
+    if population not in POPULATIONS:
+        raise ValueError(f"population: {population!r} is not one of {list(POPULATIONS)}")
+    return [seed, IDENTITY_STREAM, POPULATIONS.index(population), PERSON_INDEX_BASE[population] + index]
+
+
 def make_identities(model: FaceModel, cfg: SimConfig, seed: int) -> list[Identity]:
     """``icfg.count`` identities named ``<preset>-s<seed>-<i>``; the first ``twin_pairs`` get a twin ``<token>t``.
 
-    A twin's coefficients differ from its sibling's by a random direction of length
-    twin_distance * E|z1 - z2| (the mean distance between two random identities); traits are shared.
+    Base person i is drawn from its own stream :func:`person_key` (cfg.population, seed, i) and belongs to site
+    ``i * sites // n_base`` (traits["site"]). A twin's coefficients differ from its sibling's by a random direction
+    of length twin_distance * E|z1 - z2| (the mean distance between two random identities); traits are shared.
     """
     icfg = cfg.identities
-    rng = np.random.default_rng(np.random.SeedSequence([seed, IDENTITY_STREAM]))
     n_base = icfg.count - icfg.twin_pairs
     width = max(3, len(str(n_base - 1)))
     prefix = identity_prefix(cfg.preset, seed)
     out: list[Identity] = []
     for i in range(n_base):
+        rng = np.random.default_rng(np.random.SeedSequence(person_key(cfg.population, seed, i)))
         token = f"{prefix}{i:0{width}d}"
         shape = model.sample_shape(rng)
-        traits = _traits(rng, cfg)
-        u = rng.standard_normal(model.n_shape)
+        traits = {**_traits(rng, cfg), "site": i * cfg.sites // n_base}
         if i < icfg.twin_pairs:
+            u = rng.standard_normal(model.n_shape)
             spread = cfg.face_model.shape_sigma * np.sqrt(2.0 * model.n_shape)  # E|z1 - z2| of two random ids
             offset = u / np.linalg.norm(u) * icfg.twin_distance * spread
             out.append(Identity(token, shape, traits, twin=token + "t"))
@@ -110,3 +161,8 @@ def make_identities(model: FaceModel, cfg: SimConfig, seed: int) -> list[Identit
         else:
             out.append(Identity(token, shape, traits))
     return out
+
+
+def identities_record(ids: list[Identity]) -> dict:
+    """``identities.json``: {token: {"shape": [...], "traits": {...}}} (the person's traits, site included)."""
+    return {i.token: {"shape": [float(v) for v in i.shape], "traits": dict(i.traits)} for i in ids}

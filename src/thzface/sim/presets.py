@@ -21,10 +21,10 @@ _BENCH = {
 }
 
 PRESETS: dict[str, dict] = {
-    # tests / CI: 7 people + 1 twin x 5 postures x 2 samples, 32 px (enough people for test, validation and a
-    # training batch of 4 identities)
+    # tests / CI: 8 people + 1 twin x 5 postures x 2 samples, 32 px: the mixed split holds out 2-3 test people and
+    # leaves >= 6, enough for 2 validation people and a training batch of 4 at every seed (tests/sim/test_tiny.py)
     "tiny": {
-        "identities": {"count": 8, "twin_pairs": 1},
+        "identities": {"count": 9, "twin_pairs": 1},
         "samples": 2,
         "image_size": 32,
         "face_model": {"kind": "builtin"},
@@ -47,24 +47,37 @@ PRESETS: dict[str, dict] = {
         "face_model": {"kind": "builtin"},
         "instrument": "per_dataset",
     },
-    # pre-training: 500 ids x 5 x 4 at 64 px, one scanner (see pretrain-2k)
+    # evaluation at scale (issue #24): 100 people x 5 postures x 2 samples, THz only, one scanner
+    "eval-100": {
+        "identities": {"count": 100, "twin_pairs": 0},
+        "samples": 2,
+        "image_size": 64,
+        "face_model": {"kind": "builtin"},
+        "write_visible": False,
+        "write_aux": False,
+        "instrument": "per_dataset",
+    },
+    # pre-training: 500 ids x 5 x 4 at 64 px from the pretraining population, 5 sites (see pretrain-2k)
     "pretrain-500": {
+        "population": "pretrain",
+        "sites": 5,
         "identities": {"count": 500, "twin_pairs": 0},
         "samples": 4,
         "image_size": 64,
         "face_model": {"kind": "builtin"},
         "instrument": "per_dataset",
     },
-    # pre-training at scale: 2,000 ids x 5 x 3 at 64 px, THz only (no visible renders, no aux files), one scanner
-    # (instrument per dataset, as one lab's data): with the scanner drawn per sample the concealed scans carry almost
-    # no identity (pixel nearest neighbour 2.8 % vs chance 2.5 % on 40 people; one scanner: 7.0 %) and the embedding
-    # collapsed in pretraining (docs/benchmarks.md)
+    # pre-training at scale: 2,000 ids x 5 x 3 at 64 px from the pretraining population (nobody of an evaluation
+    # preset), THz only (no visible renders, no aux files), the bench presets' geometry (render_scale 2, 1.5 deg
+    # grid), 20 sites of 100 people, one scanner each (instrument per dataset, as 20 labs' data): with the scanner
+    # drawn per sample the concealed scans carry almost no identity and the embedding collapsed (docs/benchmarks.md)
     "pretrain-2k": {
+        "population": "pretrain",
+        "sites": 20,
         "identities": {"count": 2000, "twin_pairs": 0},
         "samples": 3,
         "image_size": 64,
-        "render_scale": 1,  # no supersampling: the PSF (2-10 mm) is already wider than the 3-3.6 mm pixels
-        "face_model": {"kind": "builtin", "grid_deg": 2.5},  # 4.4 mm head grid at 100 mm radius
+        "face_model": {"kind": "builtin"},
         "write_visible": False,
         "write_aux": False,
         "contact_sheet": True,

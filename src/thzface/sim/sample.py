@@ -21,7 +21,7 @@ import numpy as np
 from thzface.sim import head as H
 from thzface.sim import physics as P
 from thzface.sim.config import SimConfig
-from thzface.sim.face_model import FaceModel, Identity
+from thzface.sim.face_model import FaceModel, Identity, skin_field, visit_identity
 from thzface.sim.garments import Garment, sample_concealment
 from thzface.sim.passive import draw_passive, passive_scene
 from thzface.sim.pose import Pose, rotation, sample_pose
@@ -100,9 +100,9 @@ def part_boxes(lm: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def dataset_fov(cfg: SimConfig, seed: int) -> float:
+def dataset_fov(cfg: SimConfig, seed: int, site: int = 0) -> float:
     """The field of view of this dataset's scanner (mm), drawn once from the seed."""
-    return float(np.random.default_rng(np.random.SeedSequence([seed, FOV_STREAM])).uniform(*cfg.fov_mm))
+    return float(np.random.default_rng(np.random.SeedSequence([seed, FOV_STREAM, site])).uniform(*cfg.fov_mm))
 
 
 def draw_pose(cfg: SimConfig, ident: Identity, posture: int, rng: np.random.Generator) -> Pose:
@@ -115,8 +115,7 @@ def draw_pose(cfg: SimConfig, ident: Identity, posture: int, rng: np.random.Gene
 def identity_maps(cfg: SimConfig, surf: H.HeadSurface, traits: dict) -> tuple[np.ndarray, np.ndarray]:
     """Head-grid (E, A) maps fixed by the person: reflectivity multiplier (regional skin field x two-way hair
     transmission x glasses) and the hair layer's backscatter."""
-    rng = np.random.default_rng(traits["skin_seed"])
-    field = np.clip(1 + cfg.skin.regional_sigma * H.smooth_noise(surf.grid, cfg.skin.regional_deg, rng), 0.2, None)
+    field = skin_field(surf.grid, traits, cfg.skin.regional_sigma, cfg.skin.regional_deg)  # person x visit
     hair = surf.hair if surf.hair is not None else np.zeros(surf.r.shape)
     t2 = 10 ** (-2 * traits["hair_db_per_mm"] * hair / 10)  # two-way transmission of the hair layer
     glasses = surf.glasses if surf.glasses is not None else np.zeros(surf.r.shape, np.uint8)
@@ -241,11 +240,12 @@ def simulate_sample(
     """All images and aux data of sample ``index`` (identity ``ident``, 0-based ``posture``) for ``seed``."""
     children = np.random.SeedSequence([seed, SAMPLE_STREAM, index]).spawn(len(STREAMS))
     rngs = {k: np.random.default_rng(c) for k, c in zip(STREAMS, children, strict=True)}
+    ident, site = visit_identity(cfg, ident, seed, index), ident.traits.get("site", 0)  # this visit's traits
     if cfg.instrument == "per_dataset":  # the same instrument draw for every sample of this seed
-        rngs["system"] = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM]))
+        rngs["system"] = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM, site]))
     expr = model.sample_expression(rngs["expr"], cfg.face_model.expression_sigma)
     surf = model.build(ident.shape, expr, ident.traits)
-    fov = dataset_fov(cfg, seed)
+    fov = dataset_fov(cfg, seed, site)
     sc = build_scene(cfg, surf, expr, draw_pose(cfg, ident, posture, rngs["pose"]), fov, rngs["garments"])
     draw, sd, info = draw_system(cfg, sc, ident, rngs)
     idm = identity_maps(cfg, surf, ident.traits)

@@ -67,6 +67,7 @@ class SurreyFaceModel:
         eyes = self.mean[self.ibug[[36, 39, 42, 45]]]
         self.offset = np.array([0.0, EYE_Y - eyes[:, 1].mean(), NASION_Z - self.mean[self.ibug[27], 2]])
         self._skull = self._mean_skull()
+        self._scaled: dict[tuple, tuple] = {}
 
     def _mean_skull(self) -> tuple:
         m = B.measures_from_coeffs(np.zeros(B.BuiltinFaceModel.n_shape))
@@ -76,6 +77,18 @@ class SurreyFaceModel:
         w = m["neck_width"] / 2
         r_neck = H.neck_radius(g.dirs, w, 0.9 * w, -15.0, 20.0, -260.0)
         return r0, B.ear_height(m, p, r0[..., None] * g.dirs), r_neck
+
+    def _person_skull(self, traits: dict) -> tuple:
+        """The mean skull, ears and neck scaled by the person's width / height / length factors (cached)."""
+        k = tuple(float(traits.get(f"skull_{a}", 1.0)) for a in ("width", "height", "length"))
+        if k not in self._scaled:
+            if len(self._scaled) >= 64:
+                self._scaled.pop(next(iter(self._scaled)))
+            r_skull, ears, r_neck = self._skull
+            g, kk = self.grid, np.array(k)
+            r_s = scale_radial(r_skull, g, kk)
+            self._scaled[k] = (r_s, scale_radial(r_skull + ears, g, kk) - r_s, scale_radial(r_neck, g, kk))
+        return self._scaled[k]
 
     def _landmarks(self, verts: np.ndarray) -> np.ndarray:
         """68 points; undefined inner mouth corners from the outer ones, jaw contour left to jaw_contour."""
@@ -108,9 +121,7 @@ class SurreyFaceModel:
         uv = np.column_stack([(az + np.pi) / step, (el + np.pi / 2) / step])
         ras = rasterize(uv, rad, self.tris, g.shape)
         r_face = ras.interpolate(rad, self.tris)
-        r_skull, ears, r_neck = self._skull
-        k = float(traits.get("skull_scale", 1.0))  # the person's skull, ears and neck size
-        r_skull, ears, r_neck = k * r_skull, k * ears, k * r_neck
+        r_skull, ears, r_neck = self._person_skull(traits)
         r = blend_into_skull(r_face, ras.mask, r_skull + ears, self.blend_cells)
         w = ras.mask.astype(np.float64)
         r = H.smooth_max(r, r_neck, 4.0)
@@ -133,3 +144,12 @@ def blend_into_skull(r_face: np.ndarray, mask: np.ndarray, r_skull: np.ndarray, 
     w = np.clip(d_in / 3.0, 0, 1)
     w = w * w * (3 - 2 * w)
     return w * r_face + (1 - w) * outside
+
+
+def scale_radial(r: np.ndarray, grid: H.Grid, k: np.ndarray) -> np.ndarray:
+    """Radial map of the surface r(d) d scaled by diag(k) (x width, y height, z length) about the origin:
+    r'(d) = r(u) / |d / k| with u = (d / k) / |d / k| (r bilinearly sampled at u)."""
+    q = grid.dirs / k  # (E, A, 3)
+    n = np.linalg.norm(q, axis=-1)  # (E, A)
+    u = q / n[..., None]
+    return H.sample_grid(r, grid, np.arctan2(u[..., 0], u[..., 2]), np.arcsin(np.clip(u[..., 1], -1, 1))) / n

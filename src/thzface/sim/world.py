@@ -24,12 +24,13 @@ from thzface.sim.config import SimConfig, sim_config_from_dict, sim_config_to_di
 from thzface.sim.face_model import FaceModel, Identity, build_face_model, make_identities
 from thzface.sim.io import npz_bytes, png_bytes
 from thzface.sim.probes import aggregate_probes, dataset_probes, sample_probes
+from thzface.sim.records import site_scanners, write_identities, write_poses
 from thzface.sim.sample import simulate_sample
 from thzface.sim.stats import aggregate, image_statistics
 
 GENERATOR = "thzface.sim"
 SUBDIRS = ("thz", "clean", "visible", "aux")
-_OWN_FILES = ("meta.json", "contact_sheet.png", "train_val.csv", "test.csv")
+_OWN_FILES = ("meta.json", "contact_sheet.png", "train_val.csv", "test.csv", "identities.json", "poses.csv")
 SHARD_DIR = ".shards"  # shard bookkeeping: manifest.json and one records file per finished shard
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _STATE: dict = {}  # per-process worker state (config, model, identities, output folder, seed)
@@ -147,6 +148,8 @@ def build_meta(cfg: SimConfig, model: FaceModel, ids: list[Identity], seed: int,
         "version": thzface.__version__,
         "preset": cfg.preset,
         "seed": seed,
+        "population": cfg.population,  # eval | pretrain (disjoint people)
+        "sites": site_scanners(cfg, seed, ids),  # per site: identities, field of view, scanner settings
         "face_model": {
             "name": model.name,
             "kind": cfg.face_model.kind,
@@ -179,6 +182,9 @@ def _finish(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, se
             **dataset_probes(out, meta, model, ids, cfg.face_model.expression_sigma),
         }
     )
+    write_identities(out, ids)
+    n_samples = len(ids) * NUM_POSTURES * cfg.samples
+    write_poses(out, cfg, seed, ids, [(j, *task(j, cfg.samples)) for j in range(n_samples)])
     atomic_write_text(out / "meta.json", json.dumps(meta, indent=1, default=_json_default) + "\n")
     if cfg.contact_sheet:
         from thzface.sim.contact import write_contact_sheet

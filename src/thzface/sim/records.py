@@ -1,0 +1,82 @@
+"""What a world writes beside its images: ``identities.json`` (shape and traits per person), ``poses.csv`` (the
+pose of every THz file) and the scanner of each site for meta.json.
+
+Poses and scanners are re-drawn from the very streams :func:`thzface.sim.sample.simulate_sample` uses (the
+``pose`` / ``pose_u`` children of SeedSequence([seed, SAMPLE_STREAM, index]); the site's instrument and field of
+view streams), so they cost no render; a test checks them against the aux files of a rendered world.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from thzface.config import atomic_write_text
+from thzface.data.naming import format_name
+from thzface.sim.config import SimConfig
+from thzface.sim.face_model import Identity, identities_record
+from thzface.sim.passive import draw_passive
+from thzface.sim.pose import Pose
+from thzface.sim.sample import INSTRUMENT_STREAM, SAMPLE_STREAM, STREAMS, dataset_fov, draw_pose
+from thzface.sim.sensor import draw_sensor
+from thzface.sim.thz import draw_active
+
+IDENTITIES_FILE, POSES_FILE = "identities.json", "poses.csv"
+POSE_COLUMNS = ("file", "yaw", "pitch", "roll", "dx", "dy")  # degrees (yaw + = subject's left), mm
+PERSON_KEYS = ("water", "fd_skin", "fd_hair", "t_skin", "t_cloth")  # drawn per person or sample, not the scanner
+
+
+def capture_poses(cfg: SimConfig, ident: Identity, posture: int, seed: int, index: int) -> tuple[Pose, Pose]:
+    """(concealed, unconcealed) capture poses of sample ``index``; equal unless pairing is independent-capture."""
+    children = np.random.SeedSequence([seed, SAMPLE_STREAM, index]).spawn(len(STREAMS))
+    rng = lambda k: np.random.default_rng(children[STREAMS.index(k)])  # noqa: E731
+    pose = draw_pose(cfg, ident, posture, rng("pose"))
+    return pose, draw_pose(cfg, ident, posture, rng("pose_u")) if cfg.pairing == "independent-capture" else pose
+
+
+def write_poses(out: Path, cfg: SimConfig, seed: int, ids: list[Identity], samples: list[tuple[int, ...]]) -> None:
+    """``out/poses.csv``: one row per THz file of ``samples`` (index, identity index, posture, sample number),
+    the capture's pose (the clean target shares its concealed file's pose)."""
+    buf = io.StringIO()
+    buf.write(",".join(POSE_COLUMNS) + "\n")
+    for index, i, posture, k in samples:
+        ident = ids[i]
+        for concealed, pose in zip((True, False), capture_poses(cfg, ident, posture, seed, index), strict=True):
+            v = (pose.yaw, pose.pitch, pose.roll, pose.dx, pose.dy)
+            buf.write(format_name(ident.token, posture, concealed, k) + "".join(f",{x:.4f}" for x in v) + "\n")
+    atomic_write_text(out / POSES_FILE, buf.getvalue())
+
+
+def read_poses(folder: str | Path) -> dict[str, tuple[float, ...]]:
+    """``poses.csv`` -> {file name: (yaw, pitch, roll, dx, dy)}."""
+    lines = (Path(folder) / POSES_FILE).read_text(encoding="utf-8").splitlines()
+    return {p[0]: tuple(float(x) for x in p[1:]) for p in (line.split(",") for line in lines[1:] if line)}
+
+
+def write_identities(out: Path, ids: list[Identity]) -> None:
+    """``out/identities.json``: {identity: {"shape": [...], "traits": {...}}}."""
+    atomic_write_text(out / IDENTITIES_FILE, json.dumps(identities_record(ids), indent=0) + "\n")
+
+
+def site_scanners(cfg: SimConfig, seed: int, ids: list[Identity]) -> list[dict]:
+    """Per site: its identities, field of view and, with ``instrument: per_dataset``, its scanner settings
+    (system and sensor settings as drawn; person-bound skin values left out)."""
+    out = []
+    for site in range(cfg.sites):
+        fov = dataset_fov(cfg, seed, site)
+        rec: dict = {"site": site, "identities": [i.token for i in ids if i.traits["site"] == site], "fov_mm": fov}
+        if cfg.instrument == "per_dataset":
+            rng = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM, site]))
+            spare = np.random.default_rng(0)  # noise fields and per-sample temperatures: not the scanner's
+            passive = cfg.mode == "passive"
+            sd = draw_sensor(cfg.sensor, 8, fov / cfg.image_size, passive, rng, spare)
+            person = {"water": 0.0, "fd_skin": 0.0, "fd_hair": 0.0}
+            draw = draw_passive(cfg.passive, rng, spare, 0.0) if passive else draw_active(cfg.active, rng, person)
+            rec["system"] = {k: v for k, v in dataclasses.asdict(draw).items() if k not in PERSON_KEYS}
+            rec["sensor"] = sd.params()
+        out.append(rec)
+    return out
