@@ -1,4 +1,4 @@
-"""Dataset verbs: ``thzface synth``, ``thzface sim calibrate|compare`` and ``thzface data check|split``."""
+"""Dataset verbs: ``thzface synth``, ``thzface sim calibrate|compare`` and ``thzface data check|split|overlap``."""
 
 from __future__ import annotations
 
@@ -44,6 +44,14 @@ def cmd_data(a: argparse.Namespace) -> int:
         errors = [p for p in problems if p.level == "error"]
         print(f"{a.dir}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s)", file=sys.stderr)
         return 1 if errors else 0
+    if a.data_cmd == "overlap":
+        from thzface.data.overlap import folder_overlap
+
+        shared = folder_overlap(Path(a.dir_a), Path(a.dir_b))
+        for s in shared:
+            print(f"{a.dir_a}:{s.a} = {a.dir_b}:{s.b} (shape difference {s.distance:.2g})")
+        print(f"{len(shared)} person(s) shared between {a.dir_a} and {a.dir_b}", file=sys.stderr)
+        return 1 if shared else 0
     from thzface.data.split import write_split
 
     print(dumps(write_split(Path(a.dir), protocol=a.protocol, seed=a.seed, negatives=a.negatives)))

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--out", default=None, help="PNG of the comparison plot")
     sm.set_defaults(fn=data.cmd_sim)
 
-    d = sub.add_parser("data", help="check or split a dataset folder")
+    d = sub.add_parser("data", help="check, split or compare dataset folders")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     c = dsub.add_parser("check", help="validate a dataset folder (exit 0 only when clean)")
     c.add_argument("dir")
@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--protocol", choices=["closed-set", "identity-disjoint", "mixed"], required=True)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--negatives", choices=["random", "hard"], default="random")
+    ov = dsub.add_parser("overlap", help="people two folders share, by geometry (exit 1 when any)")
+    ov.add_argument("dir_a")
+    ov.add_argument("dir_b")
     d.set_defaults(fn=data.cmd_data)
 
     t = sub.add_parser("train", help="train a recipe from a YAML config or a shipped preset (see `thzface configs`)")

@@ -17,6 +17,7 @@ import numpy as np
 
 from thzface.config import atomic_write_text
 from thzface.data.naming import format_name
+from thzface.data.overlap import IDENTITIES_FILE
 from thzface.sim.config import SimConfig
 from thzface.sim.face_model import Identity, identities_record
 from thzface.sim.passive import draw_passive
@@ -25,7 +26,7 @@ from thzface.sim.sample import INSTRUMENT_STREAM, SAMPLE_STREAM, STREAMS, datase
 from thzface.sim.sensor import draw_sensor
 from thzface.sim.thz import draw_active
 
-IDENTITIES_FILE, POSES_FILE = "identities.json", "poses.csv"
+POSES_FILE = "poses.csv"
 POSE_COLUMNS = ("file", "yaw", "pitch", "roll", "dx", "dy")  # degrees (yaw + = subject's left), mm
 PERSON_KEYS = ("water", "fd_skin", "fd_hair", "t_skin", "t_cloth")  # drawn per person or sample, not the scanner
 
