@@ -218,6 +218,7 @@ class SimConfig(_Checked):
     write_visible: bool = True  # write visible/ RGB companions (the THz-only fast path skips their render)
     write_aux: bool = True  # write aux/ npz (depth, masks, landmarks, params)
     contact_sheet: bool = True  # write contact_sheet.png into the dataset folder
+    backend: str = "batched"  # batched: torch, many samples at once, GPU if present | reference: numpy per sample
     face_model: FaceModelConfig = field(default_factory=FaceModelConfig)  # geometry source
     identities: IdentityConfig = field(default_factory=IdentityConfig)  # who
     pose: PoseConfig = field(default_factory=PoseConfig)  # posture angle ranges
@@ -260,6 +261,7 @@ def validate(cfg: SimConfig) -> None:
         ("pairing", cfg.pairing, PAIRINGS),
         ("sensor.normalise", cfg.sensor.normalise, ("pair", "image")),
         ("population", cfg.population, ("eval", "pretrain")),
+        ("backend", cfg.backend, ("reference", "batched")),
     ):
         if value not in known:
             raise ValueError(f"{key}: {value!r} is not one of {list(known)}")

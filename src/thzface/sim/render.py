@@ -100,6 +100,23 @@ def render_surface(
     return View(ras, tris, height, n)
 
 
+@dataclass
+class RenderRequest:
+    """One radial surface seen by one camera (the unit both renderers take)."""
+
+    r: np.ndarray  # (E, A) radius, mm
+    rot: np.ndarray  # (3, 3) head -> world
+    shift: np.ndarray  # (3,) head -> world translation
+    cam: Camera
+    cover: np.ndarray | None = None  # (E, A) bool: keep triangles whose three vertices are covered
+    bend: np.ndarray | None = None  # (E, A) share of the rotation each vertex follows (None = rigid)
+
+
+def render_request(q: RenderRequest, grid: Grid) -> View:
+    """The reference renderer on one request."""
+    return render_surface(q.r, grid, q.rot, q.shift, q.cam, cover=q.cover, bend=q.bend)
+
+
 def front_of(env: View, skin: View, tol_mm: float = 0.5) -> np.ndarray:
     """Pixels where ``env`` (the garments) is the first surface the beam meets: in front of the skin or alone."""
     return env.mask & (~skin.mask | (env.height >= skin.height - tol_mm))

@@ -22,10 +22,11 @@ from thzface.sim import head as H
 from thzface.sim import physics as P
 from thzface.sim.config import SimConfig
 from thzface.sim.face_model import FaceModel, Identity, skin_field, visit_identity
-from thzface.sim.garments import Garment, sample_concealment
 from thzface.sim.passive import draw_passive, passive_scene
-from thzface.sim.pose import Pose, rotation, sample_pose
-from thzface.sim.render import Camera, View, front_of, project_landmarks, render_surface, rotate
+from thzface.sim.pose import Pose, sample_pose
+from thzface.sim.render import RenderRequest, View, project_landmarks, render_request
+from thzface.sim.scene import Scene, SceneSetup, assemble_scene, setup_scene
+from thzface.sim.scene import build_scene as build_scene  # re-exported: the reference scene of one pose
 from thzface.sim.sensor import draw_sensor, measure, redraw_fields, to_uint8
 from thzface.sim.thz import active_scene, beam_w, box_down, draw_active, psf_blur, speckle
 from thzface.sim.visible import draw_lighting, render_rgb
@@ -65,30 +66,6 @@ class SampleOutput:
     combo: str  # concealment combination, e.g. "scarf+hood"
 
 
-@dataclass
-class Scene:
-    """Fine-grid geometry of one sample, shared by every image of it."""
-
-    surf: H.HeadSurface  # head with this sample's expression
-    expr: np.ndarray  # expression coefficients
-    pose: Pose  # drawn pose
-    rot: np.ndarray  # (3, 3) head -> world
-    shift: np.ndarray  # (3,) head -> world translation (face centre at the origin)
-    cam: Camera  # fine grid
-    fov_mm: float  # field of view
-    skin: View  # the bare head
-    env: View | None  # the garment envelope (None without garments)
-    garments: list[Garment]  # inner first
-    garment_id: np.ndarray | None  # (H, W) outermost garment index per fine pixel (visible colours)
-    labels: np.ndarray  # (H, W) region label of the skin
-    front: np.ndarray  # (H, W) height of the first surface the beam meets
-
-    @property
-    def covered(self) -> np.ndarray:
-        """Fine pixels where a garment lies in front of the skin."""
-        return self.skin.mask & front_of(self.env, self.skin) if self.env is not None else np.zeros_like(self.skin.mask)
-
-
 def part_boxes(lm: np.ndarray, size: int) -> np.ndarray:
     """(5, 4) boxes x0, y0, x1, y1 around landmark groups, padded by 15 % of the eye distance, clipped."""
     pad = 0.15 * float(np.linalg.norm(lm[45] - lm[36]))
@@ -121,31 +98,6 @@ def identity_maps(cfg: SimConfig, surf: H.HeadSurface, traits: dict) -> tuple[np
     glasses = surf.glasses if surf.glasses is not None else np.zeros(surf.r.shape, np.uint8)
     region = field * t2 * np.where(glasses == 2, METAL_GAIN, np.where(glasses == 1, LENS_T2, 1.0))
     return region, 10 ** (traits["hair_scatter_db"] / 10) * (1 - t2)
-
-
-def build_scene(
-    cfg: SimConfig, surf: H.HeadSurface, expr: np.ndarray, pose: Pose, fov: float, rng_garments=None
-) -> Scene:
-    """Pose and the fine-grid views (skin, garment envelope); no garments when ``rng_garments`` is None."""
-    g = surf.grid
-    rot = rotation(pose.yaw, pose.pitch, pose.roll)
-    lv = H.frame_levels(surf.landmarks)
-    centre = np.array([0.0, 0.5 * (lv["y_eye"] + lv["y_sto"]), 50.0])  # face centre -> image centre, height 0
-    shift = np.array([pose.dx, pose.dy, 0.0]) - rotate(centre[None], rot)[0]
-    cam = Camera(cfg.image_size * cfg.render_scale, fov / (cfg.image_size * cfg.render_scale), 0.0, 0.0)
-    bend = H.bend_weights(surf.points)  # the neck bends with the head
-    skin = render_surface(surf.r, g, rot, shift, cam, bend=bend)
-    garments = [] if rng_garments is None else sample_concealment(surf, cfg.concealment, cfg.fabrics, rng_garments)
-    r_env, cover, gid = surf.r.copy(), np.zeros(g.shape, bool), np.zeros(g.shape, np.int64)
-    for k, gm in enumerate(garments):  # the envelope is the outermost garment face
-        r_env = np.where(gm.cover, np.maximum(np.where(cover, r_env, 0.0), gm.r_outer), r_env)
-        gid = np.where(gm.cover, k, gid)
-        cover |= gm.cover
-    env = render_surface(r_env, g, rot, shift, cam, cover=cover, bend=bend) if cover.any() else None
-    front = skin.height if env is None else np.where(front_of(env, skin), env.height, skin.height)
-    return Scene(surf, expr, pose, rot, shift, cam, fov, skin, env, garments,
-                 env.attr(gid, nearest=True) if env is not None else None,
-                 skin.attr(surf.labels, nearest=True), front)  # fmt: skip
 
 
 def _signals(cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c: np.random.Generator, rng_u=None) -> dict:
@@ -234,25 +186,63 @@ def _aux(cfg: SimConfig, sc: Scene, sc_u: Scene, ident: Identity, head: np.ndarr
     }
 
 
-def simulate_sample(
-    cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int
-) -> SampleOutput:
-    """All images and aux data of sample ``index`` (identity ``ident``, 0-based ``posture``) for ``seed``."""
+@dataclass
+class Prepared:
+    """A sample's draws up to rendering: the visit's identity, the streams, expression, surface and scenes."""
+
+    ident: Identity  # this visit's identity (traits of the visit)
+    posture: int
+    rngs: dict[str, np.random.Generator]
+    expr: np.ndarray  # expression coefficients
+    surf: H.HeadSurface
+    fov: float
+    setups: list[SceneSetup]  # the concealed scene, then the unconcealed capture's if it has its own pose
+
+    def requests(self) -> list[RenderRequest]:
+        """Every render of the sample, in the order :func:`finish_sample` takes the views."""
+        return [q for st in self.setups for q in st.requests(self.surf)]
+
+
+def prepare_sample(
+    cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int, surf=None
+) -> Prepared:
+    """Draw sample ``index`` up to rendering; ``surf`` (optional) is the head surface ``model.build`` would give
+    for this sample's expression (a backend that builds heads its own way passes a callable (ident, expr) ->
+    HeadSurface)."""
     children = np.random.SeedSequence([seed, SAMPLE_STREAM, index]).spawn(len(STREAMS))
     rngs = {k: np.random.default_rng(c) for k, c in zip(STREAMS, children, strict=True)}
     ident, site = visit_identity(cfg, ident, seed, index), ident.traits.get("site", 0)  # this visit's traits
     if cfg.instrument == "per_dataset":  # the same instrument draw for every sample of this seed
         rngs["system"] = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM, site]))
     expr = model.sample_expression(rngs["expr"], cfg.face_model.expression_sigma)
-    surf = model.build(ident.shape, expr, ident.traits)
+    head = model.build(ident.shape, expr, ident.traits) if surf is None else surf(ident, expr)
     fov = dataset_fov(cfg, seed, site)
-    sc = build_scene(cfg, surf, expr, draw_pose(cfg, ident, posture, rngs["pose"]), fov, rngs["garments"])
+    setups = [setup_scene(cfg, head, draw_pose(cfg, ident, posture, rngs["pose"]), fov, rngs["garments"])]
+    if cfg.pairing == "independent-capture":  # the person steps back in front of the scanner
+        setups.append(setup_scene(cfg, head, draw_pose(cfg, ident, posture, rngs["pose_u"]), fov))
+    return Prepared(ident, posture, rngs, expr, head, fov, setups)
+
+
+def simulate_sample(
+    cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int
+) -> SampleOutput:
+    """All images and aux data of sample ``index`` (identity ``ident``, 0-based ``posture``) for ``seed``, by the
+    reference (per-sample) renderer."""
+    prep = prepare_sample(cfg, model, ident, posture, seed, index)
+    return finish_sample(cfg, model, prep, [render_request(q, prep.surf.grid) for q in prep.requests()])
+
+
+def finish_sample(cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[View]) -> SampleOutput:
+    """Images and aux data of a prepared sample from its rendered views (in ``prep.requests()`` order)."""
+    ident, posture, rngs, surf, expr, fov = prep.ident, prep.posture, prep.rngs, prep.surf, prep.expr, prep.fov
+    n_c = len(prep.setups[0].requests(surf))
+    sc = assemble_scene(surf, expr, fov, prep.setups[0], views[:n_c])
+    capture = len(prep.setups) > 1
+    sc_u = assemble_scene(surf, expr, fov, prep.setups[1], views[n_c:]) if capture else sc
     draw, sd, info = draw_system(cfg, sc, ident, rngs)
     idm = identity_maps(cfg, surf, ident.traits)
     s, n_out = cfg.render_scale, cfg.image_size
-    capture = cfg.pairing == "independent-capture"
     sig = _signals(cfg, sc, draw, idm, rngs["speckle"], rngs["speckle_u"] if cfg.pairing != "shared" else None)
-    sc_u = build_scene(cfg, surf, expr, draw_pose(cfg, ident, posture, rngs["pose_u"]), fov) if capture else sc
     sig_u = _signals(cfg, sc_u, draw, idm, rngs["speckle_u"]) if capture else sig
     sd_u = sd if cfg.pairing == "shared" else redraw_fields(sd, cfg.sensor, n_out, rngs["sensor_u"])
     head = box_down(sc.skin.mask.astype(np.float64), s) > 0.5

@@ -20,6 +20,7 @@ import numpy as np
 import thzface
 from thzface.config import atomic_write_bytes, atomic_write_text
 from thzface.data.naming import NUM_POSTURES, POSTURES, format_name
+from thzface.sim.batch import BATCH, blocks, simulate_batch
 from thzface.sim.config import SimConfig, sim_config_from_dict, sim_config_to_dict
 from thzface.sim.face_model import FaceModel, Identity, build_face_model, make_identities
 from thzface.sim.io import npz_bytes, png_bytes
@@ -80,24 +81,35 @@ def task(index: int, samples: int) -> tuple[int, int, int]:
     return index // (NUM_POSTURES * samples), (index // samples) % NUM_POSTURES, index % samples + 1
 
 
-def _job(index: int) -> tuple[list[tuple[str, dict]], tuple[str, str, dict]]:
-    """Simulate and write sample ``index``; return the statistics of its two THz images and its probes."""
+def _outputs(block: range) -> list:
+    """The SampleOutputs of the sample indices ``block`` by the configured backend."""
     cfg: SimConfig = _STATE["cfg"]
-    ident_i, posture, k = task(index, cfg.samples)
-    ident = _STATE["ids"][ident_i]
-    o = simulate_sample(cfg, _STATE["model"], ident, posture, _STATE["seed"], index)
-    out: Path = _STATE["out"]
-    name_b, name_n = format_name(ident.token, posture, True, k), format_name(ident.token, posture, False, k)
-    atomic_write_bytes(out / "thz" / name_b, png_bytes(o.thz_concealed))
-    atomic_write_bytes(out / "thz" / name_n, png_bytes(o.thz_unconcealed))
-    atomic_write_bytes(out / "clean" / name_n, png_bytes(o.clean))
-    if o.visible_concealed is not None and o.visible_unconcealed is not None:
-        atomic_write_bytes(out / "visible" / name_b, png_bytes(o.visible_concealed))
-        atomic_write_bytes(out / "visible" / name_n, png_bytes(o.visible_unconcealed))
-    if o.aux is not None:
-        atomic_write_bytes(out / "aux" / (name_b[: -len(".png")] + ".npz"), npz_bytes(o.aux))
-    stats = [(name_b, image_statistics(o.thz_concealed)), (name_n, image_statistics(o.thz_unconcealed))]
-    return stats, (name_b, o.combo, sample_probes(o.thz_concealed, o.thz_unconcealed, o.clean, o.head))
+    jobs = [(_STATE["ids"][task(i, cfg.samples)[0]], task(i, cfg.samples)[1], i) for i in block]
+    if cfg.backend == "batched":
+        return simulate_batch(cfg, _STATE["model"], jobs, _STATE["seed"])
+    return [simulate_sample(cfg, _STATE["model"], ident, p, _STATE["seed"], i) for ident, p, i in jobs]
+
+
+def _job(block: range) -> list[tuple[list[tuple[str, dict]], tuple[str, str, dict]]]:
+    """Simulate and write the samples ``block``; per sample, the statistics of its two THz images and its probes."""
+    cfg: SimConfig = _STATE["cfg"]
+    res = []
+    for index, o in zip(block, _outputs(block), strict=True):
+        ident_i, posture, k = task(index, cfg.samples)
+        ident = _STATE["ids"][ident_i]
+        out: Path = _STATE["out"]
+        name_b, name_n = format_name(ident.token, posture, True, k), format_name(ident.token, posture, False, k)
+        atomic_write_bytes(out / "thz" / name_b, png_bytes(o.thz_concealed))
+        atomic_write_bytes(out / "thz" / name_n, png_bytes(o.thz_unconcealed))
+        atomic_write_bytes(out / "clean" / name_n, png_bytes(o.clean))
+        if o.visible_concealed is not None and o.visible_unconcealed is not None:
+            atomic_write_bytes(out / "visible" / name_b, png_bytes(o.visible_concealed))
+            atomic_write_bytes(out / "visible" / name_n, png_bytes(o.visible_unconcealed))
+        if o.aux is not None:
+            atomic_write_bytes(out / "aux" / (name_b[: -len(".png")] + ".npz"), npz_bytes(o.aux))
+        stats = [(name_b, image_statistics(o.thz_concealed)), (name_n, image_statistics(o.thz_unconcealed))]
+        res.append((stats, (name_b, o.combo, sample_probes(o.thz_concealed, o.thz_unconcealed, o.clean, o.head))))
+    return res
 
 
 def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int, progress: bool, todo: range):
@@ -111,21 +123,23 @@ def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int
     probes: list = []
     args = (sim_config_to_dict(cfg), ids, str(out), seed)
 
-    def take(r: tuple) -> None:
-        records.extend(r[0])
-        probes.append(r[1])
+    def take(rows: list) -> None:
+        for r in rows:
+            records.extend(r[0])
+            probes.append(r[1])
         if bar:
-            bar.update(1)
+            bar.update(len(rows))
 
+    todo_blocks = blocks(todo, BATCH)
     if workers <= 1:
         _init(*args)
         try:
-            for i in todo:
-                take(_job(i))
+            for b in todo_blocks:
+                take(_job(b))
         finally:
             _STATE.clear()
     else:
-        chunk = max(1, min(NUM_POSTURES * cfg.samples, len(todo) // (4 * workers)))
+        chunk = max(1, min(-(-NUM_POSTURES * cfg.samples // BATCH), len(todo_blocks) // (4 * workers)))
         saved = {k: os.environ.get(k) for k in _THREAD_VARS}
         os.environ.update({k: "1" for k in _THREAD_VARS})  # one BLAS/OpenMP thread per worker process
         try:
@@ -134,7 +148,7 @@ def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int
             for k, v in saved.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         with pool:
-            for r in pool.imap(_job, todo, chunksize=chunk):
+            for r in pool.imap(_job, todo_blocks, chunksize=chunk):
                 take(r)
     if bar:
         bar.close()

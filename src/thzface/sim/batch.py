@@ -1,0 +1,54 @@
+"""The batched backend: a block of samples drawn per sample, rendered together by the torch renderer, finished per
+sample (``sim.backend: batched``).
+
+Every draw (visit traits, expression, pose, garments, instrument, noise) comes from the sample's own streams
+exactly as in the reference backend, so both backends hold the same people, poses and garments; only the
+rendering arithmetic differs (float32, batched). Batches are fixed blocks of sample indices (:func:`blocks`)
+and a sample's bytes do not depend on the other samples of its batch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from thzface.sim.config import SimConfig
+from thzface.sim.face_model import FaceModel, Identity
+from thzface.sim.sample import SampleOutput, finish_sample, prepare_sample
+
+if TYPE_CHECKING:
+    import torch
+
+BATCH = 16  # samples per job: sample indices [k * BATCH, (k + 1) * BATCH), rendered together by the batched backend
+
+
+def blocks(todo: range, size: int = BATCH) -> list[range]:
+    """The sample indices ``todo`` cut at multiples of ``size``: batch boundaries fixed by sample index, so a shard
+    or a worker renders a sample in the same batch position arithmetic whatever range it was given."""
+    out, start = [], todo.start
+    while start < todo.stop:
+        stop = min((start // size + 1) * size, todo.stop)
+        out.append(range(start, stop))
+        start = stop
+    return out
+
+
+def simulate_batch(
+    cfg: SimConfig,
+    model: FaceModel,
+    jobs: list[tuple[Identity, int, int]],
+    seed: int,
+    device: torch.device | None = None,
+) -> list[SampleOutput]:
+    """Samples ``jobs`` = (identity, 0-based posture, sample index), rendered in one batch."""
+    from thzface.sim.batch_render import render_batch, sim_device  # torch: only the batched backend imports it
+
+    preps = [prepare_sample(cfg, model, ident, posture, seed, index) for ident, posture, index in jobs]
+    if not preps:
+        return []
+    reqs = [p.requests() for p in preps]
+    views = render_batch([q for r in reqs for q in r], preps[0].surf.grid, device or sim_device())
+    out, k = [], 0
+    for p, r in zip(preps, reqs, strict=True):
+        out.append(finish_sample(cfg, model, p, views[k : k + len(r)]))
+        k += len(r)
+    return out
