@@ -111,3 +111,18 @@ def test_backends_give_statistically_equal_worlds(tmp_path, fast):
     for b in ("reference", "batched"):  # the same garments on every sample
         metas[b] = sorted(json.loads((tmp_path / b / "meta.json").read_text())["probes"]["energy_drop_db"])
     assert metas["reference"] == metas["batched"]
+
+
+def test_bench_sim_prints_a_row_per_backend(tmp_path, fast, capsys):
+    from thzface.cli import main
+
+    assert main(["bench", "sim", "--preset", "tiny", "--workers", "1", "--out", str(tmp_path), *fast]) == 0
+    res = json.loads((tmp_path / "bench.json").read_text())
+    assert set(res["backends"]) == {"reference", "batched"} and res["preset"] == "tiny"
+    for row in res["backends"].values():
+        assert len(row["runs"]) == 2 and row["samples_per_second"] > 0  # two rounds, A B then B A
+    assert res["speedup"] == pytest.approx(
+        res["backends"]["batched"]["samples_per_second"] / res["backends"]["reference"]["samples_per_second"]
+    )
+    out = capsys.readouterr().out
+    assert "reference " in out and "batched " in out and "batched / reference:" in out

@@ -1,5 +1,5 @@
-"""``thzface bench sim``: bench-20 generation time with N workers, fidelity probes, identity/twin/within distances,
-statistics."""
+"""``thzface bench sim [--preset P] [overrides]``: each backend's generation speed with N workers (rows per backend,
+two rounds A B B A, their ratio), the preset's fidelity probes, identity/twin/within distances, statistics."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from pathlib import Path
 
 
 def run(args) -> dict:
-    from thzface.sim.bench import bench_sim
+    from thzface.sim.bench import backend_table, bench_sim
 
-    res = bench_sim(Path(args.out) / "bench-20", workers=args.workers)
-    lines = [f"{k}: {v}" for k, v in res.items() if isinstance(v, (int, float, str))]
+    preset, over = getattr(args, "preset", None) or "bench-20", list(getattr(args, "overrides", None) or [])
+    res = bench_sim(Path(args.out) / preset, workers=args.workers, preset=preset, overrides=over, rounds=2)
+    lines = [f"{k}: {v}" for k, v in res.items() if isinstance(v, (int, float, str))] + backend_table(res)
     pr = res["probes"]
     lines += [f"seconds: {res['timing']['seconds']:.1f} (load {res['timing']['load_average']:.1f})"]
     lines += [f"{k}: {v:.3f}" for k, v in pr["copy_baseline"].items()]

@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seeds", type=int, default=1)
     b.add_argument("--init-from", default=None, help="mtl: run or weights the *-pretrained arms fine-tune from")
+    b.add_argument("--preset", default=None, help="sim: simulator preset (default bench-20)")
+    b.add_argument("overrides", nargs="*", help="sim: dotted key=value overrides of the preset")
     b.add_argument(
         "--arms",
         default=None,
