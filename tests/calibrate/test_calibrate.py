@@ -46,7 +46,7 @@ def test_calibrate_synth_and_compare_end_to_end(tiny_data: Path, tmp_path: Path)
     res = calibrate(tiny_data, out, seed=0, base="tiny", settings=TINY_FIT, n_stats=2)
     assert out.is_file() and (tmp_path / "scanner.compare.png").stat().st_size > 1000
     report = json.loads((tmp_path / "scanner.calibration.json").read_text())
-    assert report["display"] in ("linear", "sqrt", "db") and report["images"] == 160
+    assert report["display"] in ("linear", "sqrt", "db") and report["images"] == 180
     for p in PARAMS:
         entry = report["parameters"][p.name]
         assert p.lo <= entry["value"] <= p.hi
