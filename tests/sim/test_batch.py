@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from thzface.data.naming import NUM_POSTURES
-from thzface.sim.batch import blocks, simulate_batch
+from thzface.sim.batch import block_size, blocks, simulate_batch
 from thzface.sim.batch_render import render_batch
 from thzface.sim.face_model import build_face_model, make_identities
 from thzface.sim.presets import get_preset
@@ -28,6 +28,8 @@ def test_blocks_are_fixed_by_sample_index():
     assert blocks(range(0, 40), 16) == [range(0, 16), range(16, 32), range(32, 40)]
     assert blocks(range(10, 35), 16) == [range(10, 16), range(16, 32), range(32, 35)]
     assert blocks(range(5, 5), 16) == []
+    for samples, size in ((3, 15), (7, 35), (2, 20), (1, 15)):  # whole identities, about 16 samples
+        assert block_size(get_preset("tiny", [f"samples={samples}"])) == size
 
 
 def test_batched_render_matches_the_reference(fast):
@@ -76,10 +78,10 @@ def test_batched_world_bytes_equal_across_workers_and_shards(tmp_path, fast):
 
     over = [*fast, "samples=2", "identities.count=4", "write_visible=false", "write_aux=false", "backend=batched"]
     runs = {}
-    for name, workers in (("one", 1), ("two", 2)):  # 4 identities x 5 postures x 2 = 40 samples: three blocks
+    for name, workers in (("one", 1), ("two", 2)):  # 4 identities x 5 postures x 2 = 40 samples: blocks of 20
         synth("tiny", tmp_path / name, seed=2, workers=workers, overrides=over, progress=False)
         runs[name] = _files(tmp_path / name)
-    for i in range(3):  # shard boundaries 13 and 26 cut the first two 16-sample blocks
+    for i in range(3):  # shard boundaries 13 and 26 cut both blocks
         synth("tiny", tmp_path / "parts", seed=2, workers=1, overrides=over, progress=False, shard=f"{i}/3")
     synth(None, tmp_path / "parts", seed=0, workers=1, overrides=[], progress=False, finalize=True)
     assert len([k for k in runs["one"] if k.startswith("thz/")]) == 2 * 4 * NUM_POSTURES * 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from thzface.data.naming import NUM_POSTURES
 from thzface.sim.config import SimConfig
 from thzface.sim.face_model import FaceModel, Identity
 from thzface.sim.sample import SampleOutput, finish_sample, prepare_sample
@@ -18,10 +19,17 @@ from thzface.sim.sample import SampleOutput, finish_sample, prepare_sample
 if TYPE_CHECKING:
     import torch
 
-BATCH = 16  # samples per job: sample indices [k * BATCH, (k + 1) * BATCH), rendered together by the batched backend
+BATCH = 16  # about this many samples per batch, rounded to whole identities
 
 
-def blocks(todo: range, size: int = BATCH) -> list[range]:
+def block_size(cfg: SimConfig) -> int:
+    """Samples per batch: whole identities (NUM_POSTURES * samples each, identity-major order), about BATCH, so
+    each person's geometry is built in one batch and one process."""
+    per_id = NUM_POSTURES * cfg.samples
+    return per_id * max(1, round(BATCH / per_id))
+
+
+def blocks(todo: range, size: int) -> list[range]:
     """The sample indices ``todo`` cut at multiples of ``size``: batch boundaries fixed by sample index, so a shard
     or a worker renders a sample in the same batch position arithmetic whatever range it was given."""
     out, start = [], todo.start

@@ -20,7 +20,7 @@ import numpy as np
 import thzface
 from thzface.config import atomic_write_bytes, atomic_write_text
 from thzface.data.naming import NUM_POSTURES, POSTURES, format_name
-from thzface.sim.batch import BATCH, blocks, simulate_batch
+from thzface.sim.batch import block_size, blocks, simulate_batch
 from thzface.sim.config import SimConfig, sim_config_from_dict, sim_config_to_dict
 from thzface.sim.face_model import FaceModel, Identity, build_face_model, make_identities
 from thzface.sim.io import npz_bytes, png_bytes
@@ -130,7 +130,7 @@ def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int
         if bar:
             bar.update(len(rows))
 
-    todo_blocks = blocks(todo, BATCH)
+    todo_blocks = blocks(todo, block_size(cfg))
     if workers <= 1:
         _init(*args)
         try:
@@ -139,7 +139,7 @@ def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int
         finally:
             _STATE.clear()
     else:
-        chunk = max(1, min(-(-NUM_POSTURES * cfg.samples // BATCH), len(todo_blocks) // (4 * workers)))
+        chunk = max(1, len(todo_blocks) // (8 * workers))
         saved = {k: os.environ.get(k) for k in _THREAD_VARS}
         os.environ.update({k: "1" for k in _THREAD_VARS})  # one BLAS/OpenMP thread per worker process
         try:
