@@ -74,3 +74,19 @@ def test_pretraining_never_shares_a_person_with_evaluation(preset):
     assert shared_people(pre, ev) == []
     same_pop = shared_people(shapes("bench-20", 4, 20), shapes("demo", 4, 20))  # one population, one seed
     assert len(same_pop) == 20
+
+
+def test_person_keys_are_injective_for_big_seeds():
+    """numpy pads entropy with zeros and splits big ints into words: the keys are fixed-width so that no (seed,
+    person) of one population lands on another's key (e.g. eval seed 5 + 2**32 vs pretrain seed 5)."""
+    from thzface.sim.face_model import person_key
+
+    keys = {
+        tuple(np.random.SeedSequence(person_key(pop, seed, i)).generate_state(4))
+        for pop in ("eval", "pretrain")
+        for seed in (0, 5, 5 + 2**32, 2**32, 2**63)
+        for i in (0, 1, 256, 2**32)
+    }
+    assert len(keys) == 2 * 5 * 4
+    with pytest.raises(ValueError, match="seed"):
+        person_key("eval", -1, 0)

@@ -128,11 +128,16 @@ def identity_prefix(preset: str, seed: int) -> str:
 
 
 def person_key(population: str, seed: int, index: int) -> list[int]:
-    """SeedSequence entropy of base person ``index`` of a population: the population's key and a person index
-    from its own range, so two populations share no key for any seeds."""
+    """SeedSequence entropy of base person ``index`` of a population: six uint32 words (stream, population key,
+    seed as two words, person index from the population's own range as two words). Fixed-width words keep the
+    map injective (numpy splits a big int into several words and pads with zeros, so [s, 1, p, i] would not be)."""
     if population not in POPULATIONS:
         raise ValueError(f"population: {population!r} is not one of {list(POPULATIONS)}")
-    return [seed, IDENTITY_STREAM, POPULATIONS.index(population), PERSON_INDEX_BASE[population] + index]
+    if not 0 <= seed < 2**64 or not 0 <= index < 2**40:
+        raise ValueError(f"seed {seed} / identity {index}: need 0 <= seed < 2**64 and 0 <= identity < 2**40")
+    person = PERSON_INDEX_BASE[population] + index
+    words = [seed & 0xFFFFFFFF, seed >> 32, person & 0xFFFFFFFF, person >> 32]
+    return [IDENTITY_STREAM, POPULATIONS.index(population), *words]
 
 
 def make_identities(model: FaceModel, cfg: SimConfig, seed: int) -> list[Identity]:
