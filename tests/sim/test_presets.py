@@ -59,3 +59,20 @@ def test_sfm_preset_without_file_fails_with_the_path(tmp_path, monkeypatch):
     cfg = get_preset("sfm-20", [f"face_model.path={missing}"])
     with pytest.raises(ConfigError, match=f"face_model.path: Surrey Face Model file not found: {missing}"):
         build_face_model(cfg.face_model)
+
+
+def test_populations_sites_and_geometry_of_the_presets():
+    evaluation = ("tiny", "demo", "bench-20", "twins-20", "sfm-20", "eval-100")
+    assert all(get_preset(n).population == "eval" for n in evaluation)
+    bench = get_preset("bench-20")
+    for name in ("pretrain-500", "pretrain-2k"):
+        cfg = get_preset(name)
+        assert cfg.population == "pretrain" and cfg.sites > 1 and cfg.instrument == "per_dataset"
+        assert (cfg.render_scale, cfg.face_model.grid_deg) == (bench.render_scale, bench.face_model.grid_deg)
+    ev = get_preset("eval-100")
+    assert (ev.identities.count, ev.samples, ev.write_visible, ev.instrument) == (100, 2, False, "per_dataset")
+    assert SimConfig().population == "eval" and SimConfig().sites == 1  # preset files default to evaluation
+    with pytest.raises(ConfigError, match="sites"):
+        get_preset("tiny", ["sites=9"])  # 8 base people
+    with pytest.raises(ConfigError, match="population"):
+        get_preset("tiny", ["population=train"])
