@@ -15,7 +15,9 @@ from thzface.config import ConfigError, from_dict, to_dict
 Range = tuple[float, float]
 FABRICS = ("cotton", "polyester", "wool_knit", "denim", "leather", "wet", "nonwoven")
 PAIRINGS = ("shared", "independent-noise", "independent-capture")
+POPULATIONS = ("eval", "pretrain")  # disjoint people: evaluation presets vs pretraining presets (face_model)
 GARMENTS = ("balaclava", "scarf", "mask", "hood")
+# concealment combinations ('+' joins garments, inner first) and weights; a hood alone leaves the face open
 COMBOS = {"balaclava": 3.0, "scarf": 2.0, "mask": 2.0, "balaclava+hood": 1.0, "scarf+hood": 1.0, "mask+hood": 0.5}
 DETECTORS = ("square_law", "heterodyne", "homodyne")
 DISPLAYS = ("linear", "sqrt", "db")
@@ -150,8 +152,7 @@ class FabricsConfig(_Checked):
     denim: FabricConfig = _fab((1.8, 2.0), (0.04, 0.08), (0.8, 1.2), (0.2, 0.4), (-40.0, -32.0))  # 1.5-3 dB
     leather: FabricConfig = _fab((2.5, 3.0), (0.08, 0.15), (0.8, 1.4), (0.05, 0.2), (-44.0, -36.0))  # 3-10 dB
     wet: FabricConfig = _fab((1.8, 2.6), (0.1, 0.25), (0.4, 0.8), (0.2, 0.5))  # wet cotton x2-x5 [S12]
-    nonwoven: FabricConfig = _fab((1.2, 1.5), (0.002, 0.01), (0.2, 0.5), (0.1, 0.3), (-54.0, -46.0))  # surgical
-    # mask (spun-bond polypropylene): < 0.2 dB, nearly transparent [I]
+    nonwoven: FabricConfig = _fab((1.2, 1.5), (0.002, 0.01), (0.2, 0.5), (0.1, 0.3), (-54.0, -46.0))  # < 0.2 dB
 
 
 @dataclass
@@ -170,8 +171,7 @@ def _garment(**kw: Any) -> Any:
 
 @dataclass
 class ConcealmentConfig(_Checked):
-    weights: dict[str, float] = field(default_factory=lambda: dict(COMBOS))  # concealment combinations ('+' joins
-    # garments, inner first) and their weights; a hood alone leaves the face open, so it only comes over another
+    weights: dict[str, float] = field(default_factory=lambda: dict(COMBOS))  # garment combinations, see COMBOS
     breath_wetness: Range = (1.5, 4.0)  # loss multiplier near mouth/nose on covering garments [I, S12]
     balaclava: GarmentConfig = _garment(
         fabric_weights={"wool_knit": 3.0, "polyester": 2.0, "cotton": 1.0, "wet": 0.3}, max_gap_mm=(3.0, 12.0)
@@ -213,8 +213,7 @@ class SimConfig(_Checked):
     # sample, so head size stays an identity cue); pitch = fov / image_size (3-3.6 mm at 64 px) [I]
     samples: int = 7  # samples per (identity, posture)
     instrument: str = "per_sample"  # per_sample: system and sensor drawn per sample | per_dataset: once per site
-    pairing: str = "independent-capture"  # shared: unconcealed scan = the concealed one's pose and noise (ablation)
-    # | independent-noise: same pose, own noise | independent-capture: own noise and pose (the person steps back)
+    pairing: str = "independent-capture"  # shared (ablation) | independent-noise | independent-capture: own pose
     write_visible: bool = True  # write visible/ RGB companions (the THz-only fast path skips their render)
     write_aux: bool = True  # write aux/ npz (depth, masks, landmarks, params)
     contact_sheet: bool = True  # write contact_sheet.png into the dataset folder
@@ -260,7 +259,7 @@ def validate(cfg: SimConfig) -> None:
         ("instrument", cfg.instrument, ("per_sample", "per_dataset")),
         ("pairing", cfg.pairing, PAIRINGS),
         ("sensor.normalise", cfg.sensor.normalise, ("pair", "image")),
-        ("population", cfg.population, ("eval", "pretrain")),
+        ("population", cfg.population, POPULATIONS),
         ("backend", cfg.backend, ("reference", "batched")),
     ):
         if value not in known:
@@ -297,5 +296,4 @@ def sim_config_from_dict(data: dict | None, where: str = "sim") -> SimConfig:
         raise ConfigError(f"{where}: {e}") from e
 
 
-def sim_config_to_dict(cfg: SimConfig) -> dict:
-    return to_dict(cfg)
+sim_config_to_dict = to_dict  # SimConfig -> plain dict (YAML / JSON ready)

@@ -15,12 +15,11 @@ from typing import Protocol
 
 import numpy as np
 
-from thzface.sim.config import FaceModelConfig, SimConfig
+from thzface.sim.config import POPULATIONS, FaceModelConfig, SimConfig
 from thzface.sim.head import Grid, HeadSurface, smooth_noise
 
 IDENTITY_STREAM = 1  # SeedSequence key of the identity draws (samples use other keys)
 VISIT_STREAM = 5  # SeedSequence key of the per-visit trait draws (a visit = one sample index)
-POPULATIONS = ("eval", "pretrain")  # disjoint people: evaluation presets vs pretraining presets
 PERSON_INDEX_BASE = {"eval": 0, "pretrain": 1 << 40}  # disjoint person-index ranges inside the identity key
 # per-visit changes at identities.visit_variation = 1 [I]: skin water share SD (sweat, humidity), share of the
 # skin field's variance drawn anew, share of visits a glasses owner leaves them off, hair / beard thickness
