@@ -66,12 +66,14 @@ def _rodrigues_tables(req: RenderRequest, n_v: int) -> tuple[np.ndarray, np.ndar
 def _transform(reqs: list[RenderRequest], grid: Grid, dev: torch.device) -> tuple[tuple, tuple]:
     """World vertices and normals of every request as (x, y, z) components, each (R, V) (Rodrigues for all
     vertices: bend 1 = the full rotation, equal to rot within rounding)."""
-    n_r = len(reqs)
     d = tuple(torch.as_tensor(grid.dirs[..., c], dtype=torch.float32, device=dev) for c in range(3))  # (E, A) each
-    r = torch.as_tensor(np.stack([q.r for q in reqs]), dtype=torch.float32, device=dev)  # (R, E, A)
-    ph = tuple(r * c for c in d)  # (R, E, A) each
-    nh = tuple(c.reshape(n_r, -1) for c in _normals(ph, d))  # (R, V) each
-    ph = tuple(c.reshape(n_r, -1) for c in ph)
+    first: dict[int, int] = {}  # one normal field per distinct surface (a sample's two captures share its skin)
+    which = torch.as_tensor([first.setdefault(id(q.r), len(first)) for q in reqs], device=dev)  # (R,)
+    surfs = list({id(q.r): q.r for q in reqs}.values())
+    r = torch.as_tensor(np.stack(surfs), dtype=torch.float32, device=dev)  # (S, E, A)
+    ps = tuple(r * c for c in d)  # (S, E, A) each
+    nh = tuple(c.reshape(len(surfs), -1).index_select(0, which) for c in _normals(ps, d))  # (R, V) each
+    ph = tuple(c.reshape(len(surfs), -1).index_select(0, which) for c in ps)  # (R, V) each
     tabs = [_rodrigues_tables(q, ph[0].shape[1]) for q in reqs]
     cos = torch.as_tensor(np.stack([t[0] for t in tabs]), dtype=torch.float32, device=dev)  # (R, V)
     sin = torch.as_tensor(np.stack([t[1] for t in tabs]), dtype=torch.float32, device=dev)  # (R, V)
@@ -89,14 +91,21 @@ def _transform(reqs: list[RenderRequest], grid: Grid, dev: torch.device) -> tupl
     return tuple(pw[c] + shift[:, c : c + 1] for c in range(3)), turn(nh)
 
 
+_LAYOUT_OK: dict[int, tuple[np.ndarray, bool]] = {}  # id(grid.tris) -> (that array, kept alive; layout ok)
+
+
 def _grid_layout_ok(grid: Grid) -> bool:
     """True when ``grid.tris`` is make_grid's layout: per cell (i, j), first all [v00, v01, v11], then all
     [v00, v11, v10] (the batched rasteriser forms triangles from shifted slices of the vertex grid)."""
+    if id(grid.tris) in _LAYOUT_OK:
+        return _LAYOUT_OK[id(grid.tris)][1]
     n_el, n_az = grid.shape
     i, j = np.meshgrid(np.arange(n_el - 1), np.arange(n_az), indexing="ij")
     v00, v01 = i * n_az + j, i * n_az + (j + 1) % n_az
     want = np.concatenate([np.stack([v00, v01, v01 + n_az], -1), np.stack([v00, v01 + n_az, v00 + n_az], -1)])
-    return bool(np.array_equal(want.reshape(-1, 3), grid.tris))
+    ok = bool(np.array_equal(want.reshape(-1, 3), grid.tris))
+    _LAYOUT_OK[id(grid.tris)] = (grid.tris, ok)
+    return ok
 
 
 def _corners(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -129,18 +138,32 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     c0 = (size - 1) / 2.0
     u = ((wx - cx) / pitch + c0).reshape(n_req, n_el, n_az)  # (R, E, A) column
     v = ((cy - wy) / pitch + c0).reshape(n_req, n_el, n_az)  # (R, E, A) row
-    (au, bu, cu), (av, bv, cv) = _corners(u), _corners(v)  # (R, 2, E-1, A) each
-    area = (bu - au) * (cv - av) - (bv - av) * (cu - au)  # (R, 2, E-1, A); < 0: faces the sensor (rows run down)
-    keep = area < 0
+    # facing test on views of the vertex grid: family 0 = (i, j), (i, j+1), (i+1, j+1); 1 = (i, j), (i+1, j+1), (i+1, j)
+    u1, v1 = torch.roll(u, -1, dims=2), torch.roll(v, -1, dims=2)  # (R, E, A) the neighbour at j + 1
+    ua, va_ = u[:, :-1], v[:, :-1]  # (R, E-1, A)
+    area0 = (u1[:, :-1] - ua) * (v1[:, 1:] - va_) - (v1[:, :-1] - va_) * (u1[:, 1:] - ua)
+    area1 = (u1[:, 1:] - ua) * (v[:, 1:] - va_) - (v1[:, 1:] - va_) * (u[:, 1:] - ua)
+    keep = torch.stack([area0 < 0, area1 < 0], 1)  # (R, 2, E-1, A); area < 0 faces the sensor (rows run down)
     if any(q.cover is not None for q in reqs):  # garments: only triangles whose three vertices are covered
         cov = torch.as_tensor(np.stack([np.ones(grid.shape, bool) if q.cover is None else q.cover for q in reqs]))
         ca, cb, cc = _corners(cov.to(dev))
         keep &= ca & cb & cc
     flat = torch.nonzero(keep.reshape(-1)).squeeze(1)  # (K,) kept (request, triangle) pairs
-    n_t = keep.shape[1] * keep.shape[2] * keep.shape[3]
+    cells = (n_el - 1) * n_az
+    n_t = 2 * cells
     rid, tid = torch.div(flat, n_t, rounding_mode="floor"), flat % n_t  # tid: index into grid.tris
-    au, bu, cu, av, bv, cv, area = (_take(t.reshape(-1), flat) for t in (au, bu, cu, av, bv, cv, area))  # (K,)
-    za, zb, zc = (_take(t.reshape(-1), flat) for t in _corners(wz.reshape(n_req, n_el, n_az)))  # (K,) heights
+    fam, cell = torch.div(tid, cells, rounding_mode="floor"), tid % cells
+    i = torch.div(cell, n_az, rounding_mode="floor")
+    j = cell - i * n_az
+    j1 = torch.where(j + 1 == n_az, torch.zeros_like(j), j + 1)
+    top, low, base = i * n_az, (i + 1) * n_az, rid * (n_el * n_az)
+    va = base + top + j  # (K,) flat vertex index of each corner
+    vb = base + torch.where(fam == 0, top + j1, low + j1)
+    vc = base + torch.where(fam == 0, low + j1, low + j)
+    su, sv, sz = u.reshape(-1), v.reshape(-1), wz.reshape(-1)
+    au, bu, cu, av, bv, cv = (_take(t, x) for t in (su, sv) for x in (va, vb, vc))
+    za, zb, zc = _take(sz, va), _take(sz, vb), _take(sz, vc)  # (K,) heights
+    area = (bu - au) * (cv - av) - (bv - av) * (cu - au)  # (K,)
     x0 = torch.clamp(torch.ceil(torch.minimum(torch.minimum(au, bu), cu)), 0, size)
     x1 = torch.clamp(torch.floor(torch.maximum(torch.maximum(au, bu), cu)), -1, size - 1)
     y0 = torch.clamp(torch.ceil(torch.minimum(torch.minimum(av, bv), cv)), 0, size)
