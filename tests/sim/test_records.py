@@ -1,4 +1,4 @@
-"""identities.json, poses.csv and the per-site scanners of meta.json agree with what was rendered; visits vary
+"""identities.json, poses.npz and the per-site scanners of meta.json agree with what was rendered; visits vary
 the person's changeable traits only; the Surrey skull scales on independent axes."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from thzface.data.check import check_dataset
 from thzface.data.naming import parse_name
 from thzface.sim.face_model import build_face_model, make_identities, skin_field, visit_traits
 from thzface.sim.presets import get_preset
@@ -22,6 +23,7 @@ def test_identities_json_and_poses_match_the_world(tiny_dataset):
     for rec in ids.values():
         assert set(rec) == {"shape", "traits"} and rec["traits"]["site"] == 0
     poses = read_poses(out)
+    assert check_dataset(out) == []  # the extra files do not trouble `thzface data check`
     assert sorted(poses) == sorted(p.name for p in (out / "thz").glob("*.png"))
     for aux in sorted((out / "aux").glob("*.npz")):
         with np.load(aux) as z:

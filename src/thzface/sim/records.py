@@ -1,4 +1,4 @@
-"""What a world writes beside its images: ``identities.json`` (shape and traits per person), ``poses.csv`` (the
+"""What a world writes beside its images: ``identities.json`` (shape and traits per person), ``poses.npz`` (the
 pose of every THz file) and the scanner of each site for meta.json.
 
 Poses and scanners are re-drawn from the very streams :func:`thzface.sim.sample.simulate_sample` uses (the
@@ -9,25 +9,25 @@ view streams), so they cost no render; a test checks them against the aux files 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
-from thzface.config import atomic_write_text
+from thzface.config import atomic_write_bytes, atomic_write_text
 from thzface.data.naming import format_name
 from thzface.data.overlap import IDENTITIES_FILE
 from thzface.sim.config import SimConfig
 from thzface.sim.face_model import Identity, identities_record
+from thzface.sim.io import npz_bytes
 from thzface.sim.passive import draw_passive
 from thzface.sim.pose import Pose
 from thzface.sim.sample import INSTRUMENT_STREAM, SAMPLE_STREAM, STREAMS, dataset_fov, draw_pose
 from thzface.sim.sensor import draw_sensor
 from thzface.sim.thz import draw_active
 
-POSES_FILE = "poses.csv"
-POSE_COLUMNS = ("file", "yaw", "pitch", "roll", "dx", "dy")  # degrees (yaw + = subject's left), mm
+POSES_FILE = "poses.npz"  # not a .csv: every DIR/*.csv is a triplet file to `thzface data check`
+POSE_COLUMNS = ("yaw", "pitch", "roll", "dx", "dy")  # degrees (yaw + = subject's left), mm
 PERSON_KEYS = ("water", "fd_skin", "fd_hair", "t_skin", "t_cloth")  # drawn per person or sample, not the scanner
 
 
@@ -40,22 +40,22 @@ def capture_poses(cfg: SimConfig, ident: Identity, posture: int, seed: int, inde
 
 
 def write_poses(out: Path, cfg: SimConfig, seed: int, ids: list[Identity], samples: list[tuple[int, ...]]) -> None:
-    """``out/poses.csv``: one row per THz file of ``samples`` (index, identity index, posture, sample number),
-    the capture's pose (the clean target shares its concealed file's pose)."""
-    buf = io.StringIO()
-    buf.write(",".join(POSE_COLUMNS) + "\n")
+    """``out/poses.npz``: ``files`` (N,) THz file names and ``pose`` (N, 5) float32 yaw, pitch, roll, dx, dy of
+    each file of ``samples`` (index, identity index, posture, sample number); the clean target shares its
+    concealed file's pose."""
+    files, rows = [], []
     for index, i, posture, k in samples:
-        ident = ids[i]
-        for concealed, pose in zip((True, False), capture_poses(cfg, ident, posture, seed, index), strict=True):
-            v = (pose.yaw, pose.pitch, pose.roll, pose.dx, pose.dy)
-            buf.write(format_name(ident.token, posture, concealed, k) + "".join(f",{x:.4f}" for x in v) + "\n")
-    atomic_write_text(out / POSES_FILE, buf.getvalue())
+        for concealed, pose in zip((True, False), capture_poses(cfg, ids[i], posture, seed, index), strict=True):
+            files.append(format_name(ids[i].token, posture, concealed, k))
+            rows.append((pose.yaw, pose.pitch, pose.roll, pose.dx, pose.dy))
+    arrays = {"files": np.array(files), "pose": np.array(rows, np.float32).reshape(-1, len(POSE_COLUMNS))}
+    atomic_write_bytes(out / POSES_FILE, npz_bytes(arrays))
 
 
-def read_poses(folder: str | Path) -> dict[str, tuple[float, ...]]:
-    """``poses.csv`` -> {file name: (yaw, pitch, roll, dx, dy)}."""
-    lines = (Path(folder) / POSES_FILE).read_text(encoding="utf-8").splitlines()
-    return {p[0]: tuple(float(x) for x in p[1:]) for p in (line.split(",") for line in lines[1:] if line)}
+def read_poses(folder: str | Path) -> dict[str, np.ndarray]:
+    """``poses.npz`` -> {file name: (5,) float32 yaw, pitch, roll, dx, dy}."""
+    with np.load(Path(folder) / POSES_FILE, allow_pickle=False) as z:
+        return dict(zip(z["files"].tolist(), z["pose"], strict=True))
 
 
 def write_identities(out: Path, ids: list[Identity]) -> None:

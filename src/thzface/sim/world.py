@@ -31,7 +31,7 @@ from thzface.sim.stats import aggregate, image_statistics
 
 GENERATOR = "thzface.sim"
 SUBDIRS = ("thz", "clean", "visible", "aux")
-_OWN_FILES = ("meta.json", "contact_sheet.png", "train_val.csv", "test.csv", "identities.json", "poses.csv")
+_OWN_FILES = ("meta.json", "contact_sheet.png", "train_val.csv", "test.csv", "identities.json", "poses.npz")
 SHARD_DIR = ".shards"  # shard bookkeeping: manifest.json and one records file per finished shard
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _STATE: dict = {}  # per-process worker state (config, model, identities, output folder, seed)
