@@ -51,44 +51,60 @@ def _normals(p: tuple, d: tuple) -> tuple:
     return tuple(c * sign for c in n)
 
 
-def _rodrigues_tables(req: RenderRequest, n_v: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-vertex cos / sin of the rotation angle share and the unit axis (float64 numpy, per request, so the
-    trigonometry never depends on the batch)."""
+def _bent(req: RenderRequest, n_v: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vertices that follow only part of the rotation (bend < 1, the neck): their indices, cos and sin of their
+    share of the rotation angle, and the unit axis (float64 numpy per request, so the trigonometry never
+    depends on the batch). No rotation: no bent vertices."""
     rot = req.rot
     ang = float(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
-    if ang < 1e-9:
-        return np.ones(n_v), np.zeros(n_v), np.array([0.0, 0.0, 1.0])
+    none = np.zeros(0, np.int64)
+    if ang < 1e-9 or req.bend is None:
+        return none, np.zeros(0), np.zeros(0), np.array([0.0, 0.0, 1.0])
     axis = np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]]) / (2 * np.sin(ang))
-    w = np.ones(n_v) if req.bend is None else np.minimum(req.bend.reshape(-1), 1.0)
-    return np.cos(w * ang), np.sin(w * ang), axis
+    idx = np.flatnonzero(req.bend.reshape(-1) < 1.0)
+    w = req.bend.reshape(-1)[idx]
+    return idx, np.cos(w * ang), np.sin(w * ang), axis
 
 
 def _transform(reqs: list[RenderRequest], grid: Grid, dev: torch.device) -> tuple[tuple, tuple]:
-    """World vertices and normals of every request as (x, y, z) components, each (R, V) (Rodrigues for all
-    vertices: bend 1 = the full rotation, equal to rot within rounding)."""
-    d = tuple(torch.as_tensor(grid.dirs[..., c], dtype=torch.float32, device=dev) for c in range(3))  # (E, A) each
+    """World vertices and normals of every request as (x, y, z) components, each (R, V): the rotation matrix for
+    the head, Rodrigues with each vertex's share of the angle for the bent neck (as render.render_surface)."""
+    f32 = torch.float32
+    d = tuple(torch.as_tensor(grid.dirs[..., c], dtype=f32, device=dev) for c in range(3))  # (E, A) each
     first: dict[int, int] = {}  # one normal field per distinct surface (a sample's two captures share its skin)
     which = torch.as_tensor([first.setdefault(id(q.r), len(first)) for q in reqs], device=dev)  # (R,)
     surfs = list({id(q.r): q.r for q in reqs}.values())
-    r = torch.as_tensor(np.stack(surfs), dtype=torch.float32, device=dev)  # (S, E, A)
+    r = torch.as_tensor(np.stack(surfs), dtype=f32, device=dev)  # (S, E, A)
     ps = tuple(r * c for c in d)  # (S, E, A) each
     nh = tuple(c.reshape(len(surfs), -1).index_select(0, which) for c in _normals(ps, d))  # (R, V) each
     ph = tuple(c.reshape(len(surfs), -1).index_select(0, which) for c in ps)  # (R, V) each
-    tabs = [_rodrigues_tables(q, ph[0].shape[1]) for q in reqs]
-    cos = torch.as_tensor(np.stack([t[0] for t in tabs]), dtype=torch.float32, device=dev)  # (R, V)
-    sin = torch.as_tensor(np.stack([t[1] for t in tabs]), dtype=torch.float32, device=dev)  # (R, V)
-    one_c = 1 - cos
-    axis = torch.as_tensor(np.stack([t[2] for t in tabs]), dtype=torch.float32, device=dev)  # (R, 3)
-    k = tuple(axis[:, c : c + 1] for c in range(3))  # (R, 1) each
-    shift = torch.as_tensor(np.stack([q.shift for q in reqs]), dtype=torch.float32, device=dev)  # (R, 3)
+    n_v = ph[0].shape[1]
+    rot = torch.as_tensor(np.stack([q.rot for q in reqs]), dtype=f32, device=dev)  # (R, 3, 3)
+    shift = torch.as_tensor(np.stack([q.shift for q in reqs]), dtype=f32, device=dev)  # (R, 3)
+    m = [[rot[:, a, b : b + 1] for b in range(3)] for a in range(3)]  # (R, 1) each
 
-    def turn(v: tuple) -> tuple:  # (R, V) components
-        kv = _cross(k, v)
-        dot = (k[0] * v[0] + k[1] * v[1] + k[2] * v[2]) * one_c  # (R, V)
-        return tuple(v[c] * cos + kv[c] * sin + k[c] * dot for c in range(3))
+    def rigid(v: tuple) -> tuple:  # (R, V) components -> rot @ v
+        return tuple(m[a][0] * v[0] + m[a][1] * v[1] + m[a][2] * v[2] for a in range(3))
 
-    pw = turn(ph)
-    return tuple(pw[c] + shift[:, c : c + 1] for c in range(3)), turn(nh)
+    pw, nw = rigid(ph), rigid(nh)
+    bent = [_bent(q, n_v) for q in reqs]
+    flat = torch.as_tensor(np.concatenate([b[0] + i * n_v for i, b in enumerate(bent)]), device=dev)  # (B,)
+    if len(flat):
+        rows = torch.as_tensor(np.concatenate([np.full(len(b[0]), i) for i, b in enumerate(bent)]), device=dev)
+        cos = torch.as_tensor(np.concatenate([b[1] for b in bent]), dtype=f32, device=dev)  # (B,)
+        sin = torch.as_tensor(np.concatenate([b[2] for b in bent]), dtype=f32, device=dev)
+        axis = torch.as_tensor(np.stack([b[3] for b in bent]), dtype=f32, device=dev).index_select(0, rows)  # (B, 3)
+        k = (axis[:, 0], axis[:, 1], axis[:, 2])
+
+        def turn(v: tuple) -> tuple:  # (R, V) components -> their bent vertices rotated by their share, (B,) each
+            vb = tuple(c.reshape(-1).index_select(0, flat) for c in v)
+            kv = _cross(k, vb)
+            dot = (k[0] * vb[0] + k[1] * vb[1] + k[2] * vb[2]) * (1 - cos)  # (B,)
+            return tuple(vb[c] * cos + kv[c] * sin + k[c] * dot for c in range(3))
+
+        pw = tuple(c.reshape(-1).index_copy(0, flat, t).reshape(c.shape) for c, t in zip(pw, turn(ph), strict=True))
+        nw = tuple(c.reshape(-1).index_copy(0, flat, t).reshape(c.shape) for c, t in zip(nw, turn(nh), strict=True))
+    return tuple(pw[c] + shift[:, c : c + 1] for c in range(3)), nw
 
 
 _LAYOUT_OK: dict[int, tuple[np.ndarray, bool]] = {}  # id(grid.tris) -> (that array, kept alive; layout ok)
