@@ -59,8 +59,9 @@ def test_a_sample_does_not_depend_on_its_batch(fast):
         assert np.array_equal(a.thz_unconcealed, b.thz_unconcealed)
 
 
-def test_batched_sample_close_to_reference(fast):
-    cfg = get_preset("tiny", fast)
+@pytest.mark.parametrize("extra", [[], ["mode=passive"], ["pairing=shared"], ["pairing=independent-noise"]])
+def test_batched_sample_close_to_reference(fast, extra):
+    cfg = get_preset("tiny", [*fast, *extra])
     model, jobs = _jobs(cfg, 4)
     for (ident, p, i), b in zip(jobs, simulate_batch(cfg, model, jobs, 0), strict=True):
         a = simulate_sample(cfg, model, ident, p, 0, i)
@@ -128,3 +129,10 @@ def test_bench_sim_prints_a_row_per_backend(tmp_path, fast, capsys):
     )
     out = capsys.readouterr().out
     assert "reference " in out and "batched " in out and "batched / reference:" in out
+
+
+def test_unknown_backend_is_a_config_error():
+    from thzface.config import ConfigError
+
+    with pytest.raises(ConfigError, match="backend: 'gpu' is not one of"):
+        get_preset("tiny", ["backend=gpu"])
