@@ -11,8 +11,8 @@ from pathlib import Path
 from thzface.data.csv import read_triplets
 from thzface.engine.checkpoint import load_run
 from thzface.engine.infer import load_split
+from thzface.models.mtl_spec import MTL as MODEL
 from thzface.recipes.mtl.evaluate import collect, compute_metrics, summary
-from thzface.recipes.mtl.task import MODEL
 
 run, root = Path(sys.argv[1]), Path(sys.argv[2])
 cfg, model, _ = load_run(run, MODEL)

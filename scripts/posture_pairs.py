@@ -20,7 +20,7 @@ from thzface.data.io import load_image
 from thzface.data.naming import MIRRORED_POSTURE, parse_name
 from thzface.engine.checkpoint import load_run
 from thzface.metrics.verification import eer, roc_auc, tar_at_far
-from thzface.recipes.mtl.task import MODEL
+from thzface.models.mtl_spec import MTL as MODEL
 
 run, data = sys.argv[1], Path(sys.argv[2])
 arg = sys.argv[3] if len(sys.argv) > 3 else ""

@@ -15,9 +15,9 @@ from thzface.bench.measure import (
     matmul_peak_gflops,
     peak_rss_bytes,
     process_cpu_seconds,
-    timed_rate,
     torch_threads,
 )
+from thzface.engine.timing import timed_rate
 
 
 def mlp() -> nn.Sequential:

@@ -10,8 +10,9 @@ from safetensors.torch import save_file
 
 from thzface.config import to_dict
 from thzface.engine.checkpoint import FORMAT, load_run, save_weights
+from thzface.models.mtl_spec import MTL as MODEL
+from thzface.models.mtl_spec import build_model
 from thzface.recipes import find_config, load_config
-from thzface.recipes.mtl.task import MODEL, build_model
 
 
 def tiny_run(tmp_path: Path, drop: tuple[str, ...] = ()) -> Path:

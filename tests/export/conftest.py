@@ -14,13 +14,15 @@ from thzface.engine.checkpoint import save_weights
 from thzface.recipes import load_config, load_run
 from thzface.recipes import train as fit
 
+TINY_RUN = ["train.max_steps=2", "train.val_every=2"]  # validated at its last step: RUN/threshold.json exists
+
 
 @pytest.fixture(scope="session")
 def onnx_run(repo: Path, tiny_data: Path, tmp_path_factory) -> Path:
     """Trained once per session at a fixed path (tests/serve's fixture reuses the same run when it exists)."""
     run = tmp_path_factory.getbasetemp() / "tiny-mtl-run"
     if not (run / "model.safetensors").is_file():
-        fit(load_config(repo / "configs" / "mtl-tiny.yaml", ["train.max_steps=2"]), tiny_data, run)
+        fit(load_config(repo / "configs" / "mtl-tiny.yaml", TINY_RUN), tiny_data, run)
     return run
 
 

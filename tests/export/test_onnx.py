@@ -15,6 +15,8 @@ import torch
 
 from thzface.bench.onnx import run as bench_run
 from thzface.data.io import load_image
+from thzface.embedder import SPECS as EMBEDDERS
+from thzface.embedder import Predictor, predict
 from thzface.engine.checkpoint import WEIGHTS, RunError, save_weights
 from thzface.engine.recipe import PredictOptions
 from thzface.export.onnx import (
@@ -30,8 +32,6 @@ from thzface.export.onnx import (
     weights_digest,
 )
 from thzface.recipes import get_recipe, load_config, load_run
-from thzface.recipes.distill.config import EMBEDDERS
-from thzface.recipes.mtl.predict import Predictor, predict
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_export_check_and_dynamic_batch_match_torch(onnx_run, real_scans, export
     batch_dim = proto.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_dim.dim_param == "batch" and not batch_dim.HasField("dim_value")
     session = new_session(out)
-    pred = Predictor(onnx_run, EMBEDDERS)  # torch backend
+    pred = Predictor(onnx_run)  # torch backend
     for n in (1, 7):  # batch sizes other than the trace's (2)
         x = pred.load(real_scans[:n])  # (n, 1, S, S) real scans
         got, ref = run_session(session, x.numpy()), pred(x)
@@ -71,14 +71,14 @@ def test_open_session_exports_when_missing_and_when_stale(run_copy, real_scans, 
     run = run_copy
     session = open_session(run, EMBEDDERS)
     assert (run / "model.onnx").is_file()
-    x = Predictor(run, EMBEDDERS).load(real_scans[:3])  # (3, 1, S, S)
+    x = Predictor(run).load(real_scans[:3])  # (3, 1, S, S)
     before = run_session(session, x.numpy())["embedding"]
 
     new_weights(run)  # the old export is stale
     session = open_session(run, EMBEDDERS)
     assert session_metadata(session)["weights_sha256"] == weights_digest(run / "model.safetensors")
     after = run_session(session, x.numpy())["embedding"]
-    assert np.abs(after - Predictor(run, EMBEDDERS)(x)["embedding"]).max() <= CHECK_TOL
+    assert np.abs(after - Predictor(run)(x)["embedding"]).max() <= CHECK_TOL
     assert np.abs(after - before).max() > 1e-3
 
 
@@ -87,7 +87,7 @@ def test_predict_backend_onnx_matches_torch(run_copy, real_scans, tmp_path):
     files = real_scans[:4]
     res = {}
     for backend in ("torch", "onnx"):
-        predict(run, files, tmp_path / backend, PredictOptions(backend=backend), models=EMBEDDERS)
+        predict(run, files, tmp_path / backend, PredictOptions(backend=backend))
         res[backend] = json.loads((tmp_path / backend / "predictions.json").read_text())
     assert (run / "model.onnx").is_file()
     for a, b in zip(res["torch"], res["onnx"], strict=True):
@@ -150,6 +150,7 @@ def test_distill_student_exports_and_teacher_is_refused(repo, tmp_path):
         save_weights(get_recipe("distill").model.build_model(cfg).state_dict(), cfg, tmp_path / stage / WEIGHTS)
     res = export_onnx(tmp_path / "joint", EMBEDDERS, check=True)
     assert res["check"]["ok"] and session_metadata(new_session(Path(res["onnx"])))["recipe"] == "distill"
-    for refuse in (export_onnx, Predictor):  # export, predict/verify and serve load with expect=MultiTaskModel
-        with pytest.raises(RunError, match="a distill stage=teacher run needs visible images"):
-            refuse(tmp_path / "teacher", EMBEDDERS)
+    with pytest.raises(RunError, match="a distill stage=teacher run needs visible images"):
+        export_onnx(tmp_path / "teacher", EMBEDDERS)
+    with pytest.raises(RunError, match="a distill stage=teacher run needs visible images"):
+        Predictor(tmp_path / "teacher")  # predict/verify and serve load with expect=MultiTaskModel

@@ -13,6 +13,8 @@ import pytest
 import torch
 
 from thzface.cli import main
+from thzface.embedder import SPECS as EMBEDDERS
+from thzface.embedder import Predictor, verify
 from thzface.export.onnx import (
     OnnxError,
     check_parity,
@@ -28,8 +30,6 @@ from thzface.export.onnx import (
 )
 from thzface.models import build_model, mtl_preset
 from thzface.models.multitask import MultiTaskModel
-from thzface.recipes.distill.config import EMBEDDERS
-from thzface.recipes.mtl.predict import Predictor, verify
 
 TOL = 1e-5  # the bound on |onnxruntime - torch| for the embedding
 
@@ -54,7 +54,7 @@ def test_verify_graph_has_one_output_and_matches_torch_embed(onnx_run, real_scan
     session = new_session(out)
     meta = session_metadata(session)
     assert meta["task"] == "verify" and meta["weights_sha256"] == weights_digest(onnx_run / "model.safetensors")
-    pred = Predictor(onnx_run, EMBEDDERS)
+    pred = Predictor(onnx_run)
     for n in (1, 7):  # batch sizes other than the trace's (2)
         x = pred.load(real_scans[:n])  # (n, 1, S, S) real scans
         got = run_session(session, x.numpy())
@@ -84,14 +84,14 @@ def test_open_session_verify_exports_when_missing_stale_or_other_task(run_copy, 
     run = run_copy
     session = open_session(run, EMBEDDERS, task="verify")
     assert (run / "model-verify.onnx").is_file() and not (run / "model.onnx").exists()
-    x = Predictor(run, EMBEDDERS).load(real_scans[:3])  # (3, 1, S, S)
+    x = Predictor(run).load(real_scans[:3])  # (3, 1, S, S)
     before = run_session(session, x.numpy())["embedding"]
 
     new_weights(run)
     session = open_session(run, EMBEDDERS, task="verify")
     assert session_metadata(session)["weights_sha256"] == weights_digest(run / "model.safetensors")
     after = run_session(session, x.numpy())["embedding"]
-    assert np.abs(after - Predictor(run, EMBEDDERS).embed(x)).max() <= TOL
+    assert np.abs(after - Predictor(run).embed(x)).max() <= TOL
     assert np.abs(after - before).max() > 1e-3
 
     export_onnx(run, EMBEDDERS, run / "model-verify.onnx", task="all")  # the other task's graph in the way
@@ -145,11 +145,11 @@ def test_verify_runs_embed_only_and_onnx_matches_torch(run_copy, real_scans, mon
 
     monkeypatch.setattr(MultiTaskModel, "forward", full_forward)
     export_onnx(run, EMBEDDERS, task="verify")
-    res = {be: verify(run, a, b, threshold=0.5, models=EMBEDDERS, backend=be) for be in ("torch", "onnx")}
+    res = {be: verify(run, a, b, threshold=0.5, backend=be) for be in ("torch", "onnx")}
     assert not (run / "model.onnx").exists()
     assert abs(res["onnx"]["score"] - res["torch"]["score"]) <= TOL
     assert res["onnx"]["same_person"] == res["torch"]["same_person"]
-    pred = Predictor(run, EMBEDDERS)
+    pred = Predictor(run)
     e = pred.embed(pred.load([a, b]))  # (2, D)
     cos = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1])))
     assert res["torch"]["score"] == pytest.approx(cos, abs=1e-6)

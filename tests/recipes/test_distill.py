@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from thzface.config import ConfigError
+from thzface.models.distill_spec import LossConfig, ModelConfig
 from thzface.recipes import load_config
-from thzface.recipes.distill.config import LossConfig, ModelConfig
 from thzface.recipes.distill.task import DistillTask, TeacherTask, build_task
 from thzface.recipes.mtl.task import MtlTask
 
@@ -205,8 +205,8 @@ def test_joint_overfits_a_tiny_batch(repo) -> None:
 
 
 def test_loss_config_inherits_every_mtl_field() -> None:
+    from thzface.models.mtl_spec import LossConfig as MtlLoss
     from thzface.models.multitask import MtlModelConfig
-    from thzface.recipes.mtl.config import LossConfig as MtlLoss
 
     assert {f.name for f in dataclasses.fields(MtlLoss)} <= {f.name for f in dataclasses.fields(LossConfig)}
     assert {f.name for f in dataclasses.fields(MtlModelConfig)} <= {f.name for f in dataclasses.fields(ModelConfig)}

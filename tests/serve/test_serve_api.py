@@ -16,10 +16,9 @@ from PIL import Image
 
 from thzface.data.io import to_uint8
 from thzface.data.naming import POSTURES, parse_name
-from thzface.engine.infer import load_threshold
+from thzface.embedder import Predictor
+from thzface.engine.run import Run
 from thzface.models.multitask import MultiTaskModel
-from thzface.recipes.distill.config import EMBEDDERS
-from thzface.recipes.mtl.predict import Predictor
 from thzface.serve import UploadLimits, create_app, serve
 from thzface.serve.app import is_loopback
 from thzface.serve.samples import find_samples, pick_samples
@@ -75,7 +74,7 @@ def test_analyze_returns_the_models_outputs(client, serve_run, scans):
     r = client.post("/api/analyze", files={"image": ("scan.png", scans[0].read_bytes(), "image/png")})
     assert r.status_code == 200, r.text
     j = r.json()
-    pred = Predictor(serve_run, EMBEDDERS)
+    pred = Predictor(serve_run)
     ref = pred(pred.load([scans[0]]))
     probs = ref["posture_probs"][0]
     assert j["posture"] == POSTURES[int(probs.argmax())]
@@ -96,10 +95,10 @@ def test_analyze_crops_a_non_square_rgb_jpeg(client):
 def test_verify_scores_and_decides_at_the_run_threshold(client, serve_run, scans):
     a, b = scans[0], scans[-1]
     j = client.post("/api/verify", files={"a": (a.name, a.read_bytes()), "b": (b.name, b.read_bytes())}).json()
-    pred = Predictor(serve_run, EMBEDDERS)
+    pred = Predictor(serve_run)
     e = pred(pred.load([a, b]))["embedding"]  # (2, D)
     assert j["score"] == pytest.approx(float(e[0] @ e[1] / np.linalg.norm(e[0]) / np.linalg.norm(e[1])), abs=1e-5)
-    assert j["threshold"] == load_threshold(serve_run)
+    assert j["threshold"] == Run(serve_run).threshold
     assert j["same_person"] == (j["score"] >= j["threshold"])
     assert j["decision"] == ("same person" if j["same_person"] else "different people")
     assert "a" not in j and "b" not in j and j["backend"] == "torch"  # embeddings only: no posture

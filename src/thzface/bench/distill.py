@@ -26,11 +26,10 @@ from thzface.bench import format_table
 from thzface.bench.mtl import KEYS, train_and_eval
 from thzface.config import Config, read_yaml, save_config, to_dict
 from thzface.engine.train import fit
+from thzface.models import distill_spec as distill
+from thzface.models.mtl_spec import LossConfig as MtlLossConfig
 from thzface.models.multitask import MtlModelConfig
 from thzface.recipes import config_from_dict, find_config, get_recipe, load_config
-from thzface.recipes.distill import config as distill
-from thzface.recipes.distill.evaluate import evaluate_teacher
-from thzface.recipes.mtl.config import LossConfig as MtlLossConfig
 
 ARMS = ("mtl", "distill-joint", "distill-2stage", "mtl-steps")
 HEADLINE = ["idd_eer", "idd_roc_auc", "cs_eer", "posture_acc", "ssim", "silhouette_identity"]
@@ -109,7 +108,7 @@ def run_arm(
     common = [f"train.max_time_s={half}", "train.progress=false", f"train.seed={seed}", *keep]
     tcfg = load_config(configs["distill"], [*common, "model.stage=teacher"])
     t_summary = fit(get_recipe(tcfg.recipe), tcfg, data, out / "teacher", resume=False)
-    t_metrics = evaluate_teacher(out / "teacher", data, out / "teacher_report")
+    t_metrics = get_recipe("distill").evaluate(out / "teacher", data, out / "teacher_report")
     student = ["model.stage=student", f"model.teacher_run={out / 'teacher'}", "model.freeze_teacher=true"]
     row = train_and_eval(configs["distill"], data, out / "student", half, seed, [*keep, *student])
     row.update(teacher_row(t_metrics), teacher_seconds=t_summary["seconds"], teacher_steps=t_summary["global_step"])

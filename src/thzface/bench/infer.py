@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from thzface.bench import format_table
-from thzface.bench.measure import flops_by_component, load_average, matmul_peak_gflops, timed_rate, torch_threads
+from thzface.bench.measure import flops_by_component, load_average, matmul_peak_gflops, torch_threads
+from thzface.engine.timing import timed_rate
 from thzface.export.onnx import check_parity, export_model, new_session, run_session
 from thzface.models.profile import count_parameters
 

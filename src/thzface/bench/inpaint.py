@@ -11,7 +11,6 @@ Hole-region numbers are the headline; whole-image numbers sit beside them.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,21 @@ import torch
 
 from thzface.bench import format_table
 from thzface.data.io import open_image
+from thzface.embedder import load_embedder
+from thzface.engine.timing import timed_rate
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters
 from thzface.recipes import find_config, get_recipe, load_config, load_run
-from thzface.recipes.inpaint.baselines import BASELINES
-from thzface.recipes.inpaint.data import split_dataset
-from thzface.recipes.inpaint.evaluate import HEADLINE, evaluate, evaluate_method, full_batch, summary
-from thzface.recipes.inpaint.identity import load_embedder
+from thzface.recipes.inpaint.recipe import (
+    BASELINES,
+    HEADLINE,
+    SPEED_MIN_S,
+    evaluate_method,
+    full_batch,
+    split_dataset,
+    summary,
+)
+from thzface.recipes.inpaint.recipe import RECIPE as INPAINT
 
 PRESETS = ("default", "paper")
 
@@ -33,17 +40,8 @@ PRESETS = ("default", "paper")
 @torch.no_grad()
 def ms_per_image(method, image: torch.Tensor, mask: torch.Tensor, batch: int) -> float:
     """Milliseconds per image of ``method(image, mask)`` on batches of ``batch`` (timed for >= SPEED_MIN_S)."""
-    from thzface.recipes.inpaint import evaluate as inpaint_eval
-
     x, m = image[:1].expand(batch, -1, -1, -1).contiguous(), mask[:1].expand(batch, -1, -1, -1).contiguous()
-    method(x, m)  # warm-up
-    n, start = 0, time.perf_counter()
-    while True:
-        method(x, m)
-        n += batch
-        elapsed = time.perf_counter() - start
-        if elapsed >= inpaint_eval.SPEED_MIN_S and n >= 3 * batch:
-            return 1000.0 * elapsed / n
+    return 1000.0 / timed_rate(lambda: method(x, m), batch, SPEED_MIN_S, repeats=1)
 
 
 def eval_masks_key(mc) -> tuple:
@@ -111,7 +109,7 @@ def run(args) -> dict:
             arm_out = out / preset / f"seed{s}"
             trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side)
             run_dir = Path(trained["run"])
-            metrics = evaluate(run_dir, data, arm_out / "report", embedder=emb_run)
+            metrics = INPAINT.evaluate(run_dir, data, arm_out / "report", embedder=emb_run)
             cfg, model, extra = load_run(run_dir)
             if mask_cfg is not None and eval_masks_key(cfg.loss.masks) != eval_masks_key(mask_cfg):
                 raise ValueError(f"bench inpaint: inpaint-{preset}.yaml evaluates other masks than the first preset")

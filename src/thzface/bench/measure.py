@@ -1,10 +1,10 @@
-"""Measurement utilities of the speed benchmarks: a timed rate loop, a thread-count guard, the machine's fp32
-matmul peak measured in-process, and FLOPs per sample split by model component (torch's FlopCounterMode)."""
+"""Measurement utilities of the speed benchmarks (the timing loop itself: :mod:`thzface.engine.timing`): a
+thread-count guard, the machine's fp32 matmul peak measured in-process, and FLOPs per sample split by model
+component (torch's FlopCounterMode)."""
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
@@ -16,28 +16,7 @@ from onnx import TensorProto, helper
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-REPEATS = 3  # timing windows per rate; the best one is kept (a shared machine only ever slows a window down)
-
-
-def timed_rate(
-    step: Callable[[], object], items: int, min_s: float, repeats: int = REPEATS, min_calls: int = 3
-) -> float:
-    """Items per second of ``step()`` (each call processes ``items``): best of ``repeats`` windows of ≥ min_s
-    and ≥ ``min_calls`` calls each, after one warm-up call."""
-    if min(items, repeats, min_calls) <= 0 or min_s <= 0:
-        raise ValueError(f"timed_rate: items {items}, min_s {min_s}, repeats {repeats}, min_calls {min_calls}: all > 0")
-    step()  # warm-up: allocations, kernel selection
-    best = 0.0
-    for _ in range(repeats):
-        n, start = 0, time.perf_counter()
-        while True:
-            step()
-            n += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= min_s and n >= min_calls:
-                break
-        best = max(best, n * items / elapsed)
-    return best
+from thzface.engine.timing import timed_rate
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import numpy as np
 from thzface.bench import format_table
 from thzface.bench.infer import VARIANTS as MODEL_VARIANTS
 from thzface.engine.checkpoint import pretrained_names
-from thzface.engine.infer import throughput
+from thzface.engine.timing import throughput
 from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
 from thzface.recipes import find_config, get_recipe, load_config, load_run, recipe_of

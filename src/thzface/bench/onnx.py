@@ -3,7 +3,6 @@ both with N intra-op threads (default: PyTorch's thread count)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -11,25 +10,17 @@ import onnxruntime as ort
 import torch
 
 from thzface.bench import format_table
-from thzface.engine.checkpoint import load_run
-from thzface.engine.infer import throughput as torch_throughput
+from thzface.embedder import SPECS, open_embedder
+from thzface.engine.timing import throughput as torch_throughput
+from thzface.engine.timing import timed_rate
 from thzface.export.onnx import export_onnx, new_session, run_session, sample_inputs
-from thzface.models.multitask import MultiTaskModel
-from thzface.recipes.distill.config import EMBEDDERS
 
 BATCHES: tuple[int, ...] = (1, 64)
 
 
 def onnx_throughput(session: ort.InferenceSession, x: np.ndarray, min_s: float) -> float:
     """Images per second of ``run_session(session, x)`` for the batch ``x`` (N, C, S, S), timed for ≥ min_s."""
-    run_session(session, x)  # warm-up
-    n, start = 0, time.perf_counter()
-    while True:
-        run_session(session, x)
-        n += x.shape[0]
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_s and n >= 3 * x.shape[0]:
-            return n / elapsed
+    return timed_rate(lambda: run_session(session, x), x.shape[0], min_s, repeats=1)
 
 
 def seconds_per_measurement(budget_s: float) -> float:
@@ -42,8 +33,8 @@ def run(args) -> dict:
     if not args.data:
         raise ValueError("bench onnx: pass the run folder with --data RUN")
     run_dir, out = Path(args.data), Path(args.out)
-    cfg, model, _ = load_run(run_dir, EMBEDDERS, expect=MultiTaskModel)
-    exported = export_onnx(run_dir, EMBEDDERS, out / "model.onnx", check=True)
+    _, cfg, model = open_embedder(run_dir)
+    exported = export_onnx(run_dir, SPECS, out / "model.onnx", check=True)
     threads = int(getattr(args, "workers", 0) or torch.get_num_threads())  # --workers: threads of both backends
     session = new_session(out / "model.onnx", threads=threads)
     size, channels = int(cfg.data.image_size), int(cfg.model.in_channels)

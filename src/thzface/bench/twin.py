@@ -23,8 +23,8 @@ from thzface.engine.train import fit
 from thzface.models.parts import GlobalEmbedder
 from thzface.models.profile import count_parameters
 from thzface.recipes import find_config, get_recipe, load_config, load_run
-from thzface.recipes.twin import evaluate as TE
-from thzface.report import dumps
+from thzface.recipes.twin import recipe as TE
+from thzface.report.evaluation import write_metrics
 
 SYSTEMS: dict[str, list[str]] = {
     "global+mlp": ["model.parts=[]", "model.box_head=false"],
@@ -67,8 +67,7 @@ def eval_global(g_run: Path, data: Path, config: Path, out: Path) -> dict:
     c = TE.collect(lambda x, b, h: (net(x), None), cfg, data, rows)
     seen = {r.anchor_name.identity for r in read_triplets(data / cfg.data.train_csv, data)}
     metrics = TE.compute_metrics({"embedding": c}, seen, read_twins(data), seed=cfg.train.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(dumps(metrics))
+    write_metrics(out, metrics)
     return {**flatten(metrics, "embedding"), "parameters": sum(p.numel() for p in net.parameters())}
 
 
@@ -92,7 +91,7 @@ def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str,
                           [*budget(args.budget_s, seed), f"model.global_run={g_run}", *overrides])  # fmt: skip
         run = out / name
         s = fit(get_recipe(cfg.recipe), cfg, data, run, resume=False)
-        metrics = TE.evaluate(run, data, run / "report")
+        metrics = TE.RECIPE.evaluate(run, data, run / "report")
         _, model, _ = load_run(run, ("twin",))
         common = {"parameters": count_parameters(model), "steps": s["global_step"], "train_seconds": s["seconds"],
                   "box_iou": metrics["box_head"].get("mean_iou")}  # fmt: skip

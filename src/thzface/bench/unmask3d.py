@@ -21,7 +21,8 @@ from thzface.bench import format_table
 from thzface.engine.train import fit
 from thzface.metrics.separability import frechet_distance
 from thzface.recipes import RECIPES, find_config, get_recipe, load_config, load_run
-from thzface.recipes.unmask3d.evaluate import run_eval, scores
+from thzface.recipes.unmask3d.recipe import RECIPE as UNMASK3D
+from thzface.recipes.unmask3d.recipe import scores
 
 MODALITIES: dict[str, dict[str, list[str]]] = {
     "thz": {"unmask3d": [], "inpaint": []},
@@ -100,18 +101,18 @@ def run_modality(modality: str, data: Path, out: Path, budget_s: float, seed: in
     emb_run = embedder_run if modality == "thz" else None
     embedder = None
     if emb_run is not None:
-        from thzface.recipes.inpaint.identity import load_embedder
+        from thzface.embedder import load_embedder
 
         embedder = load_embedder(emb_run)
     rows: dict = {}
     base = out / modality / f"seed{seed}"
     s = train("unmask3d-default", data, base / "unmask3d", budget_s, seed, over["unmask3d"])
-    metrics, c = run_eval(base / "unmask3d", data, base / "unmask3d-report", emb_run)
+    metrics, c = UNMASK3D.evaluate_collected(base / "unmask3d", data, base / "unmask3d-report", emb_run)
     rows.update(unmask3d_rows("unmask3d", metrics, c, s, embedder))
     s2 = train(
         "unmask3d-default", data, base / "no-prior", budget_s, seed, [*over["unmask3d"], "model.use_render=false"]
     )
-    m2, c2 = run_eval(base / "no-prior", data, base / "no-prior-report", emb_run)
+    m2, c2 = UNMASK3D.evaluate_collected(base / "no-prior", data, base / "no-prior-report", emb_run)
     rows.update(unmask3d_rows("no-prior", m2, c2, s2, embedder))
     if "inpaint" in RECIPES:
         s3 = train("inpaint-default", data, base / "inpaint", budget_s, seed, over["inpaint"])

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thzface.report import dumps
 
+if TYPE_CHECKING:
+    from thzface.engine.recipe import Recipe
 
-def _need_embedder(run: str, name: str, option: str) -> None:
-    """A one-line error when ``option`` is used on a run whose recipe is not an embedder (mtl, distill)."""
-    if name not in ("mtl", "distill"):
-        raise ValueError(f"{run}: {option} needs an embedder run (mtl or distill), not {name!r}")
+
+def _need_embedder(run: str, recipe: Recipe, option: str) -> None:
+    """A one-line error when ``option`` is used on a run whose recipe is not an embedder (``Recipe.embedder``)."""
+    if not recipe.embedder:
+        from thzface.recipes import embedder_names
+
+        raise ValueError(
+            f"{run}: {option} needs an embedder run ({' or '.join(embedder_names())}), not {recipe.name!r}"
+        )
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
@@ -30,7 +38,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
         raise ValueError(f"--samples {opts.samples}: must be >= 1")
     recipe = recipe_of(a.run)
     if opts.task == "verify":
-        _need_embedder(a.run, recipe.name, "--task verify")
+        _need_embedder(a.run, recipe, "--task verify")
     print(dumps(recipe.predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), opts)))
     return 0
 
@@ -41,7 +49,7 @@ def cmd_verify(a: argparse.Namespace) -> int:
     recipe = recipe_of(a.run)
     backend = {}
     if a.backend != "torch":  # the embedders' verify takes a backend; twin's and the others' do not
-        _need_embedder(a.run, recipe.name, f"--backend {a.backend}")
+        _need_embedder(a.run, recipe, f"--backend {a.backend}")
         backend["backend"] = a.backend
     print(dumps(recipe.verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold, **backend)))
     return 0

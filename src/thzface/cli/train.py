@@ -42,11 +42,11 @@ def cmd_import_reference(a: argparse.Namespace) -> int:
 
 def eval_data(run: Path, spec: str | None) -> Path:
     """``--data`` of ``eval``, or the folder the run trained on (its test.csv holds the unseen people)."""
-    from thzface.engine.infer import SPLIT, run_data
+    from thzface.engine.run import SPLIT, Run
 
     if spec is not None:
         return resolve_data(spec)
-    recorded = run_data(run)
+    recorded = Run(run).data
     if recorded is None:
         raise ValueError(f"{run}: no {SPLIT} recording the training data; pass --data DIR")
     if not recorded.is_dir():

@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from thzface.config import AugConfig, Config, DataConfig, TrainConfig, config_from_sections, to_dict
+from thzface.config import Config, to_dict
+from thzface.models.spec import ModelSpec
 
 WEIGHTS = "model.safetensors"
 FORMAT = "thzface-weights-1"
@@ -25,28 +24,6 @@ FORMAT = "thzface-weights-1"
 
 class RunError(ValueError):
     """A run folder or weights file is missing, corrupt or of another recipe."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How a run's weights file becomes a model: the recipe's config sections and its model builder."""
-
-    name: str  # recipe name written into the weights' metadata ("mtl", "distill", ...)
-    model_config: type  # dataclass of the config's ``model:`` section; its defaults == configs/<name>-default.yaml
-    loss_config: type  # dataclass of the config's ``loss:`` section
-    build_model: Callable[[Config], nn.Module]  # the deployable model (what model.safetensors holds)
-    data_config: type = DataConfig  # the recipe's ``data:`` defaults (a DataConfig subclass where they differ)
-    aug_config: type = AugConfig  # the recipe's ``aug:`` defaults
-    train_config: type = TrainConfig  # the recipe's ``train:`` defaults
-
-    def config(self, data: dict, where: str = "config") -> Config:
-        """Plain dict → validated :class:`Config` with this recipe's sections; missing keys take its defaults."""
-        sections = {"data": self.data_config, "aug": self.aug_config, "train": self.train_config}
-        return config_from_sections(data, {**sections, "model": self.model_config, "loss": self.loss_config}, where)
-
-    def default_config(self) -> Config:
-        """The recipe's dataclass defaults: equal to ``configs/<name>-default.yaml`` (a test checks it)."""
-        return self.config({"recipe": self.name, "preset": "default"})
 
 
 def save_weights(state_dict: dict[str, torch.Tensor], cfg: Config, path: str | Path, extra: dict | None = None) -> None:
@@ -122,20 +99,15 @@ def recorded_config(data: dict, spec: ModelSpec) -> dict:
     return {**data, "model": {**before, **model}} if before else data
 
 
-def load_run(
-    run: str | Path,
+def build_from(
+    path: Path,
+    meta: dict,
     models: ModelSpec | tuple[ModelSpec, ...],
     map_location: str = "cpu",
     expect: type[nn.Module] | None = None,
-):
-    """Rebuild the model of a run from its weights file alone.
-
-    Returns ``(cfg, model, extra)`` with the model in eval mode. ``models`` (one :class:`ModelSpec` or a tuple of
-    them) are the recipes accepted; a weights file of another recipe, or (with ``expect``) a model of another class
-    (e.g. a distill ``stage: teacher`` run where a THz-only model is needed), is a :class:`RunError`.
-    """
-    path = weights_path(run)
-    meta = read_metadata(path)
+):  # (cfg, model, extra); untyped: each caller knows its model class
+    """The model of the weights file ``path`` whose metadata is ``meta`` (:func:`read_metadata`): see
+    :func:`load_run`."""
     allowed = (models,) if isinstance(models, ModelSpec) else models
     spec = next((m for m in allowed if m.name == meta["recipe"]), None)
     if spec is None:
@@ -154,3 +126,19 @@ def load_run(
         raise RunError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
     model.eval()
     return cfg, model, meta["extra"]
+
+
+def load_run(
+    run: str | Path,
+    models: ModelSpec | tuple[ModelSpec, ...],
+    map_location: str = "cpu",
+    expect: type[nn.Module] | None = None,
+):
+    """Rebuild the model of a run from its weights file alone.
+
+    Returns ``(cfg, model, extra)`` with the model in eval mode. ``models`` (one :class:`ModelSpec` or a tuple of
+    them) are the recipes accepted; a weights file of another recipe, or (with ``expect``) a model of another class
+    (e.g. a distill ``stage: teacher`` run where a THz-only model is needed), is a :class:`RunError`.
+    """
+    path = weights_path(run)
+    return build_from(path, read_metadata(path), models, map_location, expect)

@@ -3,7 +3,8 @@
 A recipe package ``recipes/<name>/`` builds one :class:`Recipe` in its ``recipe.py``. The fields point straight at the
 functions that do the work (no shims): :class:`ModelSpec` rebuilds the deployable model of a run from its weights
 file; ``build_task`` and ``data`` are what :func:`thzface.engine.train.fit` trains; ``evaluate``, ``predict`` and
-``verify`` are the ``thzface eval | predict | verify`` verbs.
+``verify`` are the ``thzface eval | predict | verify`` verbs; ``score`` is the recipe's part of the one evaluation
+path (:mod:`thzface.engine.evaluate`), which :meth:`Recipe.evaluate` runs.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 
 from thzface.config import Config
-from thzface.engine.checkpoint import ModelSpec
+from thzface.engine.evaluate import Score, evaluate_run
 from thzface.engine.task import Task
+from thzface.models.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,23 @@ class Recipe:
     model: ModelSpec  # config sections + deployable model builder
     build_task: Callable[[Config], Task]  # model + objective (the LightningModule the engine fits)
     data: Callable[[Config, Path], L.LightningDataModule]  # train/validation loaders from one dataset folder
-    evaluate: Callable[[Path, Path, Path], dict]  # (run, data dir, out dir) → metrics; writes metrics.json + report
+    score: Score  # EvalInput → Scored: collect, pure metrics, report sections (the engine loads, writes, reports)
     predict: Callable[[Path, list[Path], Path, PredictOptions], dict]  # (run, inputs, out dir, options) → summary
     verify: Callable[..., dict]  # (run, a, b, threshold=None) → {"score", "threshold", "same_person", ...}
+    embedder: bool = False  # its runs embed one THz scan: loaded by thzface.embedder (verify/predict --backend onnx)
 
     @property
     def name(self) -> str:
         return self.model.name
+
+    def evaluate(self, run: str | Path, data: Path, out: Path, embedder: str | Path | None = None) -> dict:
+        """``thzface eval``: score ``run`` on ``data``'s test CSV; writes ``out/metrics.json`` + ``out/report.html``
+        (:func:`thzface.engine.evaluate.evaluate_run`); ``embedder``: a THz embedder run for identity metrics."""
+        return evaluate_run(self.model, self.score, run, data, out, embedder)[0]
+
+    def evaluate_collected(
+        self, run: str | Path, data: Path, out: Path, embedder: str | Path | None = None
+    ) -> tuple[dict, Any]:
+        """:meth:`evaluate` that also returns the collected arrays (benchmarks compare methods on the same rows)."""
+        metrics, scored = evaluate_run(self.model, self.score, run, data, out, embedder)
+        return metrics, scored.collected

@@ -19,9 +19,9 @@ from safetensors.torch import load_file
 
 from thzface.config import Config, read_yaml, save_config, to_dict
 from thzface.data.identity_split import IdentitySplit
-from thzface.engine.checkpoint import WEIGHTS, RunError, read_metadata, save_weights, weights_path
-from thzface.engine.infer import THRESHOLD, save_split, save_threshold
+from thzface.engine.checkpoint import WEIGHTS, RunError, save_weights
 from thzface.engine.recipe import Recipe
+from thzface.engine.run import CONFIG, LAST, OUTPUTS, Run, save_split, save_threshold
 from thzface.engine.task import Task
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,11 @@ class ExportBest(Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the resume point: after every epoch (its validation included), so a killed run loses at most one epoch
-        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+        trainer.save_checkpoint(self.run_dir / LAST, weights_only=False)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # the latest state, also when max_steps/max_time stopped the run between checkpoint hooks
-        trainer.save_checkpoint(self.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+        trainer.save_checkpoint(self.run_dir / LAST, weights_only=False)
         if not (self.run_dir / WEIGHTS).exists():
             self._save(trainer, pl_module, None)
 
@@ -94,15 +94,14 @@ def _precision(cfg: Config) -> str:
     return "bf16-mixed" if torch.cuda.is_available() and cfg.train.accelerator != "cpu" else "32-true"
 
 
-def init_from(task: Task, run: str | Path) -> dict:
+def init_from(task: Task, run: str | Path, accepts: tuple[str, ...] = ()) -> dict:
     """Copy the weights of a previous run, a weights file or ``pretrained:NAME`` (shipped) into the task's model
-    where names and shapes match (fine-tuning); a source of another recipe, or one that fits no tensor, is a
-    one-line error."""
-    path = weights_path(run)
-    meta = read_metadata(path)
-    if meta["recipe"] != task.cfg.recipe and not (meta["recipe"] == "mtl" and task.cfg.recipe == "distill"):
-        raise RunError(f"{run}: weights of recipe {meta['recipe']!r}, cannot initialise a {task.cfg.recipe!r} model")
-    src_state = load_file(str(path))
+    where names and shapes match (fine-tuning); a source of another recipe (``accepts`` aside: the recipes whose
+    weights may start this one, ``ModelSpec.init_from``), or one that fits no tensor, is a one-line error."""
+    source = Run(run)
+    if source.recipe != task.cfg.recipe and source.recipe not in accepts:
+        raise RunError(f"{run}: weights of recipe {source.recipe!r}, cannot initialise a {task.cfg.recipe!r} model")
+    src_state = load_file(str(source.weights))
     dst = task.model.state_dict()
     taken = {k: v for k, v in src_state.items() if k in dst and dst[k].shape == v.shape}
     if not taken:
@@ -133,18 +132,15 @@ def config_diff(a: dict, b: dict) -> list[str]:
     return sorted(k for k in set(fa) | set(fb) if not same(fa.get(k), fb.get(k)))
 
 
-RUN_OUTPUTS = ("checkpoints", "logs", "tb", WEIGHTS, "curves.png", THRESHOLD, "split.json")  # what --no-resume clears
-
-
 def prepare_run(recipe: Recipe, cfg: Config, run_dir: Path, resume: bool | None) -> tuple[Config, Path | None]:
     """The config to train and the checkpoint to resume from, for a run folder that may hold an earlier run.
 
     ``resume=None``: resume when the folder's config.yaml equals ``cfg``; a differing one is a one-line error naming
     the keys. ``True``: continue with the folder's config. ``False``: clear the folder's outputs, start over.
     """
-    saved, last = run_dir / "config.yaml", run_dir / "checkpoints" / "last.ckpt"
+    saved, last = run_dir / CONFIG, run_dir / LAST
     if resume is False:
-        for name in RUN_OUTPUTS:
+        for name in OUTPUTS:
             path = run_dir / name
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
         return cfg, None
@@ -181,8 +177,8 @@ def fit(
     task: Task = recipe.build_task(cfg)
     summary: dict = {"run": str(run_dir)}
     if init_run:
-        summary["init_from"] = init_from(task, init_run)
-    save_config(cfg, run_dir / "config.yaml")
+        summary["init_from"] = init_from(task, init_run, recipe.model.init_from)
+    save_config(cfg, run_dir / CONFIG)
     split = getattr(datamodule, "split", None)
     save_split(run_dir, Path(data_dir), split if isinstance(split, IdentitySplit) else None)
 

@@ -9,7 +9,7 @@ Two graphs (``--task``), both with one input ``image`` (N, C, S, S) float32 in [
   head) only, one output ``embedding`` (N, D).
 
 The batch axis is dynamic, the spatial size is the run's ``data.image_size`` (inputs are resized to it, as in
-:class:`thzface.recipes.mtl.predict.Predictor`). The file carries metadata (graph task, recipe, image size,
+:class:`thzface.embedder.Predictor`). The file carries metadata (graph task, recipe, image size,
 postures, SHA-256 of the weights it came from) so a stale or other-task export is detected.
 
 The exporter is PyTorch's TorchScript-based one (``dynamo=False``): the torch.export-based default needs the

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from thzface.config import Config, ConfigError, read_config_dict
 from thzface.engine.checkpoint import load_run as _load_run
-from thzface.engine.checkpoint import read_metadata, weights_path
 from thzface.engine.recipe import Recipe
+from thzface.engine.run import Run
 from thzface.engine.train import fit
 from thzface.recipes.distill.recipe import RECIPE as DISTILL
 from thzface.recipes.inpaint.recipe import RECIPE as INPAINT
@@ -27,6 +27,11 @@ RECIPES: dict[str, Recipe] = {
     "twin": TWIN,
     "unmask3d": UNMASK3D,
 }
+
+
+def embedder_names() -> list[str]:
+    """The recipes whose runs embed one THz scan (``Recipe.embedder``; :data:`thzface.embedder.SPECS` loads them)."""
+    return [name for name, r in RECIPES.items() if r.embedder]
 
 
 def get_recipe(name: str) -> Recipe:
@@ -69,7 +74,7 @@ def load_config(path_or_preset: str | Path, overrides: list[str] | None = None) 
 
 def recipe_of(run: str | Path) -> Recipe:
     """The recipe that trained ``run`` (a run folder or weights file), read from the weights' metadata."""
-    return get_recipe(str(read_metadata(weights_path(run))["recipe"]))
+    return get_recipe(Run(run).recipe)
 
 
 def load_run(run: str | Path, names: tuple[str, ...] | None = None, map_location: str = "cpu"):

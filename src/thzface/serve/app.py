@@ -31,9 +31,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from thzface.data.naming import POSTURES
-from thzface.engine.infer import load_threshold, threshold_source
-from thzface.recipes.distill.config import EMBEDDERS
-from thzface.recipes.mtl.predict import Predictor
+from thzface.embedder import Predictor
 from thzface.serve.batching import MicroBatcher
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
 from thzface.serve.samples import find_samples
@@ -81,7 +79,7 @@ class Analyzer:
     def __init__(self, run: Path, backend: str = "torch", threads: int | None = None) -> None:
         self.run = Path(run)
         tasks = ("all", "verify")  # ONNX graphs opened up front
-        self.predictor = Predictor(self.run, EMBEDDERS, backend, tasks=tasks, threads=threads)
+        self.predictor = Predictor(self.run, backend, tasks=tasks, threads=threads)
         self.size = int(self.predictor.size)
         self.channels = int(self.predictor.cfg.model.in_channels)
         self.lock = threading.Lock()
@@ -114,12 +112,12 @@ class Analyzer:
 
     def threshold(self) -> tuple[float | None, str | None]:
         """The run's decision threshold and where it came from; (None, why) when there is no usable one."""
-        thr = load_threshold(self.run)
+        thr = self.predictor.info.threshold
         if thr is None:
             return None, None
         if not np.isfinite(thr):  # eval found no operating point (e.g. an untrained model)
             return None, f"RUN/threshold.json holds {thr}: validation found no usable operating point"
-        return thr, f"RUN/threshold.json ({threshold_source(self.run)})"
+        return thr, f"RUN/threshold.json ({self.predictor.info.threshold_source})"
 
     def verify(self, a: Decoded, b: Decoded) -> dict:
         return self.compare(self.embed(np.stack([a.array, b.array])))  # (2, D)

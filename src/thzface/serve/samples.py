@@ -7,9 +7,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from thzface.data.csv import read_triplets
+from thzface.data.inputs import IMAGE_EXTS
 from thzface.data.naming import NameError_, parse_name
-from thzface.engine.infer import run_data
-from thzface.recipes.mtl.predict import IMAGE_EXTS
+from thzface.engine.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def run_data_dir(run: Path) -> Path | None:
     """The dataset the run trained on (``RUN/split.json``), if recorded and still there: its test.csv holds the
     scans of people the model never trained on."""
     try:
-        data = run_data(run)
+        data = Run(run).data
     except ValueError:
         return None
     return data if data is not None and data.is_dir() else None

@@ -1,4 +1,4 @@
-"""Evaluate a ``distill`` teacher run (THz + visible) on the test rows that have visible images.
+"""Score a ``distill`` teacher run (THz + visible) on the test rows that have visible images.
 
 The teacher is training-time only, but its quality bounds what distillation can pass on, so its verification,
 posture and separability are reported with the same protocols and functions as the student's
@@ -7,21 +7,17 @@ posture and separability are reported with the same protocols and functions as t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from thzface.config import atomic_write_text
-from thzface.data.csv import read_triplets, training_identities
+from thzface.data.csv import read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
-from thzface.engine.checkpoint import load_run
+from thzface.engine.evaluate import EvalInput, Scored
 from thzface.models.teacher import TeacherModel
-from thzface.recipes.distill.config import MODEL
 from thzface.recipes.mtl.evaluate import posture, separability, verification
-from thzface.report import dumps
-from thzface.report.html import table, write_page
+from thzface.report.evaluation import Report, headline_row
+from thzface.report.html import table
 
 
 @torch.no_grad()
@@ -42,23 +38,19 @@ def collect_teacher(teacher: TeacherModel, ds: TripletDataset, batch_size: int =
     return c
 
 
-def evaluate_teacher(run: Path, root: Path, out: Path) -> dict:
-    """Score a stage=teacher run on ``root``'s test CSV; write ``out/metrics.json`` and ``out/report.html``."""
-    cfg, teacher, extra = load_run(run, MODEL)
-    if not isinstance(teacher, TeacherModel):
-        raise ValueError(f"{run}: not a stage=teacher run")
+def score_teacher(ev: EvalInput) -> Scored:
+    """Score a stage=teacher run on the test rows of ``ev.data`` that have their visible images, with the run's
+    protocols (closed-set, identity-disjoint, validation-seen, all) like a student's."""
+    cfg, root = ev.cfg, ev.data
     csv = root / cfg.data.test_csv
     rows = read_triplets(csv, root)
     usable = [r for r in rows if all(v is not None for v in r.visible)]
     if not usable:
         raise ValueError(f"{csv}: no test row has its three visible images; a teacher needs THz + visible")
     ds = TripletDataset(root, usable, cfg.data.image_size, identity_list(usable), use_visible=True)
-    c = collect_teacher(teacher, ds)
-    seen = training_identities(root, cfg.data.train_csv)
-    in_train = np.array([i in seen for i in c["identity"]])
-    subsets = {"closed-set": in_train, "identity-disjoint": ~in_train, "all": np.ones(len(in_train), bool)}
+    c = collect_teacher(ev.model, ds)
     protocols: dict = {}
-    for name, m in subsets.items():
+    for name, m in ev.protocols(c["identity"]).items():
         idx = np.flatnonzero(m)
         if len(idx) >= 2:
             protocols[name] = {
@@ -78,26 +70,14 @@ def evaluate_teacher(run: Path, root: Path, out: Path) -> dict:
         }
         for name, p in protocols.items()
     }
-    metrics = {
-        "protocols": protocols,
-        "summary": summary,
-        "run": {
-            "path": str(run),
-            "recipe": cfg.recipe,
-            "stage": "teacher",
-            "preset": cfg.preset,
-            "trained": extra,
-            "data": str(root),
-            "test_csv": cfg.data.test_csv,
-            "rows_used": len(usable),
-            "rows_skipped_no_visible": len(rows) - len(usable),
-        },
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", dumps(metrics))
     note = (
-        f"<p class=note>Teacher (THz + visible) of {run}: {len(usable)} test rows with visible images, "
+        f"<p class=note>Teacher (THz + visible): {len(usable)} test rows with visible images, "
         f"{len(rows) - len(usable)} skipped. A teacher is not deployable; students run on THz alone.</p>"
     )
-    write_page(out, "thzface distill teacher report", [note, "<h2>Summary</h2>", table(summary, "protocol")])
-    return metrics
+    name = "identity-disjoint" if "identity-disjoint" in protocols else "all"
+    p = protocols.get(name, {"identities": 0, "rows": 0, "verification": {}})
+    who = f"{p['identities']} {'unseen people' if name == 'identity-disjoint' else 'people'}, {p['rows']} scans"
+    head = {"teacher EER (lower: better)": headline_row(p["verification"].get("eer"), None, "no baseline", who, False)}
+    report = Report("thzface distill teacher report", [note, "<h2>Summary</h2>" + table(summary, "protocol")], head)
+    run_info = {"stage": "teacher", "rows_used": len(usable), "rows_skipped_no_visible": len(rows) - len(usable)}
+    return Scored({"protocols": protocols, "summary": summary}, report, run_info, collected=c)

@@ -27,10 +27,10 @@ from thzface.engine.checkpoint import RunError, load_run
 from thzface.engine.task import Task
 from thzface.metrics import classification as C
 from thzface.metrics import verification as V
+from thzface.models.distill_spec import DISTILL, LossConfig, ModelConfig, student_config
 from thzface.models.multitask import MultiTaskModel
 from thzface.models.multitask import build_model as build_student
 from thzface.models.teacher import TeacherModel, TeacherOutput, build_teacher
-from thzface.recipes.distill.config import MODEL, LossConfig, ModelConfig, student_config
 from thzface.recipes.mtl.task import MtlTask, metric_loss
 
 MEMBERS = ("anchor", "positive", "negative")
@@ -260,7 +260,7 @@ def load_teacher(cfg: Config) -> TeacherModel:
     run = cfg.model.teacher_run
     where = f"model.teacher_run={run}"
     try:
-        tcfg, teacher, _ = load_run(run, MODEL)
+        tcfg, teacher, _ = load_run(run, DISTILL)
     except RunError as e:
         raise ValueError(f"{where}: {e}") from e
     if not isinstance(teacher, TeacherModel):
@@ -277,7 +277,7 @@ def build_task(cfg: Config) -> Task:
         raise ValueError("data.use_visible: the distill recipe trains with visible images; set it to true")
     mc: ModelConfig = cfg.model
     if mc.stage == "teacher":
-        return TeacherTask(cfg, MODEL.build_model(cfg))  # type: ignore[arg-type]
+        return TeacherTask(cfg, DISTILL.build_model(cfg))  # type: ignore[arg-type]
     student: MultiTaskModel = build_student(student_config(mc))
     teacher = load_teacher(cfg) if mc.stage == "student" else build_teacher(mc.teacher, student_config(mc))
     return DistillTask(cfg, student, teacher)

@@ -19,18 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from thzface.config import Config, atomic_write_text
+from thzface.config import Config
 from thzface.data.csv import read_triplets
 from thzface.data.io import load_image
 from thzface.data.masks import MaskConfig, area_ratio, eval_mask
 from thzface.data.naming import parse_name
 from thzface.data.targets import load_clean_targets
-from thzface.engine.checkpoint import load_run
+from thzface.embedder import load_embedder
+from thzface.engine.evaluate import EvalInput, Scored
 from thzface.metrics import reconstruction as R
 from thzface.models.inpaint import AttentionUNet
-from thzface.recipes.inpaint.config import MODEL
 from thzface.recipes.inpaint.data import InpaintDataset, contexts, split_dataset
-from thzface.report import dumps
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (image, mask) -> composited output
 SPEED_MIN_S = 1.0  # seconds each inference-speed measurement runs
@@ -86,7 +85,7 @@ def run_method(method: Method, images: torch.Tensor, masks: torch.Tensor, batch:
     return torch.cat(outs).clamp(0, 1)  # (N, C, S, S)
 
 
-def score(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, embedder=None) -> dict[str, np.ndarray]:
+def image_scores(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, embedder=None) -> dict[str, np.ndarray]:
     """Per-image metrics (N,): hole-region and whole-image PSNR/SSIM/L1, identity cosine with an embedder."""
     out = {
         "hole_psnr": R.masked_psnr(pred, target, mask),
@@ -97,7 +96,7 @@ def score(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, embedder
         "l1": R.l1(pred, target),
     }
     if embedder is not None:
-        from thzface.recipes.inpaint.identity import identity_similarity
+        from thzface.embedder import identity_similarity
 
         out["identity_cos"] = identity_similarity(embedder, pred, target).numpy().astype(np.float64)
     return out
@@ -120,7 +119,7 @@ def evaluate_method(method: Method, batch: dict, mc: MaskConfig, embedder=None, 
         target, mask = images[s["idx"]], s["mask"]
         pred = run_method(method, target, mask)  # (n, C, S, S)
         known_change = float(((pred - target).abs() * (1 - mask)).amax()) if len(pred) else 0.0
-        values = score(pred, target, mask, embedder)
+        values = image_scores(pred, target, mask, embedder)
         kinds = np.array(s["kinds"])
         everything = np.ones(len(kinds), bool)
         row: dict[str, Any] = {
@@ -128,7 +127,7 @@ def evaluate_method(method: Method, batch: dict, mc: MaskConfig, embedder=None, 
             "hole_ratio": float(s["ratio"].mean()),
             **mean_finite(values, everything),
         }
-        copy = mean_finite(score(target * (1 - mask), target, mask), everything)  # the masked input copied
+        copy = mean_finite(image_scores(target * (1 - mask), target, mask), everything)  # the masked input copied
         row.update(baseline_copy_ssim=copy["ssim"], baseline_copy_psnr=copy["psnr"])
         row["n_perfect"] = int(np.isinf(values["hole_psnr"]).sum())
         row["known_max_abs_change"] = known_change
@@ -184,29 +183,28 @@ def gate_maps(model: AttentionUNet, image: torch.Tensor, mask: torch.Tensor) -> 
 
 def speed(model: torch.nn.Module, cfg: Config, batches: tuple[int, ...] = (1, 16)) -> dict:
     """Inference time in ms per image at each batch size (image + mask input), on this machine's CPU."""
-    from thzface.engine.infer import throughput
+    from thzface.engine.timing import throughput
 
     size, ch = cfg.data.image_size, cfg.model.in_channels
     return {f"ms_per_image_b{b}": 1000.0 / throughput(model, size, b, channels=ch, min_s=SPEED_MIN_S) for b in batches}
 
 
-def evaluate(run: Path, root: Path, out: Path, embedder: Path | None = None) -> dict:
-    """Load ``run``, score the test images of ``root``, write ``out/metrics.json`` and ``out/report.html``.
+def score(ev: EvalInput) -> Scored:
+    """Score an inpainting run on the test images of ``ev.data``: fixed seeded masks per bucket, unconcealing.
 
-    The identity embedder is ``embedder`` or else the run's ``loss.identity_run``; without one the identity
+    The identity embedder is ``ev.embedder`` or else the run's ``loss.identity_run``; without one the identity
     similarity is not computed (and the report says so).
     """
-    from thzface.recipes.inpaint.identity import load_embedder
-    from thzface.recipes.inpaint.report import write_report
+    from thzface.recipes.inpaint.report import inpaint_report
 
-    cfg, model, extra = load_run(run, MODEL)
-    emb_path = embedder or (Path(cfg.loss.identity_run) if cfg.loss.identity_run else None)
+    cfg, model, root = ev.cfg, ev.model, ev.data
+    emb_path = ev.embedder or (Path(cfg.loss.identity_run) if cfg.loss.identity_run else None)
     emb = load_embedder(emb_path) if emb_path else None
-    batch = full_batch(split_dataset(cfg, Path(root), cfg.data.test_csv))
+    batch = full_batch(split_dataset(cfg, root, cfg.data.test_csv))
     per_set, samples = evaluate_method(model_method(model), batch, cfg.loss.masks, emb)
     mid = list(per_set)[min(1, len(per_set) - 1)]
     s = samples[mid]
-    rec = unconceal(model_method(model), cfg, Path(root))
+    rec = unconceal(model_method(model), cfg, root)
     head = {"unconceal": R.headline(rec["routes"], "inpaint")} if "routes" in rec else {}
     metrics = {
         "summary": {**summary(per_set), **head},
@@ -214,10 +212,7 @@ def evaluate(run: Path, root: Path, out: Path, embedder: Path | None = None) -> 
         "unconceal": rec,
         "identity_embedder": emb.source if emb is not None else "none (pass an mtl run as loss.identity_run)",
         "speed": speed(model, cfg),
-        "run": {"path": str(run), "recipe": cfg.recipe, "preset": cfg.preset, "modality": cfg.model.modality,
-                "trained": extra, "data": str(root), "test_csv": cfg.data.test_csv, "images": len(batch["name"])},
-    }  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", dumps(metrics))
-    write_report(out, metrics, samples, gates=gate_maps(model, s["target"], s["mask"]), run=Path(run))
-    return metrics
+    }
+    images = len(batch["name"])
+    report = inpaint_report(metrics, samples, gate_maps(model, s["target"], s["mask"]), cfg.model.modality, images)
+    return Scored(metrics, report, {"modality": cfg.model.modality, "images": images}, collected=(per_set, samples))

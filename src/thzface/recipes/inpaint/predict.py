@@ -14,12 +14,12 @@ import numpy as np
 import torch
 
 from thzface.config import atomic_write_text
+from thzface.data.inputs import expand_inputs
 from thzface.data.io import load_image, save_png_atomic
 from thzface.engine.checkpoint import load_run
 from thzface.engine.infer import predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.recipes.inpaint.config import MODEL
-from thzface.recipes.mtl.predict import expand_inputs
 
 
 def load_mask(path: Path, size: int) -> np.ndarray:

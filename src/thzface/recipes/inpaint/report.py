@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import html
 import io
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from thzface.config import atomic_write_bytes
 from thzface.data.io import to_uint8
 from thzface.models.inpaint import hide_holes
-from thzface.report.html import img_tag, reconstruction_table, table, write_page
+from thzface.report.evaluation import Report, headline_row
+from thzface.report.html import img_tag, reconstruction_table, table
 
 CELL = 96  # displayed side of one image in a grid, pixels
 PAD, HEAD = 4, 16  # gap between cells, height of the title row
@@ -72,13 +71,12 @@ def unconceal_section(metrics: dict) -> str:
     return reconstruction_table(rec["routes"], "route", scored)
 
 
-def write_report(out: Path, metrics: dict, samples: dict, gates: list[torch.Tensor], run: Path | None = None) -> Path:
-    info = metrics["run"]
+def inpaint_report(metrics: dict, samples: dict, gates: list[torch.Tensor], modality: str, images: int) -> Report:
+    """The report of an inpainting run: buckets, unconcealing, samples, attention gates, speed."""
+    figures: dict[str, bytes] = {}
     sec = [
-        f"<p class=note>run <code>{html.escape(str(info['path']))}</code> · preset {html.escape(str(info['preset']))}"
-        f" · modality {html.escape(str(info['modality']))} · data <code>{html.escape(str(info['data']))}</code>"
-        f" ({info['images']} test images) · produced by <code>thzface eval RUN --data DIR --out REPORT</code></p>",
-        "<p class=note>Fixed, seeded masks per bucket (hole area as a share of the head); the same masks for "
+        f"<p class=note>modality {html.escape(modality)} · {images} test images. Fixed, seeded masks per bucket "
+        "(hole area as a share of the head); the same masks for "
         "every method on these data. Hole-region metrics are the headline; whole-image metrics are of the "
         "composited output (known pixels are the input's). Identity similarity: cosine of embeddings of output "
         f"and ground truth from <b>{html.escape(str(metrics['identity_embedder']))}</b>.</p>",
@@ -90,8 +88,7 @@ def write_report(out: Path, metrics: dict, samples: dict, gates: list[torch.Tens
     for name, row in metrics["sets"].items():
         sec.append(f"<h2>Set {html.escape(name)} ({row['n']} images, mean hole ratio {row['hole_ratio']:.3f})</h2>")
         sec.append(table(row["per_kind"], "mask kind"))
-        grid = sample_grid(samples[name])
-        atomic_write_bytes(out / f"samples_{name}.png", grid)
+        grid = figures[f"samples_{name}.png"] = sample_grid(samples[name])
         rows = ", ".join(html.escape(str(n)) for n in samples[name]["names"])
         sec.append(
             img_tag(grid, f"samples {name}")
@@ -99,12 +96,20 @@ def write_report(out: Path, metrics: dict, samples: dict, gates: list[torch.Tens
         )
     if gates:
         mid = list(samples)[min(1, len(samples) - 1)]
-        png = gate_grid(samples[mid], gates)
-        atomic_write_bytes(out / "attention_gates.png", png)
+        png = figures["attention_gates.png"] = gate_grid(samples[mid], gates)
         sec.append(f"<h2>Attention-gate maps (set {html.escape(mid)})</h2>" + img_tag(png, "attention gates"))
     else:
         sec.append("<h2>Attention-gate maps</h2><p class=note>this model has no gates (model.gates false)</p>")
     sec.append("<h2>Inference speed</h2>" + table({"this machine": metrics["speed"]}, "device"))
-    if run is not None and (run / "curves.png").is_file():
-        sec.append("<h2>Training curves</h2>" + img_tag((run / "curves.png").read_bytes(), "curves"))
-    return write_page(out, "thzface inpainting report", sec)
+    return Report("thzface inpainting report", sec, headline(metrics, images), figures=figures)
+
+
+def headline(metrics: dict, images: int) -> dict[str, dict]:
+    """First-screen rows: whole-image SSIM and PSNR of each mask bucket beside copying the masked input."""
+    out = {}
+    for name in metrics["sets"]:
+        s = metrics["summary"].get(name, {})
+        who = f"{images} test images"
+        out[f"SSIM, holes {name}%"] = headline_row(s.get("ssim"), s.get("baseline_copy_ssim"), "copy the input", who)
+        out[f"PSNR, holes {name}%"] = headline_row(s.get("psnr"), s.get("baseline_copy_psnr"), "copy the input", who)
+    return out

@@ -25,7 +25,7 @@ from thzface.losses.inpaint import inpaint_l1
 from thzface.models.inpaint import AttentionUNet
 from thzface.recipes.inpaint.config import LossConfig, build_model
 from thzface.recipes.inpaint.data import contexts
-from thzface.recipes.inpaint.evaluate import bucket_name, mean_finite, score
+from thzface.recipes.inpaint.evaluate import bucket_name, image_scores, mean_finite
 
 log = logging.getLogger(__name__)
 AUG_PROFILES = ("none", "flip")
@@ -71,7 +71,7 @@ class InpaintTask(Task):
             )
         self.embedder = None
         if lc.identity_run:
-            from thzface.recipes.inpaint.identity import load_embedder
+            from thzface.embedder import load_embedder
 
             self.embedder = load_embedder(lc.identity_run)
         on = self.embedder is not None and lc.w_identity > 0
@@ -130,7 +130,7 @@ class InpaintTask(Task):
         mask = torch.from_numpy(np.stack(masks)).float()[:, None].to(batch["image"].device)  # (N, 1, S, S)
         image = batch["image"]  # (N, C, S, S)
         pred = self.unet.inpaint(image, mask).output.float().clamp(0, 1)  # (N, C, S, S)
-        scores = score(pred, image, mask, self.embedder)
+        scores = image_scores(pred, image, mask, self.embedder)
         return {"bucket": torch.tensor(buckets), **{k: torch.from_numpy(v) for k, v in scores.items()}}
 
     def validation_metrics(self, c: dict[str, torch.Tensor]) -> dict[str, float]:

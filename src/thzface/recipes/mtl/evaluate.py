@@ -1,4 +1,4 @@
-"""Evaluate a THz embedder run (``mtl``, ``distill`` student) on a dataset's test CSV → metrics.json + report.
+"""Score a THz embedder run (``mtl``, ``distill`` student) on a dataset's test CSV for the engine's evaluation path.
 
 Protocols come from the run's recorded identity split (``RUN/split.json``): a test row of a training identity is
 closed-set, of a validation identity ``validation-seen`` (reported apart), of neither identity-disjoint — the number
@@ -18,22 +18,21 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from thzface.config import Config, atomic_write_text
-from thzface.data.csv import TripletRow, read_triplets, training_identities
+from thzface.config import Config
+from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list, load_aux_mask
 from thzface.data.identity_split import identity_protocols
 from thzface.data.naming import POSTURES
 from thzface.data.targets import load_clean_targets
-from thzface.engine.checkpoint import ModelSpec, load_run
+from thzface.engine.checkpoint import RunError
+from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.infer import collect as run_collect
-from thzface.engine.infer import load_split, load_threshold, run_data, threshold_source
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
 from thzface.metrics import verification as V
 from thzface.models.multitask import MultiTaskModel
-from thzface.recipes.mtl.report import cross_pairs, probe_gallery_pairs, tables, write_mtl_report
-from thzface.report import dumps
+from thzface.recipes.mtl.report import cross_pairs, mtl_report, probe_gallery_pairs, tables
 
 FARS = (1e-2, 1e-3)
 
@@ -247,39 +246,20 @@ def summary(metrics: dict) -> dict:
     return s
 
 
-def evaluate(run: Path, root: Path, out: Path, models: tuple[ModelSpec, ...]) -> dict:
-    """Load ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``; the run folder
-    is only read (its deployed threshold comes from training)."""
-    cfg, model, extra = load_run(run, models, expect=MultiTaskModel)
+def score(ev: EvalInput) -> Scored:
+    """Score an embedder run (mtl, distill student) on ``ev.data``'s test CSV, THz only; the run is only read (its
+    deployed threshold comes from training)."""
+    cfg, root = ev.cfg, ev.data
+    if not isinstance(ev.model, MultiTaskModel):
+        raise RunError(f"{ev.run.where}: a {type(ev.model).__name__}, not a THz embedder (MultiTaskModel)")
     test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)  # THz-only inference
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
-    recorded = load_split(Path(run))
-    if recorded is not None:
-        seen, val = set(recorded.train), set(recorded.val)
-    else:  # runs trained before identity splits were recorded
-        seen, val = training_identities(root, cfg.data.train_csv), set()
-    c = collect(model, cfg, root, test_rows)
+    c = collect(ev.model, cfg, root, test_rows)
     train_rows = (
         read_triplets(root / cfg.data.train_csv, root, visible=False) if (root / cfg.data.train_csv).is_file() else []
     )
     posture_train = np.array([r.anchor_name.posture for r in train_rows]) if train_rows else None
-    threshold = load_threshold(Path(run))
-    metrics = compute_metrics(c, seen, cfg.train.seed, posture_train, val, threshold)
+    metrics = compute_metrics(c, ev.seen, cfg.train.seed, posture_train, ev.val, ev.run.threshold)
     metrics["summary"] = summary(metrics)
-    metrics["run"] = {
-        "path": str(run),
-        "recipe": cfg.recipe,
-        "preset": cfg.preset,
-        "trained": extra,
-        "data": str(root),
-        "trained_on": str(run_data(Path(run))),
-        "test_csv": cfg.data.test_csv,
-        "threshold": threshold,
-        "threshold_source": threshold_source(Path(run)),
-        "validation_identities": sorted(val),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", dumps(metrics))
-    write_mtl_report(out, metrics, c, identity_protocols(c["identity"], seen, val), run=Path(run))
-    return metrics
+    return Scored(metrics, mtl_report(metrics, c, ev.protocols(c["identity"])), collected=c)

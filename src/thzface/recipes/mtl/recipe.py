@@ -1,25 +1,25 @@
 """Recipe ``mtl`` (seeds 000/001): one THz encoder → identity embedding + posture + reconstruction; THz-only inference.
 
-Config: ``models.multitask.MtlModelConfig`` (``model:``) and :class:`~thzface.recipes.mtl.task.LossConfig`
-(``loss:``); model and objective in ``task.py``; data: the shared triplet data module; ``evaluate.py`` →
-metrics.json + ``report.py``; ``predict.py`` → posture, embedding and reconstruction per image, and ``verify``.
+Config sections and the deployable model: ``models/mtl_spec.py`` (``MTL``, below the recipes so the embedder loads
+mtl runs); model and objective in ``task.py``; data: the shared triplet data module; ``evaluate.py`` → metrics +
+``report.py``; predict and verify: the embedder's (:mod:`thzface.embedder`).
 """
 
 from __future__ import annotations
 
-from functools import partial
-
+from thzface.embedder import predict, verify
 from thzface.engine.datamodule import thz_datamodule
 from thzface.engine.recipe import Recipe
-from thzface.recipes.mtl.evaluate import evaluate
-from thzface.recipes.mtl.predict import predict, verify
-from thzface.recipes.mtl.task import MODEL, build_task
+from thzface.models.mtl_spec import MTL
+from thzface.recipes.mtl.evaluate import score
+from thzface.recipes.mtl.task import build_task
 
 RECIPE = Recipe(
-    model=MODEL,
+    model=MTL,
     build_task=build_task,
     data=thz_datamodule,
-    evaluate=partial(evaluate, models=(MODEL,)),
-    predict=partial(predict, models=(MODEL,)),
-    verify=partial(verify, models=(MODEL,)),
+    score=score,
+    predict=predict,
+    verify=verify,
+    embedder=True,
 )

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import numpy as np
 
-from thzface.config import atomic_write_bytes
 from thzface.data.naming import POSTURES
 from thzface.metrics import reconstruction as R
 from thzface.metrics import verification as V
 from thzface.report import figures as F
-from thzface.report.html import img_tag, reconstruction_table, table, write_page
+from thzface.report.evaluation import Report, headline_row
+from thzface.report.html import img_tag, reconstruction_table, table
 
 
 def probe_gallery_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -65,24 +64,16 @@ def tables(c: dict, idx: np.ndarray) -> dict:
     return out
 
 
-def write_mtl_report(
-    out: Path, metrics: dict, c: dict, subsets: dict[str, np.ndarray], run: Path | None = None, max_grid: int = 8
-) -> Path:
-    """report.html for an embedder run: headline table, ROC/DET, confusion, grids, tables, curves; ``subsets``:
-    row mask per protocol."""
-    info = metrics.get("run", {})
-    thr = info.get("threshold")
+def mtl_report(metrics: dict, c: dict, subsets: dict[str, np.ndarray], max_grid: int = 8) -> Report:
+    """The report of an embedder run: summary, ROC/DET, confusion, grids, tables; ``subsets``: row mask per
+    protocol."""
     sec = [
-        f"<p class=note>run <code>{html.escape(str(info.get('path')))}</code> · recipe {info.get('recipe')} · "
-        f"data <code>{html.escape(str(info.get('data')))}</code> · produced by "
-        f"<code>thzface eval RUN --data DIR --out REPORT</code></p>",
-        "<p class=note>deployed threshold "
-        + (f"{thr:.4f} ({html.escape(str(info.get('threshold_source')))})" if thr is not None else "none")
-        + "; <em>deployed_*</em> columns are at that threshold, EER is the oracle fit on the scored pairs. "
-        "Baselines on the same rows and pairs: raw-pixel cosine (verification), copy-the-input "
+        "<p class=note><em>deployed_*</em> columns are at the run's deployed threshold, EER is the oracle fit on the "
+        "scored pairs. Baselines on the same rows and pairs: raw-pixel cosine (verification), copy-the-input "
         "(reconstruction), majority class (posture).</p>",
     ]
     sec.append("<h2>Summary</h2>" + table(metrics["summary"], "protocol"))
+    report_headline = headline(metrics)
     curves = {}
     for name in metrics["protocols"]:
         if name == "all":
@@ -132,8 +123,23 @@ def write_mtl_report(
         },
         [c["names"][i] for i in pick],
     )
-    atomic_write_bytes(out / "reconstructions.png", grid)
     sec.append("<h2>Reconstructions</h2>" + img_tag(grid, "reconstruction grid"))
-    if run is not None and (run / "curves.png").is_file():
-        sec.append("<h2>Training curves</h2>" + img_tag((run / "curves.png").read_bytes(), "curves"))
-    return write_page(out, "thzface evaluation report", sec)
+    return Report("thzface evaluation report", sec, report_headline, figures={"reconstructions.png": grid})
+
+
+def headline(metrics: dict) -> dict[str, dict]:
+    """First-screen rows: verification EER, posture accuracy and reconstruction SSIM of the identity-disjoint
+    protocol (else all test rows) beside their baselines on the same rows."""
+    name = "identity-disjoint" if "identity-disjoint" in metrics["protocols"] else "all"
+    p = metrics["protocols"][name]
+    v, b = p["verification"], p["baselines"]
+    who = f"{p['identities']} {'unseen people' if name == 'identity-disjoint' else 'people'}, {p['rows']} scans"
+    rec = p["reconstruction"]
+    return {
+        "verification EER (lower: better)": headline_row(v.get("eer"), b.get("pixel_verification", {}).get("eer"),
+                                         "raw pixels", f"{who}, {v.get('pairs', 0)} pairs", False),
+        "posture accuracy": headline_row(p["posture"]["accuracy"], b.get("majority_posture_accuracy"),
+                                         "majority class", who),
+        "reconstruction SSIM": headline_row(rec["predicted"].get("ssim"), rec["copy_input"].get("ssim"),
+                                            "copy the input", who),
+    }  # fmt: skip

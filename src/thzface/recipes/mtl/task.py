@@ -11,15 +11,13 @@ import torch
 from thzface import losses as Ls
 from thzface.config import Config
 from thzface.data.batch import TripletBatch
-from thzface.engine.checkpoint import ModelSpec
 from thzface.engine.task import Task
 from thzface.losses.margin import IdentityLoss, build_identity_loss
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import verification as V
+from thzface.models.mtl_spec import LossConfig, build_model
 from thzface.models.multitask import MultiTaskModel
-from thzface.models.multitask import build_model as _build
-from thzface.recipes.mtl.config import AugConfig, LossConfig, ModelConfig, TrainConfig
 
 
 def classify(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -27,10 +25,6 @@ def classify(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, tor
     m = cast(MultiTaskModel, model)  # or a distill student: the same three-head model
     latent = m.encode(x).latent  # (B, F)
     return m.verification_head(latent), m.posture_head(latent)
-
-
-def build_model(cfg: Config) -> torch.nn.Module:
-    return _build(cfg.model)
 
 
 def metric_loss(lc: LossConfig, emb: torch.Tensor, labels: torch.Tensor, n: int) -> torch.Tensor:
@@ -179,6 +173,3 @@ class MtlTask(Task):
 
 def build_task(cfg: Config) -> MtlTask:
     return MtlTask(cfg, build_model(cfg))
-
-
-MODEL = ModelSpec("mtl", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig)

@@ -1,4 +1,4 @@
-"""Evaluate a twin run (or any embedder) on a test CSV: genuine vs twin and vs random impostors → metrics.json.
+"""Score a twin run (or any embedder) on a test CSV: genuine vs twin and vs random impostors.
 
 Probes are the concealed anchors, the gallery their unconcealed positives (a probe's own counterpart is left
 out). Each protocol subset present (closed-set, identity-disjoint, all) is scored with
@@ -16,18 +16,15 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from thzface.config import Config, atomic_write_text
-from thzface.data.csv import TripletRow, read_triplets, training_identities
+from thzface.config import Config
+from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import identity_list
 from thzface.data.identity_split import identity_protocols
 from thzface.data.split import read_twins
-from thzface.engine.checkpoint import load_run
+from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.infer import collect as run_collect
-from thzface.engine.infer import load_split, load_threshold, threshold_source
 from thzface.metrics import twin as TM
-from thzface.recipes.twin.config import MODEL
 from thzface.recipes.twin.data import twin_dataset
-from thzface.report import dumps
 
 Embed = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
 FOLDS = 5  # identity folds for held-out thresholds
@@ -144,17 +141,14 @@ def oracle_threshold(metrics: dict) -> float | None:
     return None
 
 
-def evaluate(run: Path, root: Path, out: Path) -> dict:
-    """Load a twin ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
-    from thzface.recipes.twin.report import write_twin_report
+def score(ev: EvalInput) -> Scored:
+    """Score a twin run on ``ev.data``'s test CSV: every protocol, with the data's and the predicted part boxes."""
+    from thzface.recipes.twin.report import twin_report
 
-    cfg, model, extra = load_run(run, MODEL)
+    cfg, root, model = ev.cfg, ev.data, ev.model
     test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)
     if not test_rows:
         raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
-    recorded = load_split(Path(run))  # closed-set: the run's training identities (validation ones are not)
-    seen = set(recorded.train) if recorded is not None else training_identities(root, cfg.data.train_csv)
-    val = set(recorded.val) if recorded is not None else set()
     twins = read_twins(root)
     cs: dict[str, dict] = {}
     if not cfg.model.parts:  # global-only: no boxes involved
@@ -167,17 +161,15 @@ def evaluate(run: Path, root: Path, out: Path) -> dict:
             cs["boxes=given"] = collect(model_embedder(model, "given"), cfg, root, test_rows)
         if c_pred is not None:
             cs["boxes=predicted"] = c_pred
-    metrics = compute_metrics(cs, seen, twins, seed=cfg.train.seed, val=val)
+    metrics = compute_metrics(cs, ev.seen, twins, seed=cfg.train.seed, val=ev.val)
     c_pred = cs.get("boxes=predicted")
     metrics["box_head"] = box_quality(c_pred) if c_pred is not None else {"error": "model has no box head"}
     metrics["summary"] = summary(metrics)
-    metrics["run"] = {"path": str(run), "recipe": cfg.recipe, "preset": cfg.preset, "trained": extra,
-                      "data": str(root), "test_csv": cfg.data.test_csv, "twins_in_meta": len(twins) // 2,
-                      "global_run": cfg.model.global_run, "parts": list(cfg.model.parts)}  # fmt: skip
-    metrics["run"]["threshold"] = load_threshold(Path(run))  # deployed: fit on validation identities in training
-    metrics["run"]["threshold_source"] = threshold_source(Path(run))
-    metrics["run"]["oracle_threshold"] = oracle_threshold(metrics)  # fit on these test pairs: reported, not deployed
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", dumps(metrics))
-    write_twin_report(out, metrics, cs, Path(run), (cfg.model.crop_size, cfg.model.crop_margin), twins, seen)
-    return metrics
+    run_info = {
+        "twins_in_meta": len(twins) // 2,
+        "global_run": cfg.model.global_run,
+        "parts": list(cfg.model.parts),
+        "oracle_threshold": oracle_threshold(metrics),  # fit on these test pairs: reported, not deployed
+    }
+    report = twin_report(metrics, cs, (cfg.model.crop_size, cfg.model.crop_margin), twins, ev.seen)
+    return Scored(metrics, report, run_info, collected=cs)

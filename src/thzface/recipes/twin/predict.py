@@ -14,13 +14,13 @@ import torch
 from PIL import Image
 
 from thzface.config import atomic_write_text
+from thzface.data.inputs import expand_inputs
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import NameError_, parse_name
-from thzface.engine.checkpoint import load_run
 from thzface.engine.infer import decide, predict_files
 from thzface.engine.recipe import PredictOptions
+from thzface.engine.run import Run
 from thzface.models.parts import PART_NAMES, TwinModel
-from thzface.recipes.mtl.predict import expand_inputs
 from thzface.recipes.twin.config import MODEL
 from thzface.recipes.twin.data import read_part_boxes
 from thzface.recipes.twin.report import draw_boxes
@@ -41,8 +41,8 @@ class TwinPredictor:
     """A loaded twin run mapping image files to embeddings and the part boxes used."""
 
     def __init__(self, run: Path):
-        self.run = Path(run)
-        self.cfg, self.model, self.extra = load_run(run, MODEL)
+        self.run, self.info = Path(run), Run(run)
+        self.cfg, self.model, self.extra = self.info.load(MODEL)
         assert isinstance(self.model, TwinModel)
         self.size = self.cfg.data.image_size
 
@@ -85,5 +85,6 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> d
 
 def verify(run: Path, a: Path, b: Path, threshold: float | None = None) -> dict:
     """Cosine score of two scans and the decision at ``threshold`` (default: RUN/threshold.json from eval)."""
-    e = TwinPredictor(run)([a, b])["embedding"]
-    return decide(run, a, b, e[0], e[1], threshold)
+    pred = TwinPredictor(run)
+    e = pred([a, b])["embedding"]
+    return decide(pred.info, a, b, e[0], e[1], threshold)

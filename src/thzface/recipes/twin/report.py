@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from thzface.config import atomic_write_bytes
 from thzface.metrics import twin as TM
 from thzface.metrics import verification as V
 from thzface.models.parts import PART_NAMES, crop_parts
 from thzface.report import figures as F
-from thzface.report.html import img_tag, table, write_page
+from thzface.report.evaluation import Report, headline_row
+from thzface.report.html import img_tag, table
 
 COLORS = np.array([[1, 0.2, 0.2], [0.2, 1, 0.2], [0.3, 0.5, 1], [1, 1, 0.2], [1, 0.3, 1]], np.float32)  # per part
 
@@ -61,23 +60,20 @@ def crops_figure(c: dict, crop: tuple[int, float], n: int = 6) -> bytes:
     return F.image_grid(cols, [c["names"][i] for i in pick])
 
 
-def write_twin_report(out: Path, metrics: dict, cs: dict[str, dict], run: Path | None, crop: tuple[int, float],
-                      twins: dict[str, str] | None = None, seen: set[str] | None = None) -> Path:  # fmt: skip
-    info = metrics.get("run", {})
+def twin_report(metrics: dict, cs: dict[str, dict], crop: tuple[int, float], twins: dict[str, str] | None = None,
+                seen: set[str] | None = None) -> Report:  # fmt: skip
+    """The report of a twin run: summary, ROC/DET, per-protocol tables, the part-box head, part crops."""
     sec = [
-        f"<p class=note>run <code>{html.escape(str(info.get('path')))}</code> · recipe {info.get('recipe')} · "
-        f"data <code>{html.escape(str(info.get('data')))}</code> · global branch "
-        f"<code>{html.escape(str(info.get('global_run') or 'none'))}</code> · produced by "
-        "<code>thzface eval RUN --data DIR --out REPORT</code>. Thresholds of the held-out numbers are chosen on "
-        "other identity folds (twin pairs kept together).</p>",
+        "<p class=note>Thresholds of the held-out numbers are chosen on other identity folds (twin pairs kept "
+        "together).</p>",
         "<h2>Summary</h2>" + table(metrics["summary"], "protocol / part boxes"),
     ]
     ids = next(iter(cs.values()))["identity"]
-    headline = np.array([i not in (seen or set()) for i in ids])
-    idx = np.flatnonzero(headline) if headline.any() and seen else np.arange(len(ids))
+    unseen = np.array([i not in (seen or set()) for i in ids])
+    idx = np.flatnonzero(unseen) if unseen.any() and seen else np.arange(len(ids))
     fig = roc_figure(cs, twins or {}, idx)
     if fig is not None:
-        label = "identity-disjoint" if headline.any() and seen else "all"
+        label = "identity-disjoint" if unseen.any() and seen else "all"
         sec.append(f"<h2>ROC and DET ({label} test rows)</h2>" + img_tag(fig, "ROC and DET"))
     for name, p in metrics["protocols"].items():
         sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities, "
@@ -93,10 +89,25 @@ def write_twin_report(out: Path, metrics: dict, cs: dict[str, dict], run: Path |
                            + table(held, "calibrated on"))  # fmt: skip
     sec.append("<h2>Part-box head</h2>" + table({"test anchors": metrics.get("box_head", {})}, ""))
     c = cs.get("boxes=given") or cs.get("boxes=predicted")
+    figures = {}
     if c is not None:
-        grid = crops_figure(c, crop)
-        atomic_write_bytes(out / "parts.png", grid)
-        sec.append("<h2>Part crops</h2>" + img_tag(grid, "part crops"))
-    if run is not None and (run / "curves.png").is_file():
-        sec.append("<h2>Training curves</h2>" + img_tag((run / "curves.png").read_bytes(), "curves"))
-    return write_page(out, "thzface twin evaluation report", sec)
+        figures["parts.png"] = crops_figure(c, crop)
+        sec.append("<h2>Part crops</h2>" + img_tag(figures["parts.png"], "part crops"))
+    return Report("thzface twin evaluation report", sec, headline(metrics), figures=figures)
+
+
+def headline(metrics: dict) -> dict[str, dict]:
+    """First-screen rows: EER against twin impostors and against random impostors of the deployable variant
+    (predicted part boxes) on the identity-disjoint rows (else all rows); the random-impostor EER is the baseline
+    difficulty a twin must not fall below."""
+    name = "identity-disjoint" if "identity-disjoint" in metrics["protocols"] else "all"
+    p = metrics["protocols"].get(name, {})
+    variant = next((v for v in ("boxes=predicted", "embedding", "boxes=given") if v in p), None)
+    v = p.get(variant, {}) if variant else {}
+    people = "unseen people" if name == "identity-disjoint" else "people"
+    who = f"{p.get('identities', 0)} {people}, {p.get('twin_pairs', 0)} twin pairs"
+    return {
+        f"EER vs twins, {variant} (lower: better)": headline_row(
+            v.get("twin", {}).get("eer"), v.get("random", {}).get("eer"), "random impostors", who, False
+        ),
+    }

@@ -18,8 +18,8 @@ from thzface.engine.task import Task
 from thzface.losses.twin import box_loss, twin_triplet
 from thzface.metrics import twin as TM
 from thzface.metrics import verification as V
+from thzface.models.mtl_spec import MTL
 from thzface.models.multitask import MtlModelConfig, MultiTaskModel
-from thzface.recipes.mtl.task import MODEL as MTL_MODEL
 from thzface.recipes.twin.config import LossConfig, ModelConfig, build_model
 
 
@@ -38,7 +38,7 @@ def load_global(cfg: Config) -> MultiTaskModel | None:
             "one (thzface train configs/mtl-default.yaml --data DIR --out RUN) and pass model.global_run=RUN, or "
             "set model.global_kind=none for the parts-only ablation"
         )
-    gcfg, gmodel, _ = load_run(mc.global_run, MTL_MODEL)
+    gcfg, gmodel, _ = load_run(mc.global_run, MTL)
     if not isinstance(gmodel, MultiTaskModel) or not isinstance(gcfg.model, MtlModelConfig):
         raise ValueError(f"model.global_run {mc.global_run}: not an mtl embedder run")
     if gcfg.model.in_channels != mc.in_channels:

@@ -1,4 +1,4 @@
-"""Evaluate an ``unmask3d`` run on a dataset's test CSV → ``metrics.json`` + ``report.html``.
+"""Score an ``unmask3d`` run on a dataset's test CSV for the engine's evaluation path.
 
 Scored per test row: the N3D (mask IoU; coefficient error per group against the truth and against the
 predict-the-mean baseline, i.e. the training-set mean stored in the model); completions (PSNR/SSIM on the whole
@@ -22,23 +22,21 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from thzface.config import Config, atomic_write_text
+from thzface.config import Config
 from thzface.data.captures import aux_region
 from thzface.data.csv import read_triplets
 from thzface.data.datasets import identity_list
 from thzface.data.io import load_image
 from thzface.data.targets import load_clean_targets
-from thzface.engine.checkpoint import load_run
+from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.infer import collect as run_collect
 from thzface.metrics import reconstruction as R
 from thzface.metrics.separability import diversity, frechet_distance
 from thzface.metrics.unmask3d import coefficient_errors, mask_iou
 from thzface.models.unmask3d import Unmask3D
-from thzface.recipes.unmask3d.config import MODEL
 from thzface.recipes.unmask3d.data import Unmask3DDataset, usable_rows
 from thzface.recipes.unmask3d.pipeline import analyse, complete, sample_seeds, samples
 from thzface.recipes.unmask3d.render import Renderer
-from thzface.report import dumps
 
 EVAL_SAMPLES = 4  # completions per image for diversity / per-sample fidelity
 EVAL_SEED = 0  # noise seed of the scored completions
@@ -122,7 +120,7 @@ def coefficient_metrics(c: dict, model: Unmask3D, renderer: Renderer) -> dict:
 def identity_metrics(c: dict, embedder_run: str | Path | None) -> dict:
     if not embedder_run:
         return {"note": "not computed: no embedder (set loss.identity_run or pass an embedder run)"}
-    from thzface.recipes.inpaint.identity import identity_similarity, load_embedder
+    from thzface.embedder import identity_similarity, load_embedder
 
     emb = load_embedder(embedder_run)
     t = torch.from_numpy(c["target"])
@@ -188,16 +186,12 @@ def summary(m: dict) -> dict:
     }
 
 
-def evaluate(run: Path, root: Path, out: Path, embedder_run: str | Path | None = None) -> dict:
-    """Load ``run``, score ``root``'s test CSV, write ``out/metrics.json`` and ``out/report.html``."""
-    return run_eval(run, root, out, embedder_run)[0]
+def score(ev: EvalInput) -> Scored:
+    """Score an unmask3d run on ``ev.data``'s test CSV; identity metrics with ``ev.embedder`` (else the run's
+    ``loss.identity_run``)."""
+    from thzface.recipes.unmask3d.report import unmask3d_report
 
-
-def run_eval(run: Path, root: Path, out: Path, embedder_run: str | Path | None = None) -> tuple[dict, dict]:
-    """:func:`evaluate` that also returns the collected arrays (for comparisons on the same masks)."""
-    from thzface.recipes.unmask3d.report import write_report
-
-    cfg, model, extra = load_run(run, MODEL)
+    cfg, model, root = ev.cfg, ev.model, ev.data
     renderer = build_renderer(cfg)
     test_csv = root / cfg.data.test_csv
     rows = usable_rows(read_triplets(test_csv, root), cfg.model.modality, str(test_csv))
@@ -207,17 +201,6 @@ def run_eval(run: Path, root: Path, out: Path, embedder_run: str | Path | None =
     train_ds = Unmask3DDataset(root, train_rows, cfg, renderer, identity_list(train_rows))
     mean_target = np.mean([train_ds[i]["target"].numpy() for i in range(len(train_ds))], axis=0)  # (C, H, W)
     c = collect(model, cfg, renderer, ds)
-    embedder_run = embedder_run or cfg.loss.identity_run or None
-    metrics = compute_metrics(c, model, renderer, mean_target, embedder_run)
+    metrics = compute_metrics(c, model, renderer, mean_target, ev.embedder or cfg.loss.identity_run or None)
     metrics["summary"] = summary(metrics)
-    metrics["run"] = {
-        "path": str(run),
-        "preset": cfg.preset,
-        "trained": extra,
-        "data": str(root),
-        "test_csv": cfg.data.test_csv,
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "metrics.json", dumps(metrics))
-    write_report(out, metrics, c)
-    return metrics, c
+    return Scored(metrics, unmask3d_report(metrics, c), collected=c)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from thzface.config import atomic_write_bytes
 from thzface.report import figures as F
-from thzface.report.html import fmt, img_tag, reconstruction_table, table, write_page
+from thzface.report.evaluation import Report, headline_row
+from thzface.report.html import fmt, img_tag, reconstruction_table, table
 
 GRID_ROWS = 8  # test rows shown in the sample grid
 
@@ -51,9 +49,9 @@ def tiled_grid(columns: dict[str, np.ndarray], row_labels: list[str], pad: int =
     return F._png(fig)
 
 
-def write_report(out: Path, metrics: dict, c: dict) -> Path:
+def unmask3d_report(metrics: dict, c: dict) -> Report:
+    """The report of an unmask3d run: summary, completions, N3D, diversity and control, identity, samples."""
     grid = sample_grid(c)
-    atomic_write_bytes(out / "samples.png", grid)
     coef = metrics["coefficients"]
     coef_rows = {k: v for k, v in coef.items() if isinstance(v, dict) and k in ("model", "predict_mean")}
     ident = metrics["identity"]
@@ -76,4 +74,17 @@ def write_report(out: Path, metrics: dict, c: dict) -> Path:
         "<h2>Identity</h2>" + table({"value": ident}, "identity"),
         "<h2>Samples</h2>" + img_tag(grid, "sample grid"),
     ]
-    return write_page(out, f"unmask3d evaluation — {metrics['run']['path']}", sections)
+    return Report("thzface unmask3d evaluation report", sections, headline(metrics), figures={"samples.png": grid})
+
+
+def headline(metrics: dict) -> dict[str, dict]:
+    """First-screen rows: completion SSIM (whole image, and against the clean target where there is one) beside
+    the concealed input as is, and the N3D's coefficient error beside predicting the training mean."""
+    s, who = metrics["summary"], f"{metrics['rows']} test scans"
+    out = {"completion SSIM": headline_row(s.get("ssim"), s.get("baseline_copy_ssim"), "the input as is", who)}
+    if "clean_ssim" in s:
+        out["SSIM vs clean target"] = headline_row(s.get("clean_ssim"), s.get("baseline_copy_clean_ssim"),
+                                                              "the input as is", who)  # fmt: skip
+    out["coefficient error (lower: better)"] = headline_row(s.get("coef_l1_std"), s.get("coef_l1_std_mean_baseline"),
+                                                       "training mean", who, False)  # fmt: skip
+    return out

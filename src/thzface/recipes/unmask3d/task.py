@@ -59,7 +59,7 @@ class Unmask3DTask(Task):
         self.groups = self.renderer.layout.groups()
         self.embedder = None
         if lc.identity_run:
-            from thzface.recipes.inpaint.identity import load_embedder
+            from thzface.embedder import load_embedder
 
             self.embedder = load_embedder(lc.identity_run)
         elif lc.w_id > 0:

@@ -1,5 +1,5 @@
-"""A frozen thzface verification embedder (a trained ``mtl``/``distill`` run) for the inpainting identity loss
-and the identity-similarity metric; never a randomly initialised network.
+"""A frozen thzface verification embedder (a trained ``mtl``/``distill`` run) as another recipe's identity loss and
+identity-similarity metric (inpaint, unmask3d); never a randomly initialised network.
 
 Images in [0, 1] are converted to the embedder's input: RGB → grayscale (ITU-R 601 luma) and a bilinear resize
 to the run's ``data.image_size``. Embeddings are L2-normalised.
@@ -13,23 +13,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thzface.engine.checkpoint import RunError, load_run
+from thzface.embedder.predictor import open_embedder
+from thzface.engine.checkpoint import RunError
 from thzface.models.multitask import MultiTaskModel
-from thzface.recipes.distill.config import EMBEDDERS
 
 LUMA = (0.299, 0.587, 0.114)
 
 
-class Embedder(nn.Module):
+class FrozenEmbedder(nn.Module):
     """``forward(images (B, C, H, W) in [0, 1]) -> (B, D)`` unit embeddings; weights frozen, always in eval."""
 
-    def __init__(self, model: nn.Module, size: int, source: str) -> None:
+    def __init__(self, model: MultiTaskModel, size: int, source: str) -> None:
         super().__init__()
         self.model, self.size, self.source = model, size, source
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> Embedder:
+    def train(self, mode: bool = True) -> FrozenEmbedder:
         return super().train(False)  # BatchNorm statistics and dropout of the embedder never change
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -38,21 +38,20 @@ class Embedder(nn.Module):
             images = (images * w).sum(1, keepdim=True)  # (B, 1, H, W)
         if images.shape[-1] != self.size or images.shape[-2] != self.size:
             images = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False)
-        from thzface.recipes.mtl.task import classify
-
-        emb, _ = classify(self.model, images)  # (B, D)
+        emb = self.model.verification_head(self.model.encode(images).latent)  # (B, D) single view, no decoder
         return F.normalize(emb, dim=1)
 
 
-def load_embedder(run: str | Path) -> Embedder:
+def load_embedder(run: str | Path) -> FrozenEmbedder:
     """The embedder of a trained run; RunError when the run is of another recipe or carries no training step."""
-    cfg, model, extra = load_run(run, EMBEDDERS, expect=MultiTaskModel)
+    info, cfg, model = open_embedder(run)
+    extra = info.extra
     if int(extra.get("step") or 0) <= 0:
         raise RunError(f"{run}: weights record no training step (extra.step); the identity embedder must be trained")
-    return Embedder(model, cfg.data.image_size, f"{Path(run)} ({cfg.recipe}, step {extra['step']})")
+    return FrozenEmbedder(model, cfg.data.image_size, f"{Path(run)} ({cfg.recipe}, step {extra['step']})")
 
 
-def identity_similarity(embedder: Embedder, a: torch.Tensor, b: torch.Tensor, batch: int = 128) -> torch.Tensor:
+def identity_similarity(embedder: FrozenEmbedder, a: torch.Tensor, b: torch.Tensor, batch: int = 128) -> torch.Tensor:
     """Cosine similarity (N,) of the embeddings of matching images of ``a`` and ``b`` (N, C, H, W)."""
     out = []
     with torch.no_grad():

@@ -1,42 +1,39 @@
-"""Inference for THz embedder runs: ``thzface predict`` (posture, embedding, reconstruction) and ``verify``."""
+"""Embedder runs at inference: :class:`Predictor` (torch or ONNX), ``thzface predict`` (posture, embedding,
+reconstruction) and ``verify``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
 
-from thzface.config import atomic_write_text
+from thzface.config import Config, atomic_write_text
+from thzface.data.inputs import expand_inputs
 from thzface.data.io import load_image, save_png_atomic
 from thzface.data.naming import POSTURES
-from thzface.engine.checkpoint import ModelSpec, load_run
 from thzface.engine.infer import decide, predict_files
 from thzface.engine.recipe import PredictOptions
+from thzface.engine.run import Run
+from thzface.models.distill_spec import DISTILL
+from thzface.models.mtl_spec import MTL
 from thzface.models.multitask import MultiTaskModel
+from thzface.models.spec import ModelSpec
 
 if TYPE_CHECKING:
     from onnxruntime import InferenceSession
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+SPECS: tuple[ModelSpec, ...] = (MTL, DISTILL)  # runs whose deployable model embeds one THz scan (Recipe.embedder)
 
 
-def expand_inputs(inputs: list[Path]) -> list[Path]:
-    """Files as given, folders expanded to their images (sorted); clear errors for missing/empty inputs."""
-    files: list[Path] = []
-    for p in inputs:
-        if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTS)
-            if not found:
-                raise ValueError(f"{p}: folder holds no images")
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such file or folder")
-    return files
+def open_embedder(source: str | Path, map_location: str = "cpu") -> tuple[Run, Config, MultiTaskModel]:
+    """A run folder, weights file or ``pretrained:NAME`` of an embedder recipe: ``(run, cfg, model in eval mode)``;
+    RunError for another recipe or a distill ``stage: teacher`` run (it needs visible images)."""
+    run = Run(source)
+    cfg, model, _ = run.load(SPECS, map_location, expect=MultiTaskModel)
+    return run, cfg, cast(MultiTaskModel, model)
 
 
 class Predictor:
@@ -51,8 +48,7 @@ class Predictor:
 
     def __init__(
         self,
-        run: Path,
-        models: tuple[ModelSpec, ...],
+        run: str | Path,
         backend: str = "torch",
         tasks: tuple[str, ...] = ("all",),
         export: bool = True,
@@ -60,8 +56,8 @@ class Predictor:
     ):
         if backend not in ("torch", "onnx"):
             raise ValueError(f"backend {backend!r}: must be torch or onnx")
-        self.run, self.models = Path(run), models
-        self.cfg, self.model, self.extra = load_run(run, models, expect=MultiTaskModel)
+        self.info, self.cfg, self.model = open_embedder(run)  # the run folder, read once
+        self.run, self.extra = Path(run), self.info.extra
         self.size = self.cfg.data.image_size
         self.backend, self.export, self.threads = backend, export, threads
         self.sessions: dict[str, InferenceSession] = {}
@@ -73,7 +69,7 @@ class Predictor:
         if task not in self.sessions:
             from thzface.export.onnx import open_session
 
-            self.sessions[task] = open_session(self.run, self.models, self.threads, task, export=self.export)
+            self.sessions[task] = open_session(self.run, SPECS, self.threads, task, export=self.export)
         return self.sessions[task]
 
     def load(self, paths: list[Path]) -> torch.Tensor:
@@ -102,12 +98,12 @@ class Predictor:
         }
 
 
-def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions, models: tuple[ModelSpec, ...]) -> dict:
+def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
     """Write ``OUT/<stem>_recon.png`` per image and ``OUT/predictions.json`` (posture, probability, embedding);
     ``opts.task == "verify"``: ``OUT/embeddings.json`` only, from the embedding path (no posture, no decoder)."""
     if opts.task not in ("all", "verify"):
         raise ValueError(f"--task {opts.task!r}: must be all or verify")
-    pred = Predictor(run, models, opts.backend, tasks=(opts.task,))
+    pred = Predictor(run, opts.backend, tasks=(opts.task,))
     batch_size = opts.batch_size
     files = expand_inputs(inputs)
     out.mkdir(parents=True, exist_ok=True)
@@ -146,12 +142,11 @@ def verify(
     b: Path,
     threshold: float | None = None,
     *,
-    models: tuple[ModelSpec, ...],
     backend: str = "torch",
 ) -> dict:
     """Cosine score of two scans (embeddings only, see :meth:`Predictor.embed`) and the decision at ``threshold``
     (default: the run's threshold, fit on validation identities in training). ``backend="onnx"`` runs the run's
     export ``RUN/model-verify.onnx`` and never writes one: missing or stale, it is an error naming the command."""
-    pred = Predictor(run, models, backend, tasks=("verify",), export=False)
+    pred = Predictor(run, backend, tasks=("verify",), export=False)
     e = pred.embed(pred.load([a, b]))  # (2, D)
-    return decide(run, a, b, e[0], e[1], threshold)
+    return decide(pred.info, a, b, e[0], e[1], threshold)

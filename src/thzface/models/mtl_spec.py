@@ -1,11 +1,17 @@
-"""Config of ``mtl``: its sections' dataclasses; their defaults are ``configs/mtl-default.yaml`` (a test checks it)."""
+"""The ``mtl`` model spec: its config sections' dataclasses (defaults == ``configs/mtl-default.yaml``, a test checks
+it) and the deployable model builder; here, below the recipes, so the embedder loads mtl runs without the recipe."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from torch import nn
+
 from thzface import config as C
+from thzface.config import Config
 from thzface.models.multitask import MtlModelConfig
+from thzface.models.multitask import build_model as _build
+from thzface.models.spec import ModelSpec
 
 
 @dataclass
@@ -51,3 +57,11 @@ class LossConfig:
     w_lpips: float = 0.0  # perceptual term; needs lpips_path (off when empty, and said so)
     lpips_path: str = ""  # local path to perceptual backbone weights (nothing is downloaded)
     train_route: str = "predicted"  # decoder routing while training: predicted | oracle | soft
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """The deployable model of an mtl run (a :class:`~thzface.models.multitask.MultiTaskModel`)."""
+    return _build(cfg.model)
+
+
+MTL = ModelSpec("mtl", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig)

@@ -1,4 +1,5 @@
-"""Config of ``distill``: a THz + visible teacher guides the THz-only ``mtl`` student; only the student is deployed.
+"""The ``distill`` model spec (a THz + visible teacher guides the THz-only ``mtl`` student; only the student is
+deployed): config sections and the deployable model builder, below the recipes so the embedder loads its students.
 
 Stages (``model.stage``):
 
@@ -22,15 +23,14 @@ import torch
 
 from thzface import config as C
 from thzface.config import Config
-from thzface.engine.checkpoint import ModelSpec
+from thzface.models.mtl_spec import AugConfig
+from thzface.models.mtl_spec import LossConfig as MtlLossConfig
+from thzface.models.mtl_spec import ModelConfig as MtlRecipeModelConfig
+from thzface.models.mtl_spec import TrainConfig as MtlTrainConfig
 from thzface.models.multitask import MtlModelConfig
 from thzface.models.multitask import build_model as build_student
+from thzface.models.spec import ModelSpec
 from thzface.models.teacher import TeacherConfig, build_teacher
-from thzface.recipes.mtl.config import AugConfig
-from thzface.recipes.mtl.config import LossConfig as MtlLossConfig
-from thzface.recipes.mtl.config import ModelConfig as MtlRecipeModelConfig
-from thzface.recipes.mtl.config import TrainConfig as MtlTrainConfig
-from thzface.recipes.mtl.task import MODEL as MTL_MODEL
 
 STAGES: tuple[str, ...] = ("joint", "teacher", "student")
 
@@ -110,7 +110,7 @@ def build_model(cfg: Config) -> torch.nn.Module:
     return build_student(student_config(mc))
 
 
-MODEL = ModelSpec(
-    "distill", ModelConfig, LossConfig, build_model, DataConfig, aug_config=AugConfig, train_config=TrainConfig
-)
-EMBEDDERS = (MTL_MODEL, MODEL)  # runs whose deployable model embeds one THz scan (mtl; distill joint/student)
+DISTILL = ModelSpec(
+    "distill", ModelConfig, LossConfig, build_model, DataConfig, aug_config=AugConfig, train_config=TrainConfig,
+    init_from=("mtl",),  # a student starts from mtl weights (--init-from): the student is an mtl model
+)  # fmt: skip

@@ -1,0 +1,95 @@
+"""The one evaluation path: load the run, build the protocols from the run's split, let the recipe collect and
+score, write metrics.json and the report (detectron2's evaluator, arcface's pure verification module).
+
+A recipe supplies one function, ``score(EvalInput) -> Scored``: it collects with :func:`thzface.engine.infer.collect`
+and computes its metrics with pure functions, and returns them with its report sections. Everything around it is
+here, once: loading the run (:class:`~thzface.engine.run.Run`), the identities that make a test row closed-set or
+validation-seen, the ``run`` entry of metrics.json, writing metrics.json and report.html
+(:func:`thzface.report.evaluation.write_evaluation`). Evaluation never writes into the run folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from thzface.config import Config
+from thzface.data.csv import training_identities
+from thzface.data.identity_split import identity_protocols
+from thzface.engine.run import Run
+from thzface.models.spec import ModelSpec
+from thzface.report.evaluation import Report, write_evaluation
+
+
+@dataclass
+class EvalInput:
+    """What the engine hands a recipe's ``score``: the loaded run and the identities of the protocols."""
+
+    run: Run  # the run folder (threshold, split, metadata), read once
+    cfg: Config  # the run's recorded config
+    model: Any  # the deployable model, in eval mode (its class is the recipe's)
+    data: Path  # the data folder scored (its ``cfg.data.test_csv``)
+    seen: set[str]  # training identities: a test row of one is closed-set
+    val: set[str]  # validation identities: a test row of one is validation-seen
+    embedder: str | Path | None = None  # a THz embedder run for identity metrics (inpaint, unmask3d), else the run's
+
+    def protocols(self, identities: np.ndarray) -> dict[str, np.ndarray]:
+        """Row masks (N,) per protocol: closed-set, identity-disjoint, validation-seen, all."""
+        return identity_protocols(identities, self.seen, self.val)
+
+
+@dataclass
+class Scored:
+    """A recipe's evaluation result: its metrics (without ``run``), report and what it adds to ``metrics["run"]``."""
+
+    metrics: dict  # protocols, summary, ... (pure functions of the collected outputs)
+    report: Report  # the page's title, headline, sections and figures
+    run_info: dict = field(default_factory=dict)  # recipe-specific entries of metrics["run"]
+    collected: Any = None  # the collected arrays, for benchmarks that compare methods on the same rows
+
+
+Score = Callable[[EvalInput], Scored]
+
+
+def evaluate_run(
+    spec: ModelSpec,
+    score: Score,
+    run: str | Path,
+    data: Path,
+    out: Path,
+    embedder: str | Path | None = None,
+    expect: type[nn.Module] | None = None,
+) -> tuple[dict, Scored]:
+    """Evaluate ``run`` (a run of ``spec``'s recipe) on ``data``'s test CSV with ``score``; write
+    ``out/metrics.json`` and ``out/report.html``; return the metrics and the recipe's :class:`Scored`."""
+    info = Run(run)
+    cfg, model, extra = info.load(spec, expect=expect)
+    data = Path(data)
+    split = info.split
+    if split is not None:
+        seen, val = set(split.train), set(split.val)
+    else:  # runs trained before identity splits were recorded: the training CSV's identities are closed-set
+        seen, val = training_identities(data, cfg.data.train_csv), set()
+    scored = score(EvalInput(info, cfg, model, data, seen, val, embedder))
+    metrics = dict(scored.metrics)
+    metrics["run"] = {
+        "path": str(run),
+        "recipe": cfg.recipe,
+        "preset": cfg.preset,
+        "trained": extra,
+        "data": str(data),
+        "trained_on": str(info.data),
+        "test_csv": cfg.data.test_csv,
+        "threshold": info.threshold,  # deployed: fit on validation identities in training
+        "threshold_source": info.threshold_source,
+        "validation_identities": sorted(val),
+        **scored.run_info,
+    }
+    curves = info.folder / "curves.png" if info.folder is not None else None
+    write_evaluation(Path(out), metrics, scored.report, curves if curves is not None and curves.is_file() else None)
+    return metrics, scored
