@@ -23,22 +23,17 @@ def _need_embedder(run: str, recipe: Recipe, option: str) -> None:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
-    from thzface.engine.recipe import PredictOptions
     from thzface.recipes import recipe_of
 
-    opts = PredictOptions(
-        backend=a.backend,
-        mask=Path(a.mask) if a.mask else None,
-        samples=a.samples,
-        edits=tuple(a.edit),
-        seed=a.seed,
-        task=a.task,
-    )
-    if opts.samples < 1:
-        raise ValueError(f"--samples {opts.samples}: must be >= 1")
+    if a.samples < 1:
+        raise ValueError(f"--samples {a.samples}: must be >= 1")
     recipe = recipe_of(a.run)
-    if opts.task == "verify":
+    if a.task == "verify":
         _need_embedder(a.run, recipe, "--task verify")
+    values = {"backend": a.backend, "mask": Path(a.mask) if a.mask else None, "samples": a.samples,
+              "edits": tuple(a.edit), "seed": a.seed, "task": a.task}  # fmt: skip
+    unset = {"backend": "torch", "mask": None, "samples": 1, "edits": (), "seed": 0, "task": "all"}  # the defaults
+    opts = recipe.predict_options.given(recipe.name, {k: v for k, v in values.items() if v != unset[k]})
     print(dumps(recipe.predict(Path(a.run), [Path(p) for p in a.inputs], Path(a.out), opts)))
     return 0
 
@@ -51,7 +46,17 @@ def cmd_verify(a: argparse.Namespace) -> int:
     if a.backend != "torch":  # the embedders' verify takes a backend; twin's and the others' do not
         _need_embedder(a.run, recipe, f"--backend {a.backend}")
         backend["backend"] = a.backend
-    print(dumps(recipe.verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold, **backend)))
+    if a.against is not None:  # several scans a side, fused
+        from thzface.embedder import verify_sets
+
+        _need_embedder(a.run, recipe, "--against")
+        side_a, side_b = [Path(p) for p in a.scans], [Path(p) for p in a.against]
+        print(dumps(verify_sets(Path(a.run), side_a, side_b, threshold=a.threshold, backend=a.backend)))
+        return 0
+    if len(a.scans) != 2:
+        raise ValueError(f"verify: give two scans (A B), or A [A2 ...] --against B [B2 ...]; got {len(a.scans)}")
+    a_, b_ = (Path(p) for p in a.scans)
+    print(dumps(recipe.verify(Path(a.run), a_, b_, threshold=a.threshold, **backend)))
     return 0
 
 

@@ -97,10 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pr.set_defaults(fn=infer.cmd_predict)
 
-    v = sub.add_parser("verify", help="same person? score two THz scans")
+    v = sub.add_parser(
+        "verify", help="same person? score two THz scans (A B), or several a side (A [A2 ...] --against B [B2 ...])"
+    )
     v.add_argument("run")
-    v.add_argument("a")
-    v.add_argument("b")
+    v.add_argument("scans", nargs="+", metavar="SCAN", help="A B; or, with --against, every scan of side A")
+    v.add_argument(
+        "--against", nargs="+", default=None, metavar="B",
+        help="side B's scans: each side's embeddings are fused (unit mean) and compared once (embedder runs)",
+    )  # fmt: skip
     v.add_argument("--threshold", type=float, default=None, help="default: RUN/threshold.json (fit in training)")
     v.add_argument(
         "--backend", choices=["torch", "onnx"], default="torch",
@@ -109,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(fn=infer.cmd_verify)
 
     b = sub.add_parser("bench", help="benchmarks (write OUT/bench.json)")
-    b.add_argument("what", help="sim | mtl | ladder | infer | onnx | serve | inpaint | distill | twin | unmask3d | calibrate")
+    b.add_argument(
+        "what", help="sim | mtl | ladder | infer | onnx | serve | inpaint | distill | twin | unmask3d | calibrate"
+    )
     b.add_argument("--data", default=None)
     b.add_argument("--budget-s", type=float, default=600.0)
     b.add_argument("--out", required=True)

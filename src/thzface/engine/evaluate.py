@@ -33,10 +33,16 @@ class EvalInput:
     run: Run  # the run folder (threshold, split, metadata), read once
     cfg: Config  # the run's recorded config
     model: Any  # the deployable model, in eval mode (its class is the recipe's)
-    data: Path  # the data folder scored (its ``cfg.data.test_csv``)
+    data: Path  # the data folder scored (the CSVs of ``csvs`` in it)
     seen: set[str]  # training identities: a test row of one is closed-set
     val: set[str]  # validation identities: a test row of one is validation-seen
     embedder: str | Path | None = None  # a THz embedder run for identity metrics (inpaint, unmask3d), else the run's
+    csvs: tuple[str, ...] = ()  # the CSVs whose rows are scored: the run's test CSV, or every CSV of a folder the
+    # source never trained on (zero-shot: every person in it is unseen); empty means (cfg.data.test_csv,)
+
+    @property
+    def scored_csvs(self) -> tuple[str, ...]:
+        return self.csvs or (self.cfg.data.test_csv,)
 
     def protocols(self, identities: np.ndarray) -> dict[str, np.ndarray]:
         """Row masks (N,) per protocol: closed-set, identity-disjoint, validation-seen, all."""
@@ -56,6 +62,16 @@ class Scored:
 Score = Callable[[EvalInput], Scored]
 
 
+def never_trained_on(run: Run, data: Path) -> bool:
+    """True when ``run`` cannot have seen ``data``'s people: shipped weights or a bare weights file (no run folder),
+    or a run folder whose recorded data folder is another one. Runs that recorded no data folder (trained before
+    it was recorded) are taken to have trained on ``data``, as before."""
+    if run.folder is None:
+        return True
+    trained = run.data
+    return trained is not None and trained.resolve() != Path(data).resolve()
+
+
 def evaluate_run(
     spec: ModelSpec,
     score: Score,
@@ -71,11 +87,16 @@ def evaluate_run(
     cfg, model, extra = info.load(spec, expect=expect)
     data = Path(data)
     split = info.split
-    if split is not None:
+    zero_shot = never_trained_on(info, data)
+    csvs: tuple[str, ...] = (cfg.data.test_csv,)
+    if zero_shot:  # pretrained:NAME, a weights file, or a run of another folder: every person here is unseen
+        seen, val = set(), set()
+        csvs = tuple(c for c in (cfg.data.train_csv, cfg.data.test_csv) if (data / c).is_file())
+    elif split is not None:
         seen, val = set(split.train), set(split.val)
     else:  # runs trained before identity splits were recorded: the training CSV's identities are closed-set
         seen, val = training_identities(data, cfg.data.train_csv), set()
-    scored = score(EvalInput(info, cfg, model, data, seen, val, embedder))
+    scored = score(EvalInput(info, cfg, model, data, seen, val, embedder, csvs))
     metrics = dict(scored.metrics)
     metrics["run"] = {
         "path": str(run),
@@ -85,6 +106,8 @@ def evaluate_run(
         "data": str(data),
         "trained_on": str(info.data),
         "test_csv": cfg.data.test_csv,
+        "scored_csvs": list(csvs),
+        "zero_shot": zero_shot,  # the source never trained on this folder: every person in it is unseen
         "threshold": info.threshold,  # deployed: fit on validation identities in training
         "threshold_source": info.threshold_source,
         "validation_identities": sorted(val),

@@ -7,7 +7,9 @@ API (multipart/form-data uploads; every error answers ``{"error": "<one line>"}`
 * ``POST /api/analyze`` with field ``image`` → posture, probabilities, embedding norm, input and reconstruction
   as base64 PNG;
 * ``POST /api/verify`` with fields ``a`` and ``b`` → cosine score, threshold (``RUN/threshold.json``, fit
-  on validation identities during training) and decision; it computes the embeddings alone (``embed()``, or
+  on validation identities during training) and decision; each field may repeat (up to ``max_scans_per_side``
+  files a side: a portal pass, an enrolment), the side's embeddings then fused into one (their unit mean,
+  :func:`thzface.metrics.pairs.fuse`); it computes the embeddings alone (``embed()``, or
   the ``verify`` ONNX graph ``RUN/model-verify.onnx`` with ``--backend onnx``), no posture or reconstruction;
   the pairs of concurrent requests are embedded together, up to ``--batch N`` images a call (default
   :data:`BATCH`; 1: each request alone; :mod:`thzface.serve.batching`);
@@ -32,6 +34,7 @@ from starlette.exceptions import HTTPException
 
 from thzface.data.naming import POSTURES
 from thzface.embedder import Predictor
+from thzface.metrics.pairs import fuse
 from thzface.serve.batching import MicroBatcher
 from thzface.serve.images import Decoded, UploadError, UploadLimits, decode_upload, human_bytes, png_base64
 from thzface.serve.samples import find_samples
@@ -51,7 +54,7 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     def message(self) -> str:
-        return f"request body larger than {human_bytes(self.max_bytes)} (send one or two images within the file limit)"
+        return f"request body larger than {human_bytes(self.max_bytes)} (send fewer or smaller images)"
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -122,6 +125,10 @@ class Analyzer:
     def verify(self, a: Decoded, b: Decoded) -> dict:
         return self.compare(self.embed(np.stack([a.array, b.array])))  # (2, D)
 
+    def compare_sides(self, e: np.ndarray, n_a: int) -> dict:
+        """Score and decision of two sides' embeddings ``e`` (n_a + n_b, D), each side fused into one."""
+        return {**self.compare(np.stack([fuse(e[:n_a]), fuse(e[n_a:])])), "scans": [n_a, len(e) - n_a]}  # (2, D)
+
     def compare(self, e: np.ndarray) -> dict:
         """Score and decision of a pair's embeddings ``e`` (2, D)."""
         score = float(e[0] @ e[1] / (np.linalg.norm(e[0]) * np.linalg.norm(e[1]) + 1e-12))
@@ -136,21 +143,31 @@ class Analyzer:
         return {"score": score, "threshold": thr, "threshold_source": source, "same_person": same, "decision": decision}
 
 
-async def read_uploads(request: Request, fields: tuple[str, ...], limits: UploadLimits) -> list[tuple[str, bytes]]:
-    """The named file fields of a multipart request as (filename, bytes); UploadError when one is missing."""
-    form = await request.form(max_files=len(fields), max_fields=len(fields) + 4)
+async def read_uploads(
+    request: Request, fields: tuple[str, ...], limits: UploadLimits, per_field: int = 1
+) -> list[list[tuple[str, bytes]]]:
+    """The named file fields of a multipart request, each as up to ``per_field`` (filename, bytes); UploadError when
+    one is missing or repeats more often."""
+    most = len(fields) * per_field
+    form = await request.form(max_files=most, max_fields=most + 4)
     out = []
     for f in fields:
-        item = form.get(f)
-        if item is None:
+        items = form.getlist(f)
+        if not items:
             raise UploadError(f"missing form field {f!r}: send the scan as multipart/form-data field {f!r}", 400)
-        if not isinstance(item, UploadFile):
-            raise UploadError(f"form field {f!r} must be a file upload, not text", 400)
-        name, data = item.filename or f, await item.read(limits.max_bytes + 1)
-        size = item.size if item.size is not None else len(data)
-        if size > limits.max_bytes:
-            raise UploadError(f"{name}: file is {human_bytes(size)}, the limit is {human_bytes(limits.max_bytes)}", 413)
-        out.append((name, data))
+        if len(items) > per_field:
+            raise UploadError(f"form field {f!r}: {len(items)} files, at most {per_field}", 400)
+        files = []
+        for item in items:
+            if not isinstance(item, UploadFile):
+                raise UploadError(f"form field {f!r} must be a file upload, not text", 400)
+            name, data = item.filename or f, await item.read(limits.max_bytes + 1)
+            size = item.size if item.size is not None else len(data)
+            if size > limits.max_bytes:
+                limit = human_bytes(limits.max_bytes)
+                raise UploadError(f"{name}: file is {human_bytes(size)}, the limit is {limit}", 413)
+            files.append((name, data))
+        out.append(files)
     return out
 
 
@@ -183,9 +200,10 @@ def create_app(
     async def http_error(_: Request, e: HTTPException) -> JSONResponse:
         return JSONResponse({"error": str(e.detail)}, status_code=e.status_code)
 
-    async def decoded(request: Request, fields: tuple[str, ...]) -> list[Decoded]:
-        uploads = await read_uploads(request, fields, limits)
-        return [decode_upload(data, name, analyzer.size, analyzer.channels, limits) for name, data in uploads]
+    async def decoded(request: Request, fields: tuple[str, ...], per_field: int = 1) -> list[list[Decoded]]:
+        uploads = await read_uploads(request, fields, limits, per_field)
+        dec = lambda name, data: decode_upload(data, name, analyzer.size, analyzer.channels, limits)  # noqa: E731
+        return [[dec(name, data) for name, data in files] for files in uploads]
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -217,15 +235,20 @@ def create_app(
 
     @app.post("/api/analyze")
     async def analyze(request: Request) -> dict:
-        (d,) = await decoded(request, ("image",))
+        ((d,),) = await decoded(request, ("image",))
         return {**(await run_in_threadpool(analyzer.analyze, d)), "backend": backend}
 
     @app.post("/api/verify")
     async def verify(request: Request) -> dict:
-        a, b = await decoded(request, ("a", "b"))
-        if batcher is None:
-            return {**(await run_in_threadpool(analyzer.verify, a, b)), "backend": backend}
-        return {**analyzer.compare(await batcher(np.stack([a.array, b.array]))), "backend": backend}  # (2, D)
+        side_a, side_b = await decoded(request, ("a", "b"), limits.max_scans)
+        if len(side_a) == len(side_b) == 1:  # one scan a side: the pair as before
+            a, b = side_a[0], side_b[0]
+            if batcher is None:
+                return {**(await run_in_threadpool(analyzer.verify, a, b)), "backend": backend}
+            return {**analyzer.compare(await batcher(np.stack([a.array, b.array]))), "backend": backend}  # (2, D)
+        x = np.stack([d.array for d in side_a + side_b])  # (n_a + n_b, C, S, S)
+        e = await run_in_threadpool(analyzer.embed, x) if batcher is None else await batcher(x)  # (n_a + n_b, D)
+        return {**analyzer.compare_sides(e, len(side_a)), "backend": backend}
 
     return app
 

@@ -19,14 +19,16 @@ class UploadLimits:
     max_bytes: int = 5 * 2**20  # largest accepted image file, bytes
     max_side: int = 2048  # largest accepted image width or height, pixels
     formats: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF")  # accepted file formats (by content, not by name)
+    max_scans: int = 5  # most scans a side of /api/verify (a portal pass, an enrolment), fused into one embedding
 
     @property
     def max_request_bytes(self) -> int:
-        """Largest request body: two images plus multipart overhead."""
-        return 2 * self.max_bytes + 64 * 1024
+        """Largest request body: ``max_scans`` images a side plus multipart overhead."""
+        return 2 * self.max_scans * self.max_bytes + 64 * 1024
 
     def describe(self) -> dict:
-        return {"max_bytes": self.max_bytes, "max_side": self.max_side, "formats": list(self.formats)}
+        return {"max_bytes": self.max_bytes, "max_side": self.max_side, "formats": list(self.formats),
+                "max_scans_per_side": self.max_scans}  # fmt: skip
 
 
 class UploadError(ValueError):

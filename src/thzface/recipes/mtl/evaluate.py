@@ -2,11 +2,14 @@
 
 Protocols come from the run's recorded identity split (``RUN/split.json``): a test row of a training identity is
 closed-set, of a validation identity ``validation-seen`` (reported apart), of neither identity-disjoint — the number
-that matters. (Runs without a split file: the training CSV's identities are closed-set.) Verification is scored on
+that matters. (Runs without a split file: the training CSV's identities are closed-set. A source that never trained
+on the folder — ``pretrained:NAME``, a weights file, a run of another folder — scores every row of every CSV, and
+every person is identity-disjoint.) Verification is scored on
 pairs: every concealed probe (anchor) against every unconcealed gallery image (positive) of the subset, except its
 own counterpart (same identity, posture and sample), so genuine pairs differ in sample or posture. Each protocol
-reports the oracle EER (threshold fit on the scored pairs) beside the metrics at the run's *deployed* threshold,
-which training fit on validation identities; evaluation never changes the run.
+reports the oracle EER (threshold fit on the scored pairs) with a 95 % interval from a bootstrap over identities,
+beside the metrics at the run's *deployed* threshold, which training fit on validation identities; evaluation never
+changes the run.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from thzface.data.targets import load_clean_targets
 from thzface.engine.checkpoint import RunError
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.infer import collect as run_collect
+from thzface.metrics import bootstrap as B
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
@@ -35,6 +39,7 @@ from thzface.models.multitask import MultiTaskModel
 from thzface.recipes.mtl.report import cross_pairs, mtl_report, probe_gallery_pairs, tables
 
 FARS = (1e-2, 1e-3)
+N_BOOT = 1000  # identity-bootstrap replicates of the verification intervals
 
 
 def collect(model: MultiTaskModel, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
@@ -81,12 +86,33 @@ def collect(model: MultiTaskModel, cfg: Config, root: Path, rows: list[TripletRo
     return res
 
 
+def scored_rows(root: Path, csvs: tuple[str, ...]) -> list[TripletRow]:
+    """The rows of ``csvs`` (THz columns), each concealed scan once (the first row that anchors it)."""
+    rows: dict[str, TripletRow] = {}
+    for name in csvs:
+        for r in read_triplets(root / name, root, visible=False):
+            rows.setdefault(r.anchor, r)
+    return list(rows.values())
+
+
+def intervals(scores: np.ndarray, labels: np.ndarray, pair_ids: np.ndarray, seed: int) -> dict:
+    """95 % intervals of EER and TAR@FAR from a bootstrap over the identities of the pairs (pairs of one person are
+    not independent; :func:`thzface.metrics.bootstrap.identity_bootstrap`)."""
+    ci = B.identity_bootstrap(scores, labels, pair_ids, n_boot=N_BOOT, seed=seed, fars=FARS)
+    out: dict[str, Any] = {"eer_ci95": list(ci.eer), "ci_replicates": ci.replicates}
+    out.update({f"tar@far={k}_ci95": list(v) for k, v in ci.tar_at_far.items()})
+    return out
+
+
 def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | None = None) -> dict:
     """Pair metrics of the subset ``idx``: oracle EER, AUC, TAR@FAR, k-fold accuracies and, given the run's
     deployed ``threshold``, TAR/FAR/accuracy at it (``deployed``)."""
     scores, labels, same_posture = cross_pairs(c, idx)
     if labels.all() or not labels.any():
         return {"error": "needs both genuine and impostor pairs", "pairs": int(len(labels))}
+    i, j, _ = probe_gallery_pairs(c, idx)
+    ids = c["identity"][idx]
+    pair_ids = np.stack([ids[i], ids[j]], axis=1)  # (M, 2)
     eer, eer_thr = V.eer(scores, labels)
     k = min(10, max(2, int(labels.sum())))
     kf = V.kfold_accuracy(scores, labels, k=k, seed=seed)
@@ -108,6 +134,8 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | Non
         "kfold_balanced_threshold": float(np.mean(kb.thresholds)),
         "triplet_accuracy": V.triplet_accuracy(d_ap, d_an),
         "by_posture": by_posture(scores, labels, same_posture),
+        "identities": int(len(np.unique(ids))),
+        **intervals(scores, labels, pair_ids, seed),
     }
     for far in FARS:
         op = V.tar_at_far(scores, labels, far)
@@ -252,9 +280,9 @@ def score(ev: EvalInput) -> Scored:
     cfg, root = ev.cfg, ev.data
     if not isinstance(ev.model, MultiTaskModel):
         raise RunError(f"{ev.run.where}: a {type(ev.model).__name__}, not a THz embedder (MultiTaskModel)")
-    test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)  # THz-only inference
+    test_rows = scored_rows(root, ev.scored_csvs)  # THz-only inference
     if not test_rows:
-        raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
+        raise ValueError(f"{root / ev.scored_csvs[-1]}: no test rows")
     c = collect(ev.model, cfg, root, test_rows)
     train_rows = (
         read_triplets(root / cfg.data.train_csv, root, visible=False) if (root / cfg.data.train_csv).is_file() else []

@@ -1,0 +1,59 @@
+"""A source that never trained on a folder (shipped weights, a weights file, a run of another folder) scores every
+person in it as unseen, every CSV's rows, with identity-bootstrap intervals beside the EER."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from thzface.data.csv import read_triplets
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def weights_file(repo: Path, tmp_path_factory) -> Path:
+    from thzface.engine.checkpoint import save_weights
+    from thzface.models import build_model
+    from thzface.recipes import load_config
+
+    cfg = load_config(repo / "configs" / "mtl-tiny.yaml")
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("zero-shot") / "tiny.safetensors"
+    save_weights(build_model(cfg.model).state_dict(), cfg, path)
+    return path
+
+
+def test_weights_file_scores_every_person_of_the_folder_as_unseen(weights_file: Path, tiny_data: Path, tmp_path):
+    from thzface.recipes import recipe_of
+
+    metrics = recipe_of(weights_file).evaluate(weights_file, tiny_data, tmp_path / "r")
+    assert metrics["run"]["zero_shot"] is True
+    assert metrics["run"]["scored_csvs"] == ["train_val.csv", "test.csv"]
+    people = {
+        r.anchor_name.identity for c in ("train_val.csv", "test.csv") for r in read_triplets(tiny_data / c, tiny_data)
+    }
+    p = metrics["protocols"]
+    v = p["identity-disjoint"]["verification"]
+    assert v["identities"] == len(people)  # every person of the folder, none closed-set
+    assert "verification" not in p.get("closed-set", {})
+    lo, hi = v["eer_ci95"]
+    assert lo <= v["eer"] <= hi and 0 < v["ci_replicates"] <= 1000
+    assert len(v["tar@far=0.01_ci95"]) == 2
+    assert (tmp_path / "r" / "metrics.json").is_file()
+
+
+def test_never_trained_on(tmp_path: Path, weights_file: Path) -> None:
+    from thzface.engine.evaluate import never_trained_on
+    from thzface.engine.run import Run, save_split
+
+    assert never_trained_on(Run(weights_file), tmp_path)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(weights_file.read_bytes())
+    assert not never_trained_on(Run(run), tmp_path / "a")  # no recorded data folder: taken as trained here
+    save_split(run, tmp_path / "a")
+    assert not never_trained_on(Run(run), tmp_path / "a")
+    assert never_trained_on(Run(run), tmp_path / "b")
