@@ -47,3 +47,16 @@ def test_expand_inputs(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="folder holds no images"):
         expand_inputs([tmp_path / "empty"])
+
+
+def test_predict_options_are_per_recipe() -> None:
+    from thzface.engine.recipe import PredictOptions
+
+    inpaint = RECIPES["inpaint"].predict_options
+    assert inpaint.given("inpaint", {"mask": Path("m.png")}).mask == Path("m.png")  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"--edit, --samples not read by a 'inpaint' run \(its options: --backend, "):
+        inpaint.given("inpaint", {"edits": ("x",), "samples": 2})
+    with pytest.raises(ValueError, match="predict: --mask not read by a 'mtl' run"):
+        RECIPES["mtl"].predict_options.given("mtl", {"mask": Path("m.png")})
+    assert RECIPES["distill"].predict_options.given("distill", {"task": "verify"}).task == "verify"  # type: ignore[attr-defined]
+    assert RECIPES["twin"].predict_options is PredictOptions

@@ -16,9 +16,8 @@ import torch
 from thzface.bench.onnx import run as bench_run
 from thzface.data.io import load_image
 from thzface.embedder import SPECS as EMBEDDERS
-from thzface.embedder import Predictor, predict
+from thzface.embedder import EmbedderOptions, Predictor, predict
 from thzface.engine.checkpoint import WEIGHTS, RunError, save_weights
-from thzface.engine.recipe import PredictOptions
 from thzface.export.onnx import (
     CHECK_TOL,
     OUTPUTS,
@@ -87,7 +86,7 @@ def test_predict_backend_onnx_matches_torch(run_copy, real_scans, tmp_path):
     files = real_scans[:4]
     res = {}
     for backend in ("torch", "onnx"):
-        predict(run, files, tmp_path / backend, PredictOptions(backend=backend))
+        predict(run, files, tmp_path / backend, EmbedderOptions(backend=backend))
         res[backend] = json.loads((tmp_path / backend / "predictions.json").read_text())
     assert (run / "model.onnx").is_file()
     for a, b in zip(res["torch"], res["onnx"], strict=True):

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from thzface.data.csv import TripletRow, read_triplets, write_triplets
 from thzface.data.naming import format_name
-from thzface.engine.recipe import PredictOptions
+from thzface.embedder import EmbedderOptions
 from thzface.models.multitask import MultiTaskModel
 from thzface.models.teacher import TeacherModel
 from thzface.recipes import DISTILL, load_config, load_run
@@ -99,7 +99,7 @@ def test_two_stage_teacher_then_frozen_student(repo: Path, data: Path, tmp_path:
     assert 0.0 <= metrics["summary"]["all"]["eer"] <= 1.0
     assert (tmp_path / "teacher_report" / "report.html").is_file()
     with pytest.raises(ValueError, match="stage=teacher run needs visible images"):
-        DISTILL.predict(teacher_run, [data / "thz"], tmp_path / "pred", PredictOptions())
+        DISTILL.predict(teacher_run, [data / "thz"], tmp_path / "pred", EmbedderOptions())
 
     overrides = ("model.stage=student", f"model.teacher_run={teacher_run}", "model.freeze_teacher=true")
     fit(cfg_of(repo, *overrides), data, student_run)
@@ -129,7 +129,7 @@ def test_joint_run_evaluates_and_predicts_without_visible(repo: Path, data: Path
     assert rec["copy_input"]["clean_ssim"] == rec["copy_input"]["ssim"] < 1
     assert rec["predicted"]["clean_psnr"] == rec["predicted"]["psnr"]
     shutil.rmtree(plain / "clean")
-    res = DISTILL.predict(run, [plain / "thz"], tmp_path / "pred", PredictOptions())
+    res = DISTILL.predict(run, [plain / "thz"], tmp_path / "pred", EmbedderOptions())
     assert res["images"] == len(list((plain / "thz").iterdir()))
     assert (tmp_path / "pred" / "predictions.json").is_file()
 

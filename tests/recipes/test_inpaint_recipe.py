@@ -243,8 +243,9 @@ def test_unconcealed_images_use_their_own_part_boxes(tmp_path):
 
 
 def test_predict_with_mask_file_and_folder(run, data, tmp_path):
-    from thzface.engine.recipe import PredictOptions as Opts
     from thzface.recipes import INPAINT
+
+    Opts = INPAINT.predict_options
 
     predict = INPAINT.predict
 

@@ -156,8 +156,9 @@ def test_noise_gives_different_completions_and_same_noise_the_same(trained, tiny
 
 def test_eval_and_predict(trained, tiny_data):
     out, _, _ = trained
-    from thzface.engine.recipe import PredictOptions
     from thzface.recipes import UNMASK3D
+
+    PredictOptions = UNMASK3D.predict_options
 
     evaluate, predict = UNMASK3D.evaluate, UNMASK3D.predict
 

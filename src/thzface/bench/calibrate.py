@@ -91,12 +91,12 @@ def train_eval(data: Path, out: Path, budget_s: float, seed: int, init_run: Path
     """Train :data:`TRANSFER_CONFIG` on ``data`` for ``budget_s`` (optionally from ``init_run``); evaluate on
     its test rows."""
     from thzface.bench.mtl import flatten
-    from thzface.engine.train import fit
-    from thzface.recipes import MTL, get_recipe
+    from thzface.recipes import MTL
+    from thzface.recipes import train as fit
 
     cfg = load_config(find_config(TRANSFER_CONFIG), [*TRANSFER_OVERRIDES, f"train.max_time_s={budget_s}",
                                                      f"train.seed={seed}"])  # fmt: skip
-    summary = fit(get_recipe(cfg.recipe), cfg, data, out / "run", init_run=init_run, resume=False)
+    summary = fit(cfg, data, out / "run", init_run=init_run, resume=False)
     row = flatten(MTL.evaluate(out / "run", data, out / "report"))
     row.update(steps=summary["global_step"], train_seconds=summary["seconds"])
     return row

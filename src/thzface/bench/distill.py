@@ -25,11 +25,11 @@ import numpy as np
 from thzface.bench import format_table
 from thzface.bench.mtl import KEYS, train_and_eval
 from thzface.config import Config, read_yaml, save_config, to_dict
-from thzface.engine.train import fit
 from thzface.models import distill_spec as distill
 from thzface.models.mtl_spec import LossConfig as MtlLossConfig
 from thzface.models.multitask import MtlModelConfig
 from thzface.recipes import config_from_dict, find_config, get_recipe, load_config
+from thzface.recipes import train as fit
 
 ARMS = ("mtl", "distill-joint", "distill-2stage", "mtl-steps")
 HEADLINE = ["idd_eer", "idd_roc_auc", "cs_eer", "posture_acc", "ssim", "silhouette_identity"]
@@ -107,7 +107,7 @@ def run_arm(
     half = budget_s / 2
     common = [f"train.max_time_s={half}", "train.progress=false", f"train.seed={seed}", *keep]
     tcfg = load_config(configs["distill"], [*common, "model.stage=teacher"])
-    t_summary = fit(get_recipe(tcfg.recipe), tcfg, data, out / "teacher", resume=False)
+    t_summary = fit(tcfg, data, out / "teacher", resume=False)
     t_metrics = get_recipe("distill").evaluate(out / "teacher", data, out / "teacher_report")
     student = ["model.stage=student", f"model.teacher_run={out / 'teacher'}", "model.freeze_teacher=true"]
     row = train_and_eval(configs["distill"], data, out / "student", half, seed, [*keep, *student])

@@ -20,9 +20,9 @@ from thzface.bench import format_table
 from thzface.data.io import open_image
 from thzface.embedder import load_embedder
 from thzface.engine.timing import timed_rate
-from thzface.engine.train import fit
 from thzface.models.profile import count_parameters
-from thzface.recipes import find_config, get_recipe, load_config, load_run
+from thzface.recipes import find_config, load_config, load_run
+from thzface.recipes import train as fit
 from thzface.recipes.inpaint.recipe import (
     BASELINES,
     HEADLINE,
@@ -74,7 +74,7 @@ def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float
          f"train.seed={seed}", f"data.image_size={side}", f"model.image_size={side}", "model.modality=thz",
          "model.image_channels=1", "loss.w_identity=0", "loss.identity_run="],
     )  # fmt: skip
-    return fit(get_recipe(cfg.recipe), cfg, data, out / "run", resume=False)
+    return fit(cfg, data, out / "run", resume=False)
 
 
 def embedder_config(configs: Path, data: Path, budget_s: float, side: int):
@@ -99,7 +99,7 @@ def run(args) -> dict:
     emb_run = Path(args.embedder) if getattr(args, "embedder", None) else out / "embedder"
     if not getattr(args, "embedder", None):
         ecfg = embedder_config(configs, data, args.budget_s, side)
-        fit(get_recipe(ecfg.recipe), ecfg, data, emb_run, resume=False)
+        fit(ecfg, data, emb_run, resume=False)
     embedder = load_embedder(emb_run)
     arms: dict = {}
     mask_cfg = None

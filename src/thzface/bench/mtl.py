@@ -13,9 +13,9 @@ from thzface.bench import format_table
 from thzface.bench.infer import VARIANTS as MODEL_VARIANTS
 from thzface.engine.checkpoint import pretrained_names
 from thzface.engine.timing import throughput
-from thzface.engine.train import fit
 from thzface.models.profile import count_parameters, flops_per_sample
-from thzface.recipes import find_config, get_recipe, load_config, load_run, recipe_of
+from thzface.recipes import find_config, load_config, load_run, recipe_of
+from thzface.recipes import train as fit
 
 
 def overrides(model: dict) -> list[str]:
@@ -111,7 +111,7 @@ def train_and_eval(
             *extra,
         ],
     )
-    summary = fit(get_recipe(cfg.recipe), cfg, data, out / "run", init_run=init, resume=False)
+    summary = fit(cfg, data, out / "run", init_run=init, resume=False)
     metrics = recipe_of(out / "run").evaluate(out / "run", data, out / "report")  # mtl or a distill student
     _, model, _ = load_run(out / "run")
     size = cfg.data.image_size

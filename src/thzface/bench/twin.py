@@ -19,10 +19,10 @@ import numpy as np
 from thzface.bench import format_table
 from thzface.data.csv import read_triplets
 from thzface.data.split import read_twins
-from thzface.engine.train import fit
 from thzface.models.parts import GlobalEmbedder
 from thzface.models.profile import count_parameters
-from thzface.recipes import find_config, get_recipe, load_config, load_run
+from thzface.recipes import find_config, load_config, load_run
+from thzface.recipes import train as fit
 from thzface.recipes.twin import recipe as TE
 from thzface.report.evaluation import write_metrics
 
@@ -82,7 +82,7 @@ def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str,
     if not getattr(args, "global_run", None):
         g_cfg = load_config(global_config(args, configs), budget(getattr(args, "global_budget_s", None) or
                                                                  args.budget_s, seed))  # fmt: skip
-        s = fit(get_recipe(g_cfg.recipe), g_cfg, data, g_run, resume=False)
+        s = fit(g_cfg, data, g_run, resume=False)
         rows["global"] = {"steps": s["global_step"], "train_seconds": s["seconds"]}
     rows["global"] = {**rows.get("global", {}), **eval_global(g_run, data, configs / "twin-default.yaml",
                                                               out / "global-report")}  # fmt: skip
@@ -90,7 +90,7 @@ def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str,
         cfg = load_config(configs / "twin-default.yaml",
                           [*budget(args.budget_s, seed), f"model.global_run={g_run}", *overrides])  # fmt: skip
         run = out / name
-        s = fit(get_recipe(cfg.recipe), cfg, data, run, resume=False)
+        s = fit(cfg, data, run, resume=False)
         metrics = TE.RECIPE.evaluate(run, data, run / "report")
         _, model, _ = load_run(run, ("twin",))
         common = {"parameters": count_parameters(model), "steps": s["global_step"], "train_seconds": s["seconds"],

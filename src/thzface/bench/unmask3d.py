@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from thzface.bench import format_table
-from thzface.engine.train import fit
 from thzface.metrics.separability import frechet_distance
-from thzface.recipes import RECIPES, find_config, get_recipe, load_config, load_run
+from thzface.recipes import RECIPES, find_config, load_config, load_run
+from thzface.recipes import train as fit
 from thzface.recipes.unmask3d.recipe import RECIPE as UNMASK3D
 from thzface.recipes.unmask3d.recipe import scores
 
@@ -45,7 +45,7 @@ def train(config: str, data: Path, out: Path, budget_s: float, seed: int, extra:
     overrides = [f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.max_steps=-1",
                  "train.progress=false", f"train.seed={seed}", *extra]  # fmt: skip
     cfg = load_config(find_config(config), overrides)
-    return fit(get_recipe(cfg.recipe), cfg, data, out, resume=False)
+    return fit(cfg, data, out, resume=False)
 
 
 def identity(embedder, pred: np.ndarray, target: np.ndarray) -> dict:

@@ -10,12 +10,12 @@ from thzface.sim.dataset import resolve_data
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from thzface.engine.train import fit
-    from thzface.recipes import get_recipe, load_config
+    from thzface.recipes import load_config
+    from thzface.recipes import train as fit
 
     cfg = load_config(a.config, a.overrides)
     data = resolve_data(a.data, seed=cfg.train.seed)
-    summary = fit(get_recipe(cfg.recipe), cfg, data, Path(a.out), init_run=a.init_from, resume=a.resume)
+    summary = fit(cfg, data, Path(a.out), init_run=a.init_from, resume=a.resume)
     print(dumps(summary))
     print(f"run written to {a.out} (weights: {Path(a.out) / 'model.safetensors'})")
     return 0

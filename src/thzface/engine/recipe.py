@@ -10,7 +10,7 @@ path (:mod:`thzface.engine.evaluate`), which :meth:`Recipe.evaluate` runs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +21,30 @@ from thzface.engine.evaluate import Score, evaluate_run
 from thzface.engine.task import Task
 from thzface.models.spec import ModelSpec
 
+FLAGS = {"edits": "--edit", "batch_size": "--batch-size"}  # option field → its ``thzface predict`` flag
+
 
 @dataclass(frozen=True)
 class PredictOptions:
-    """``thzface predict`` options; each recipe reads the ones it documents and ignores the rest."""
+    """``thzface predict`` options every recipe reads; a recipe that reads more subclasses it
+    (``Recipe.predict_options``: the embedder's task, inpaint's mask, unmask3d's mask, samples, edits and seed)."""
 
     backend: str = "torch"  # torch | onnx (THz embedder runs exported with ``thzface export onnx``)
-    mask: Path | None = None  # mask image or folder (inpaint)
-    samples: int = 1  # completions per image (unmask3d)
-    edits: tuple[str, ...] = ()  # coefficient edits such as expression=happiness:0.5 (unmask3d)
-    seed: int = 0  # sampling seed (unmask3d)
     batch_size: int = 64  # images per forward pass
-    task: str = "all"  # all | verify (embedders: the verification embedding alone, encoder + embedding head)
+
+    @classmethod
+    def given(cls, recipe: str, values: dict[str, Any]) -> PredictOptions:
+        """These options from the ones the user set (``values``); an option the recipe does not read is a
+        one-line error naming the ones it does."""
+        known = [f.name for f in fields(cls)]
+        unread = [k for k in values if k not in known]
+        if unread:
+            flag = lambda k: FLAGS.get(k, f"--{k}")  # noqa: E731
+            raise ValueError(
+                f"predict: {', '.join(map(flag, unread))} not read by a {recipe!r} run "
+                f"(its options: {', '.join(map(flag, known))})"
+            )
+        return cls(**values)
 
 
 def no_verification(name: str) -> Callable[..., dict]:
@@ -52,8 +64,9 @@ class Recipe:
     build_task: Callable[[Config], Task]  # model + objective (the LightningModule the engine fits)
     data: Callable[[Config, Path], L.LightningDataModule]  # train/validation loaders from one dataset folder
     score: Score  # EvalInput → Scored: collect, pure metrics, report sections (the engine loads, writes, reports)
-    predict: Callable[[Path, list[Path], Path, PredictOptions], dict]  # (run, inputs, out dir, options) → summary
+    predict: Callable[..., dict]  # (run, inputs, out dir, predict_options) → summary
     verify: Callable[..., dict]  # (run, a, b, threshold=None) → {"score", "threshold", "same_person", ...}
+    predict_options: type[PredictOptions] = PredictOptions  # what its predict reads (a subclass where it reads more)
     embedder: bool = False  # its runs embed one THz scan: loaded by thzface.embedder (verify/predict --backend onnx)
 
     @property

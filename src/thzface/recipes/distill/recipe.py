@@ -7,7 +7,7 @@ folder without ``visible/`` is fine); a ``stage: teacher`` run is evaluated on T
 
 from __future__ import annotations
 
-from thzface.embedder import predict, verify
+from thzface.embedder import EmbedderOptions, predict, verify
 from thzface.engine.datamodule import TripletDataModule
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.recipe import Recipe
@@ -28,7 +28,8 @@ RECIPE = Recipe(
     build_task=build_task,
     data=TripletDataModule,
     score=score,
-    predict=predict,  # the embedder's: a teacher run is refused (it needs visible images)
+    predict=predict,
+    predict_options=EmbedderOptions,  # the embedder's: a teacher run is refused (it needs visible images)
     verify=verify,
     embedder=True,  # joint and student runs; a stage=teacher run is refused with a one-line error
 )

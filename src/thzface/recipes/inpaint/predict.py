@@ -8,6 +8,7 @@ image size; images are loaded at the run's size and channel count (``thzface.dat
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,15 +42,20 @@ def mask_for(image: Path, mask_arg: Path) -> Path:
     return mask_arg
 
 
-def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
+@dataclass(frozen=True)
+class InpaintOptions(PredictOptions):
+    """``thzface predict`` options of an inpainting run."""
+
+    mask: Path | None = None  # mask image, or a folder of masks named as the inputs (required)
+
+
+def predict(run: Path, inputs: list[Path], out: Path, opts: InpaintOptions) -> dict:
     """Write ``OUT/<stem>_inpainted.png`` per image and ``OUT/predictions.json``."""
     mask_arg, batch_size = opts.mask, min(opts.batch_size, 32)
     if not mask_arg:
         raise ValueError("predict: an inpainting run needs --mask (a mask image, or a folder of same-name masks)")
     if opts.backend != "torch":
         raise ValueError("predict: inpainting runs support --backend torch only")
-    if opts.edits or opts.samples != 1:
-        raise ValueError("predict: --edit and --samples > 1 are for unmask3d; inpainting is deterministic")
     cfg, model, _ = load_run(run, MODEL)
     size, channels = cfg.data.image_size, cfg.model.image_channels
     files = expand_inputs(inputs)

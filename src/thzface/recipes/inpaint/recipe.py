@@ -12,7 +12,7 @@ from thzface.recipes.inpaint.baselines import BASELINES
 from thzface.recipes.inpaint.config import MODEL
 from thzface.recipes.inpaint.data import InpaintDataModule, split_dataset
 from thzface.recipes.inpaint.evaluate import HEADLINE, SPEED_MIN_S, evaluate_method, full_batch, score, summary
-from thzface.recipes.inpaint.predict import predict
+from thzface.recipes.inpaint.predict import InpaintOptions, predict
 from thzface.recipes.inpaint.task import build_task
 
 # what `thzface bench inpaint` uses besides the protocol: baselines on the same masks, the test batch, scoring
@@ -33,5 +33,6 @@ RECIPE = Recipe(
     data=InpaintDataModule,
     score=score,
     predict=predict,
+    predict_options=InpaintOptions,
     verify=no_verification("inpaint"),
 )

@@ -7,7 +7,7 @@ mtl runs); model and objective in ``task.py``; data: the shared triplet data mod
 
 from __future__ import annotations
 
-from thzface.embedder import predict, verify
+from thzface.embedder import EmbedderOptions, predict, verify
 from thzface.engine.datamodule import thz_datamodule
 from thzface.engine.recipe import Recipe
 from thzface.models.mtl_spec import MTL
@@ -20,6 +20,7 @@ RECIPE = Recipe(
     data=thz_datamodule,
     score=score,
     predict=predict,
+    predict_options=EmbedderOptions,
     verify=verify,
     embedder=True,
 )

@@ -10,6 +10,7 @@ Completion k of every image uses noise seed ``(--seed, k)``: the same seed repro
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,17 @@ def load_masks(spec: str | Path | None, files: list[Path], size: int) -> torch.T
     return torch.from_numpy(np.stack(out) > 0.5).float()  # (N, 1, S, S)
 
 
-def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
+@dataclass(frozen=True)
+class Unmask3DOptions(PredictOptions):
+    """``thzface predict`` options of an unmask3d run."""
+
+    mask: Path | None = None  # garment mask image or folder (None: the N3D's predicted mask)
+    samples: int = 1  # completions per image
+    edits: tuple[str, ...] = ()  # coefficient edits such as expression=happiness:0.5
+    seed: int = 0  # sampling seed
+
+
+def predict(run: Path, inputs: list[Path], out: Path, opts: Unmask3DOptions) -> dict:
     if opts.backend != "torch":
         raise ValueError(f"--backend {opts.backend}: unmask3d runs on torch only (its renderer is numpy code)")
     k, batch_size = opts.samples, min(opts.batch_size, 16)

@@ -11,7 +11,7 @@ from thzface.engine.recipe import Recipe, no_verification
 from thzface.recipes.unmask3d.config import MODEL
 from thzface.recipes.unmask3d.data import Unmask3DDataModule
 from thzface.recipes.unmask3d.evaluate import score, scores
-from thzface.recipes.unmask3d.predict import predict
+from thzface.recipes.unmask3d.predict import Unmask3DOptions, predict
 from thzface.recipes.unmask3d.task import build_task
 
 # what `thzface bench unmask3d` uses besides the protocol: the completion scores of another method's outputs
@@ -23,5 +23,6 @@ RECIPE = Recipe(
     data=Unmask3DDataModule,
     score=score,
     predict=predict,
+    predict_options=Unmask3DOptions,
     verify=no_verification("unmask3d"),
 )
