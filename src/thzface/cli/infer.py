@@ -46,7 +46,17 @@ def cmd_verify(a: argparse.Namespace) -> int:
     if a.backend != "torch":  # the embedders' verify takes a backend; twin's and the others' do not
         _need_embedder(a.run, recipe, f"--backend {a.backend}")
         backend["backend"] = a.backend
-    print(dumps(recipe.verify(Path(a.run), Path(a.a), Path(a.b), threshold=a.threshold, **backend)))
+    if a.against is not None:  # several scans a side, fused
+        from thzface.embedder import verify_sets
+
+        _need_embedder(a.run, recipe, "--against")
+        side_a, side_b = [Path(p) for p in a.scans], [Path(p) for p in a.against]
+        print(dumps(verify_sets(Path(a.run), side_a, side_b, threshold=a.threshold, backend=a.backend)))
+        return 0
+    if len(a.scans) != 2:
+        raise ValueError(f"verify: give two scans (A B), or A [A2 ...] --against B [B2 ...]; got {len(a.scans)}")
+    a_, b_ = (Path(p) for p in a.scans)
+    print(dumps(recipe.verify(Path(a.run), a_, b_, threshold=a.threshold, **backend)))
     return 0
 
 

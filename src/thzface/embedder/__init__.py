@@ -8,13 +8,22 @@ embedder here. The flip test stays in the model (``MultiTaskModel.embed``) and i
 * :data:`SPECS` — the model specs of the recipes whose runs embed (``Recipe.embedder`` says the same, tested);
 * :func:`open_embedder` — ``(Run, cfg, MultiTaskModel)`` of any embedder source, one read of its metadata;
 * :class:`Predictor` — images → posture, embedding, reconstruction / the verification embedding (torch or ONNX);
-* :func:`predict` (:class:`EmbedderOptions`) / :func:`verify` — ``thzface predict | verify`` of embedder runs;
+* :func:`predict` (:class:`EmbedderOptions`) / :func:`verify` / :func:`verify_sets` (several scans a side, fused) —
+  ``thzface predict | verify`` of embedder runs;
 * :class:`FrozenEmbedder` / :func:`load_embedder` / :func:`identity_similarity` — a frozen, trained embedder as a
   loss or metric of another recipe.
 """
 
 from thzface.embedder.frozen import FrozenEmbedder, identity_similarity, load_embedder
-from thzface.embedder.predictor import SPECS, EmbedderOptions, Predictor, open_embedder, predict, verify
+from thzface.embedder.predictor import (
+    SPECS,
+    EmbedderOptions,
+    Predictor,
+    open_embedder,
+    predict,
+    verify,
+    verify_sets,
+)
 
 __all__ = [
     "SPECS",
@@ -26,4 +35,5 @@ __all__ = [
     "open_embedder",
     "predict",
     "verify",
+    "verify_sets",
 ]

@@ -18,6 +18,7 @@ from thzface.data.naming import POSTURES
 from thzface.engine.infer import decide, predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.engine.run import Run
+from thzface.metrics.pairs import fuse
 from thzface.models.distill_spec import DISTILL
 from thzface.models.mtl_spec import MTL
 from thzface.models.multitask import MultiTaskModel
@@ -158,3 +159,18 @@ def verify(
     pred = Predictor(run, backend, tasks=("verify",), export=False)
     e = pred.embed(pred.load([a, b]))  # (2, D)
     return decide(pred.info, a, b, e[0], e[1], threshold)
+
+
+def verify_sets(
+    run: Path, a: list[Path], b: list[Path], threshold: float | None = None, *, backend: str = "torch"
+) -> dict:
+    """Several scans per side (a portal pass, an enrolment): each side's embeddings fused into one (the unit mean of
+    the unit embeddings, :func:`thzface.metrics.pairs.fuse`), then scored and decided as one pair at ``threshold``
+    (default: the run's). One scan a side gives exactly :func:`verify`'s score."""
+    if not a or not b:
+        raise ValueError("verify: each side needs at least one scan")
+    pred = Predictor(run, backend, tasks=("verify",), export=False)
+    e = pred.embed(pred.load([*a, *b]))  # (len(a) + len(b), D)
+    res = decide(pred.info, a[0], b[0], fuse(e[: len(a)]), fuse(e[len(a) :]), threshold)
+    res.update(a=[str(p) for p in a], b=[str(p) for p in b], scans=[len(a), len(b)], fusion="mean")
+    return res
