@@ -9,14 +9,12 @@ import sys
 from pathlib import Path
 
 from thzface.data.csv import read_triplets
-from thzface.engine.checkpoint import load_run
-from thzface.engine.infer import load_split
-from thzface.models.mtl_spec import MTL as MODEL
-from thzface.recipes.mtl.evaluate import collect, compute_metrics, summary
+from thzface.embedder import open_embedder
+from thzface.recipes.mtl.recipe import collect, compute_metrics, summary
 
 run, root = Path(sys.argv[1]), Path(sys.argv[2])
-cfg, model, _ = load_run(run, MODEL)
-split = load_split(run)
+info, cfg, model = open_embedder(run)
+split = info.split
 if split is None:
     sys.exit(f"{run}: no split.json (the run's identity split is needed for the protocols)")
 rows = read_triplets(root / cfg.data.test_csv, root, visible=False)

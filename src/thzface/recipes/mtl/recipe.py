@@ -11,8 +11,11 @@ from thzface.embedder import EmbedderOptions, predict, verify
 from thzface.engine.datamodule import thz_datamodule
 from thzface.engine.recipe import Recipe
 from thzface.models.mtl_spec import MTL
-from thzface.recipes.mtl.evaluate import score
+from thzface.recipes.mtl.evaluate import collect, compute_metrics, score, summary
 from thzface.recipes.mtl.task import build_task
+
+# what scripts/flip_rescore.py uses besides the protocol: collect and score on one loaded model
+__all__ = ["RECIPE", "collect", "compute_metrics", "summary"]
 
 RECIPE = Recipe(
     model=MTL,
