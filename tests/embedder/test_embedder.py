@@ -60,3 +60,10 @@ def test_predict_options_are_per_recipe() -> None:
         RECIPES["mtl"].predict_options.given("mtl", {"mask": Path("m.png")})
     assert RECIPES["distill"].predict_options.given("distill", {"task": "verify"}).task == "verify"  # type: ignore[attr-defined]
     assert RECIPES["twin"].predict_options is PredictOptions
+
+
+def test_one_backend_check_for_every_recipe() -> None:
+    for name in ("inpaint", "twin", "unmask3d"):
+        with pytest.raises(ValueError, match="--backend onnx: these runs predict with torch only"):
+            RECIPES[name].predict_options.given(name, {"backend": "onnx"})
+    assert RECIPES["mtl"].predict_options.given("mtl", {"backend": "onnx"}).backend == "onnx"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 import numpy as np
 import torch
@@ -105,6 +105,7 @@ class EmbedderOptions(PredictOptions):
     """``thzface predict`` options of an embedder run."""
 
     task: str = "all"  # all | verify (the verification embedding alone, encoder + embedding head)
+    BACKENDS: ClassVar[tuple[str, ...]] = ("torch", "onnx")
 
 
 def predict(run: Path, inputs: list[Path], out: Path, opts: EmbedderOptions) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 
@@ -31,6 +31,11 @@ class PredictOptions:
 
     backend: str = "torch"  # torch | onnx (THz embedder runs exported with ``thzface export onnx``)
     batch_size: int = 64  # images per forward pass
+    BACKENDS: ClassVar[tuple[str, ...]] = ("torch",)  # the backends these runs predict with (the one check)
+
+    def __post_init__(self) -> None:
+        if self.backend not in self.BACKENDS:
+            raise ValueError(f"--backend {self.backend}: these runs predict with {' or '.join(self.BACKENDS)} only")
 
     @classmethod
     def given(cls, recipe: str, values: dict[str, Any]) -> PredictOptions:

@@ -54,8 +54,6 @@ def predict(run: Path, inputs: list[Path], out: Path, opts: InpaintOptions) -> d
     mask_arg, batch_size = opts.mask, min(opts.batch_size, 32)
     if not mask_arg:
         raise ValueError("predict: an inpainting run needs --mask (a mask image, or a folder of same-name masks)")
-    if opts.backend != "torch":
-        raise ValueError("predict: inpainting runs support --backend torch only")
     cfg, model, _ = load_run(run, MODEL)
     size, channels = cfg.data.image_size, cfg.model.image_channels
     files = expand_inputs(inputs)

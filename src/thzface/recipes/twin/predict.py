@@ -61,8 +61,6 @@ class TwinPredictor:
 
 def predict(run: Path, inputs: list[Path], out: Path, opts: PredictOptions) -> dict:
     """Write ``OUT/<stem>_parts.png`` (boxes drawn) per image and ``OUT/predictions.json`` (embedding, boxes)."""
-    if opts.backend != "torch":
-        raise ValueError(f"--backend {opts.backend}: the twin recipe runs with the torch backend only")
     batch_size = opts.batch_size
     pred = TwinPredictor(run)
     files = expand_inputs(inputs)

@@ -58,8 +58,6 @@ class Unmask3DOptions(PredictOptions):
 
 
 def predict(run: Path, inputs: list[Path], out: Path, opts: Unmask3DOptions) -> dict:
-    if opts.backend != "torch":
-        raise ValueError(f"--backend {opts.backend}: unmask3d runs on torch only (its renderer is numpy code)")
     k, batch_size = opts.samples, min(opts.batch_size, 16)
     if k < 1:
         raise ValueError(f"--samples {k}: must be >= 1")
