@@ -203,19 +203,16 @@ class Prepared:
         return [q for st in self.setups for q in st.requests(self.surf)]
 
 
-def prepare_sample(
-    cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int, surf=None
-) -> Prepared:
-    """Draw sample ``index`` up to rendering; ``surf`` (optional) is the head surface ``model.build`` would give
-    for this sample's expression (a backend that builds heads its own way passes a callable (ident, expr) ->
-    HeadSurface)."""
+def prepare_sample(cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int) -> Prepared:
+    """Draw sample ``index`` up to rendering (both backends): visit traits, streams, expression, head surface,
+    poses and garments."""
     children = np.random.SeedSequence([seed, SAMPLE_STREAM, index]).spawn(len(STREAMS))
     rngs = {k: np.random.default_rng(c) for k, c in zip(STREAMS, children, strict=True)}
     ident, site = visit_identity(cfg, ident, seed, index), ident.traits.get("site", 0)  # this visit's traits
     if cfg.instrument == "per_dataset":  # the same instrument draw for every sample of this seed
         rngs["system"] = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM, site]))
     expr = model.sample_expression(rngs["expr"], cfg.face_model.expression_sigma)
-    head = model.build(ident.shape, expr, ident.traits) if surf is None else surf(ident, expr)
+    head = model.build(ident.shape, expr, ident.traits)
     fov = dataset_fov(cfg, seed, site)
     setups = [setup_scene(cfg, head, draw_pose(cfg, ident, posture, rngs["pose"]), fov, rngs["garments"])]
     if cfg.pairing == "independent-capture":  # the person steps back in front of the scanner
