@@ -94,3 +94,20 @@ def test_surrey_skull_scales_on_independent_axes(sfm_path):
     w0, wide, long_ = head(), head(skull_width=1.04), head(skull_length=1.04)
     assert wide[0] / w0[0] > 1.015 and wide[2] / w0[2] == pytest.approx(1.0, abs=0.01)
     assert long_[2] / w0[2] > 1.01 and long_[0] / w0[0] == pytest.approx(1.0, abs=0.01)
+
+
+def test_pretraining_and_evaluation_worlds_of_one_seed_draw_different_scanners():
+    from thzface.sim.records import site_scanners
+    from thzface.sim.sample import INSTRUMENT_STREAM, site_key
+
+    scanners = {}
+    for pop in ("eval", "pretrain"):
+        cfg = get_preset("pretrain-2k", [f"population={pop}", "identities.count=6", "sites=3"])
+        scanners[pop] = site_scanners(cfg, 0, [])
+    for ev, pt in zip(scanners["eval"], scanners["pretrain"], strict=True):
+        assert ev["fov_mm"] != pt["fov_mm"]
+        assert ev["system"]["standoff_mm"] != pt["system"]["standoff_mm"] and ev["sensor"] != pt["sensor"]
+    ev_cfg = get_preset("pretrain-2k", ["population=eval"])
+    assert site_key(ev_cfg, INSTRUMENT_STREAM, 5, 2) == [5, INSTRUMENT_STREAM, 2]  # evaluation worlds as before
+    sites = [s["system"]["standoff_mm"] for s in scanners["pretrain"]]
+    assert len(set(sites)) == len(sites)  # sites still differ within a world

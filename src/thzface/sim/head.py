@@ -190,8 +190,13 @@ def frame_levels(lm: np.ndarray) -> dict[str, float]:
 
 
 def _inside(poly: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    pts = np.column_stack([x.ravel(), y.ravel()])
-    return MplPath(poly).contains_points(pts).reshape(x.shape)
+    """Points (x, y) inside polygon ``poly``; only those in its bounding box are tested (none outside can be)."""
+    lo, hi = poly.min(0), poly.max(0)
+    box = (x >= lo[0]) & (x <= hi[0]) & (y >= lo[1]) & (y <= hi[1])
+    out = np.zeros(x.shape, bool)
+    if box.any():
+        out[box] = MplPath(poly).contains_points(np.column_stack([x[box], y[box]]))
+    return out
 
 
 def _band(line: np.ndarray, x: np.ndarray, y: np.ndarray, half: float) -> np.ndarray:

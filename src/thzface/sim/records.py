@@ -22,7 +22,7 @@ from thzface.sim.face_model import Identity, identities_record
 from thzface.sim.io import npz_bytes
 from thzface.sim.passive import draw_passive
 from thzface.sim.pose import Pose
-from thzface.sim.sample import INSTRUMENT_STREAM, SAMPLE_STREAM, STREAMS, dataset_fov, draw_pose
+from thzface.sim.sample import INSTRUMENT_STREAM, SAMPLE_STREAM, STREAMS, dataset_fov, draw_pose, site_key
 from thzface.sim.sensor import draw_sensor
 from thzface.sim.thz import draw_active
 
@@ -71,7 +71,7 @@ def site_scanners(cfg: SimConfig, seed: int, ids: list[Identity]) -> list[dict]:
         fov = dataset_fov(cfg, seed, site)
         rec: dict = {"site": site, "identities": [i.token for i in ids if i.traits["site"] == site], "fov_mm": fov}
         if cfg.instrument == "per_dataset":
-            rng = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM, site]))
+            rng = np.random.default_rng(np.random.SeedSequence(site_key(cfg, INSTRUMENT_STREAM, seed, site)))
             spare = np.random.default_rng(0)  # noise fields and per-sample temperatures: not the scanner's
             passive = cfg.mode == "passive"
             sd = draw_sensor(cfg.sensor, 8, fov / cfg.image_size, passive, rng, spare)

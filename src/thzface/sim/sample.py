@@ -20,7 +20,7 @@ import numpy as np
 
 from thzface.sim import head as H
 from thzface.sim import physics as P
-from thzface.sim.config import SimConfig
+from thzface.sim.config import POPULATIONS, SimConfig
 from thzface.sim.face_model import FaceModel, Identity, skin_field, visit_identity
 from thzface.sim.passive import draw_passive, passive_scene
 from thzface.sim.pose import Pose, sample_pose
@@ -77,9 +77,19 @@ def part_boxes(lm: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def site_key(cfg: SimConfig, stream: int, seed: int, site: int) -> list[int]:
+    """SeedSequence entropy of a site's scanner draw (``stream`` INSTRUMENT_STREAM or FOV_STREAM): the
+    population, seed and site, so site k of a pretraining world and of an evaluation world of the same seed get
+    different scanners. Evaluation keys keep their original three words; other populations append their nonzero
+    POPULATIONS index (a trailing 0 would give the same SeedSequence state as no word)."""
+    pop = POPULATIONS.index(cfg.population)
+    return [seed, stream, site] if pop == 0 else [seed, stream, site, pop]
+
+
 def dataset_fov(cfg: SimConfig, seed: int, site: int = 0) -> float:
-    """The field of view of this dataset's scanner (mm), drawn once from the seed."""
-    return float(np.random.default_rng(np.random.SeedSequence([seed, FOV_STREAM, site])).uniform(*cfg.fov_mm))
+    """The field of view of this dataset's scanner (mm), drawn once from the population, seed and site."""
+    rng = np.random.default_rng(np.random.SeedSequence(site_key(cfg, FOV_STREAM, seed, site)))
+    return float(rng.uniform(*cfg.fov_mm))
 
 
 def draw_pose(cfg: SimConfig, ident: Identity, posture: int, rng: np.random.Generator) -> Pose:
@@ -210,7 +220,7 @@ def prepare_sample(cfg: SimConfig, model: FaceModel, ident: Identity, posture: i
     rngs = {k: np.random.default_rng(c) for k, c in zip(STREAMS, children, strict=True)}
     ident, site = visit_identity(cfg, ident, seed, index), ident.traits.get("site", 0)  # this visit's traits
     if cfg.instrument == "per_dataset":  # the same instrument draw for every sample of this seed
-        rngs["system"] = np.random.default_rng(np.random.SeedSequence([seed, INSTRUMENT_STREAM, site]))
+        rngs["system"] = np.random.default_rng(np.random.SeedSequence(site_key(cfg, INSTRUMENT_STREAM, seed, site)))
     expr = model.sample_expression(rngs["expr"], cfg.face_model.expression_sigma)
     head = model.build(ident.shape, expr, ident.traits)
     fov = dataset_fov(cfg, seed, site)
