@@ -45,15 +45,19 @@ def test_weights_file_scores_every_person_of_the_folder_as_unseen(weights_file: 
     assert (tmp_path / "r" / "metrics.json").is_file()
 
 
-def test_never_trained_on(tmp_path: Path, weights_file: Path) -> None:
+def test_never_trained_on(tmp_path: Path, weights_file: Path, tiny_data: Path) -> None:
+    from thzface.data.identity_split import IdentitySplit
     from thzface.engine.evaluate import never_trained_on
     from thzface.engine.run import Run, save_split
 
-    assert never_trained_on(Run(weights_file), tmp_path)
+    csvs = ("train_val.csv", "test.csv")
+    assert never_trained_on(Run(weights_file), tiny_data, csvs)
     run = tmp_path / "run"
     run.mkdir()
     (run / "model.safetensors").write_bytes(weights_file.read_bytes())
-    assert not never_trained_on(Run(run), tmp_path / "a")  # no recorded data folder: taken as trained here
-    save_split(run, tmp_path / "a")
-    assert not never_trained_on(Run(run), tmp_path / "a")
-    assert never_trained_on(Run(run), tmp_path / "b")
+    assert not never_trained_on(Run(run), tiny_data, csvs)  # no recorded split: taken as trained here
+    person = next(iter(read_triplets(tiny_data / "test.csv", tiny_data))).anchor_name.identity
+    save_split(run, tmp_path / "elsewhere", IdentitySplit((person,), ()))  # a copy of the folder: same people
+    assert not never_trained_on(Run(run), tiny_data, csvs)
+    save_split(run, tmp_path / "elsewhere", IdentitySplit(("other-world-000",), ("other-world-001",)))
+    assert never_trained_on(Run(run), tiny_data, csvs)

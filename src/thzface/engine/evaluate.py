@@ -62,14 +62,18 @@ class Scored:
 Score = Callable[[EvalInput], Scored]
 
 
-def never_trained_on(run: Run, data: Path) -> bool:
-    """True when ``run`` cannot have seen ``data``'s people: shipped weights or a bare weights file (no run folder),
-    or a run folder whose recorded data folder is another one. Runs that recorded no data folder (trained before
-    it was recorded) are taken to have trained on ``data``, as before."""
+def never_trained_on(run: Run, data: Path, csvs: tuple[str, ...]) -> bool:
+    """True when ``run`` cannot have seen the people of ``data``'s ``csvs``: shipped weights or a bare weights file
+    (no run folder), or a run whose recorded training and validation identities include none of them (a run of
+    another world). A run folder without a recorded split (trained before it was recorded) is taken to have
+    trained on ``data``, as before."""
     if run.folder is None:
         return True
-    trained = run.data
-    return trained is not None and trained.resolve() != Path(data).resolve()
+    split = run.split
+    if split is None:
+        return False
+    people = set().union(*(training_identities(data, c) for c in csvs))
+    return not people & (set(split.train) | set(split.val))
 
 
 def evaluate_run(
@@ -87,11 +91,12 @@ def evaluate_run(
     cfg, model, extra = info.load(spec, expect=expect)
     data = Path(data)
     split = info.split
-    zero_shot = never_trained_on(info, data)
+    every = tuple(c for c in (cfg.data.train_csv, cfg.data.test_csv) if (data / c).is_file())
+    zero_shot = never_trained_on(info, data, every)
     csvs: tuple[str, ...] = (cfg.data.test_csv,)
-    if zero_shot:  # pretrained:NAME, a weights file, or a run of another folder: every person here is unseen
+    if zero_shot:  # pretrained:NAME, a weights file, or a run of other people: every person here is unseen
         seen, val = set(), set()
-        csvs = tuple(c for c in (cfg.data.train_csv, cfg.data.test_csv) if (data / c).is_file())
+        csvs = every
     elif split is not None:
         seen, val = set(split.train), set(split.val)
     else:  # runs trained before identity splits were recorded: the training CSV's identities are closed-set

@@ -46,13 +46,20 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.where(n > 0, n, 1.0)
 
 
+CHUNK = 16384  # pairs scored at once by pixel_pair_scores
+
+
 def pixel_pair_scores(images: Any, pairs: Any) -> np.ndarray:
     """Cosine similarity (M,) of the flattened images of each pair ``pairs`` (M, 2) of indices."""
     x = _unit_rows(flatten_pixels(images))  # (N, D)
     p = _numpy(pairs).astype(np.int64)
     if p.ndim != 2 or p.shape[1] != 2 or (p.size and (p.min() < 0 or p.max() >= len(x))):
         raise ValueError(f"pixel_pair_scores: pairs must be (M, 2) indices into {len(x)} images, got {p.shape}")
-    return np.einsum("md,md->m", x[p[:, 0]], x[p[:, 1]])  # (M,)
+    out = np.empty(len(p))
+    for s in range(0, len(p), CHUNK):  # in chunks: a probe x gallery set of 1e6 pairs never holds (M, D) at once
+        q = p[s : s + CHUNK]
+        out[s : s + CHUNK] = np.einsum("md,md->m", x[q[:, 0]], x[q[:, 1]])  # (m,)
+    return out  # (M,)
 
 
 def nearest_neighbour_accuracy(features: Any, identities: Any, captures: Any | None = None) -> NearestNeighbour:

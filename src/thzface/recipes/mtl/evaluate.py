@@ -30,16 +30,13 @@ from thzface.data.targets import load_clean_targets
 from thzface.engine.checkpoint import RunError
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.infer import collect as run_collect
-from thzface.metrics import bootstrap as B
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
 from thzface.metrics import verification as V
 from thzface.models.multitask import MultiTaskModel
-from thzface.recipes.mtl.report import cross_pairs, mtl_report, probe_gallery_pairs, tables
-
-FARS = (1e-2, 1e-3)
-N_BOOT = 1000  # identity-bootstrap replicates of the verification intervals
+from thzface.recipes.mtl.report import mtl_report, probe_gallery_pairs, tables
+from thzface.recipes.mtl.verification import FARS, by_posture, verification
 
 
 def collect(model: MultiTaskModel, cfg: Config, root: Path, rows: list[TripletRow], batch_size: int = 64) -> dict:
@@ -93,74 +90,6 @@ def scored_rows(root: Path, csvs: tuple[str, ...]) -> list[TripletRow]:
         for r in read_triplets(root / name, root, visible=False):
             rows.setdefault(r.anchor, r)
     return list(rows.values())
-
-
-def intervals(scores: np.ndarray, labels: np.ndarray, pair_ids: np.ndarray, seed: int) -> dict:
-    """95 % intervals of EER and TAR@FAR from a bootstrap over the identities of the pairs (pairs of one person are
-    not independent; :func:`thzface.metrics.bootstrap.identity_bootstrap`)."""
-    ci = B.identity_bootstrap(scores, labels, pair_ids, n_boot=N_BOOT, seed=seed, fars=FARS)
-    out: dict[str, Any] = {"eer_ci95": list(ci.eer), "ci_replicates": ci.replicates}
-    out.update({f"tar@far={k}_ci95": list(v) for k, v in ci.tar_at_far.items()})
-    return out
-
-
-def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | None = None) -> dict:
-    """Pair metrics of the subset ``idx``: oracle EER, AUC, TAR@FAR, k-fold accuracies and, given the run's
-    deployed ``threshold``, TAR/FAR/accuracy at it (``deployed``)."""
-    scores, labels, same_posture = cross_pairs(c, idx)
-    if labels.all() or not labels.any():
-        return {"error": "needs both genuine and impostor pairs", "pairs": int(len(labels))}
-    i, j, _ = probe_gallery_pairs(c, idx)
-    ids = c["identity"][idx]
-    pair_ids = np.stack([ids[i], ids[j]], axis=1)  # (M, 2)
-    eer, eer_thr = V.eer(scores, labels)
-    k = min(10, max(2, int(labels.sum())))
-    kf = V.kfold_accuracy(scores, labels, k=k, seed=seed)
-    kb = V.kfold_accuracy(scores, labels, k=k, seed=seed, balanced=True)  # the deployed threshold
-    d_ap = np.linalg.norm(c["emb_a"][idx] - c["emb_p"][idx], axis=1)
-    d_an = np.linalg.norm(c["emb_a"][idx] - c["emb_n"][idx], axis=1)
-    out: dict[str, Any] = {
-        "pairs": int(len(labels)),
-        "genuine": int(labels.sum()),
-        "impostor": int((1 - labels).sum()),
-        "roc_auc": V.roc_auc(scores, labels),
-        "eer": eer,
-        "eer_threshold": eer_thr,
-        "kfold_accuracy": kf.mean,
-        "kfold_accuracy_std": kf.std,
-        "kfold_threshold": float(np.mean(kf.thresholds)),
-        "kfold_balanced_accuracy": kb.mean,
-        "kfold_balanced_accuracy_std": kb.std,
-        "kfold_balanced_threshold": float(np.mean(kb.thresholds)),
-        "triplet_accuracy": V.triplet_accuracy(d_ap, d_an),
-        "by_posture": by_posture(scores, labels, same_posture),
-        "identities": int(len(np.unique(ids))),
-        **intervals(scores, labels, pair_ids, seed),
-    }
-    for far in FARS:
-        op = V.tar_at_far(scores, labels, far)
-        out[f"tar@far={far:g}"] = op.tar
-    if threshold is not None:
-        out["deployed"] = V.at_threshold(scores, labels, threshold)._asdict()
-    return out
-
-
-def by_posture(scores: np.ndarray, labels: np.ndarray, same_posture: np.ndarray) -> dict:
-    """Oracle EER, AUC and TAR@FAR of the same-posture and the cross-posture pairs apart (a pose-robustness view,
-    as face verification's frontal-profile protocols give); a group without both genuine and impostor pairs is
-    left out."""
-    out = {}
-    for name, m in (("same", same_posture), ("cross", ~same_posture)):
-        s, y = scores[m], labels[m]
-        if 0 < y.sum() < y.size:
-            out[name] = {
-                "pairs": int(y.size),
-                "genuine": int(y.sum()),
-                "eer": V.eer(s, y)[0],
-                "roc_auc": V.roc_auc(s, y),
-                **{f"tar@far={f:g}": V.tar_at_far(s, y, f).tar for f in FARS},
-            }
-    return out
 
 
 def baselines(c: dict, idx: np.ndarray, posture_train: np.ndarray | None = None) -> dict:

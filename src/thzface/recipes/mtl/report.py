@@ -85,7 +85,8 @@ def mtl_report(metrics: dict, c: dict, subsets: dict[str, np.ndarray], max_grid:
     if curves:
         sec.append("<h2>Verification: ROC and DET</h2>" + img_tag(F.roc_det(curves), "ROC and DET"))
     for name, p in metrics["protocols"].items():
-        v = {k: val for k, val in p["verification"].items() if k not in ("deployed", "by_posture")}
+        v = {k: val for k, val in p["verification"].items() if k not in ("deployed", "by_posture", "by_scans")}
+        v = {k: (f"{val[0]:.3f}–{val[1]:.3f}" if isinstance(val, list) else val) for k, val in v.items()}  # CIs
         v.update({f"deployed_{k}": val for k, val in p["verification"].get("deployed", {}).items()})
         sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities)</h2>")
         sec.append("<h3>Verification</h3>" + table({name: v}, "protocol"))
@@ -94,6 +95,10 @@ def mtl_report(metrics: dict, c: dict, subsets: dict[str, np.ndarray], max_grid:
         rows.update({f"{g}-posture pairs, raw pixels": d for g, d in pixel.items()})
         if rows:
             sec.append("<h4>Same vs cross posture (oracle EER of each group)</h4>" + table(rows, "group"))
+        scans = {f"{k} a side": d for k, d in p["verification"].get("by_scans", {}).items()}
+        if scans:
+            sec.append("<h4>Several scans a side (each person's captures halved into probe and gallery scans; K of a "
+                       "half fused into one embedding)</h4>" + table(scans, "scans"))  # fmt: skip
         scored = f"decoder outputs of the {p['rows']} concealed scans"
         sec.append("<h3>Reconstruction</h3>" + reconstruction_table(p["reconstruction"], "routing", scored))
         sec.append(
@@ -114,17 +119,29 @@ def mtl_report(metrics: dict, c: dict, subsets: dict[str, np.ndarray], max_grid:
         sec.append("<details><summary>Per identity</summary>" + table(p["per_identity"], "identity") + "</details>")
     n = min(max_grid, len(c["names"]))
     pick = np.linspace(0, len(c["names"]) - 1, n).round().astype(int)
-    grid = F.image_grid(
-        {
-            "concealed": c["anchor"][pick],
-            "reconstructed": c["rec"][pick],
-            "oracle-routed": c["rec_oracle"][pick],
-            "target": c["target"][pick],
-        },
-        [c["names"][i] for i in pick],
+    grid = F.image_grid(grid_columns(c, pick), [c["names"][i] for i in pick])
+    note = (
+        "Clean target: the noise-free unconcealed face at the concealed scan's pose, what the decoder is asked for."
+        if c.get("clean") is not None
+        else "No clean target in this folder (real captures have none): the unconcealed capture, another pose, "
+        "is the only reference."
     )
-    sec.append("<h2>Reconstructions</h2>" + img_tag(grid, "reconstruction grid"))
+    sec.append(f"<h2>Reconstructions</h2><p>{note}</p>" + img_tag(grid, "reconstruction grid"))
     return Report("thzface evaluation report", sec, report_headline, figures={"reconstructions.png": grid})
+
+
+def grid_columns(c: dict, pick: np.ndarray) -> dict[str, np.ndarray]:
+    """The reconstruction grid's columns (N, C, H, W) each: the concealed scan, the decoder's outputs, the
+    unconcealed capture (another pose) and, where the folder has one, the clean target at the concealed pose."""
+    cols = {
+        "concealed": c["anchor"][pick],
+        "reconstructed": c["rec"][pick],
+        "oracle-routed": c["rec_oracle"][pick],
+        "unconcealed (other pose)": c["target"][pick],
+    }
+    if c.get("clean") is not None:
+        cols["clean target"] = c["clean"][pick]
+    return cols
 
 
 def headline(metrics: dict) -> dict[str, dict]:
