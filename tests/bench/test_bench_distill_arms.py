@@ -26,3 +26,6 @@ def test_every_arm_completes_on_a_tiny_world(tiny_data: Path, tmp_path: Path, mo
     assert res["arms"]["mtl-steps"]["runs"][0]["steps"] == joint["steps"]  # equal updates
     assert 0.0 <= res["arms"]["distill-2stage"]["runs"][0]["teacher_posture_acc"] <= 1.0
     assert (tmp_path / "distill-joint" / "seed0" / "report" / "metrics.json").is_file()
+    h = res["headline"]  # the student against the THz-only arm, stated in the table
+    assert (h["system"], h["baseline"]) == (joint["idd_eer"], res["arms"]["mtl"]["runs"][0]["idd_eer"])
+    assert h["spread"] == 0.0 and res["table"].splitlines()[-1].startswith("headline: student identity-disjoint EER")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
+from thzface.bench.headline import distill_headline, headline_line
 from thzface.bench.mtl import KEYS, train_and_eval
 from thzface.config import Config, read_yaml, save_config, to_dict
 from thzface.models import distill_spec as distill
@@ -165,7 +166,9 @@ def compare(mtl_yaml: Path, distill_yaml: Path, data: Path, out: Path, budget_s:
         a: {k: cell(results[a]["mean"].get(k), results[a]["std"].get(k)) for k in KEYS + TEACHER_KEYS} for a in ARMS
     }
     deltas = {name: {k: cell(v["mean"], v["std"]) for k, v in d.items()} for name, d in differences.items()}
+    headline = distill_headline(runs)
     table = format_table(rows, KEYS + TEACHER_KEYS) + "\n\n" + format_table(deltas, HEADLINE, first="difference")
+    table += "\n" + headline_line(headline)
     return {
         "data": str(data),
         "budget_s": budget_s,
@@ -174,6 +177,7 @@ def compare(mtl_yaml: Path, distill_yaml: Path, data: Path, out: Path, budget_s:
         "arms": results,
         "differences": differences,
         "identical_settings": {"checked": ["data", "aug", "train", "model (student)", "loss (student)"]},
+        "headline": headline,
         "table": table,
     }
 

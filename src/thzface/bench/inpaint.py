@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from thzface.bench import format_table
+from thzface.bench.headline import headline_line, inpaint_headline
 from thzface.data.io import open_image
 from thzface.embedder import load_embedder
 from thzface.engine.timing import timed_rate
@@ -131,7 +132,9 @@ def run(args) -> dict:
                    ms_per_image_b16=ms_per_image(method, image, mask, 16))  # fmt: skip
         arms[name] = {"mean": row, "runs": [row], "sets": per_set}
     sets = list(arms["mean-fill"]["sets"])
+    headline = inpaint_headline(arms["default"]["runs"], {n: arms[n]["mean"] for n in BASELINES}, sets)
     table = format_table({a: v["mean"] for a, v in arms.items()}, table_keys(sets), first="metric (set)")
+    table += "\n" + headline_line(headline)
     return {
         "data": str(data),
         "image_size": side,
@@ -140,6 +143,7 @@ def run(args) -> dict:
         "seeds": args.seeds,
         "identity_embedder": embedder.source,
         "arms": arms,
+        "headline": headline,
         "table": table,
     }
 

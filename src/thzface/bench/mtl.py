@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
+from thzface.bench.headline import headline_line, mtl_headline
 from thzface.bench.infer import VARIANTS as MODEL_VARIANTS
 from thzface.engine.checkpoint import pretrained_names
 from thzface.engine.timing import throughput
@@ -178,6 +179,8 @@ def run(args) -> dict:
     table = (
         format_table(rows, KEYS) if args.seeds > 1 else format_table({n: r["mean"] for n, r in results.items()}, KEYS)
     )
+    headline = mtl_headline({n: r["runs"] for n, r in results.items()})
+    table += "\n" + headline_line(headline)
     speeds = ("train_samples_per_s", "infer_img_per_s_b1", "infer_img_per_s_b64")
     paper = results.get("paper", {}).get("mean", {})
     ratio = {n: {k: r["mean"][k] / paper[k] for k in speeds if paper.get(k)} for n, r in results.items()}
@@ -188,5 +191,6 @@ def run(args) -> dict:
         "presets": results,
         **{n: r["mean"] for n, r in results.items()},  # one key per arm (issue #17's interface)
         "ratio_vs_paper": ratio if paper else {},
+        "headline": headline,
         "table": table,
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
+from thzface.bench.headline import headline_line, twin_headline
 from thzface.data.csv import read_triplets
 from thzface.data.split import read_twins
 from thzface.models.parts import GlobalEmbedder
@@ -117,6 +118,7 @@ def run(args) -> dict:
     per_seed = [run_seed(args, data, configs, out / f"seed{s}", s) for s in range(args.seeds)]
     systems = list(per_seed[0])
     mean = {name: mean_over_seeds([r[name] for r in per_seed]) for name in systems}
+    headline = twin_headline(per_seed)
     return {
         "data": str(data),
         "twins": len(read_twins(data)) // 2,
@@ -126,5 +128,6 @@ def run(args) -> dict:
         or f"trained per seed ({global_config(args, configs)}, "
         f"{getattr(args, 'global_budget_s', None) or args.budget_s} s)",
         "systems": {name: {"mean": mean[name], "runs": [r[name] for r in per_seed]} for name in systems},
-        "table": format_table(mean, KEYS, first="metric (mean over seeds)"),
+        "headline": headline,
+        "table": format_table(mean, KEYS, first="metric (mean over seeds)") + "\n" + headline_line(headline),
     }

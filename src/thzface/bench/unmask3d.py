@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from thzface.bench import format_table
+from thzface.bench.headline import headline_line, unmask3d_headline
 from thzface.metrics.separability import frechet_distance
 from thzface.recipes import RECIPES, find_config, load_config, load_run
 from thzface.recipes import train as fit
@@ -36,8 +37,9 @@ MODALITIES: dict[str, dict[str, list[str]]] = {
         "inpaint": ["model.modality=visible", "model.image_channels=3"],
     },
 }
-KEYS = ["mask_psnr", "mask_ssim", "mask_l1", "psnr", "ssim", "identity_sim", "frechet", "diversity", "mask_iou",
-        "coef_l1_std", "coef_l1_std_mean_baseline", "pose_err_deg", "steps", "train_s"]  # fmt: skip
+RECON = ("mask_psnr", "mask_ssim", "mask_l1", "psnr", "ssim", "clean_mask_ssim", "clean_ssim")  # clean_*: simulated
+KEYS = [*RECON, "identity_sim", "frechet", "diversity", "mask_iou", "coef_l1_std", "coef_l1_std_mean_baseline",
+        "pose_err_deg", "steps", "train_s"]  # fmt: skip
 
 
 def train(config: str, data: Path, out: Path, budget_s: float, seed: int, extra: list[str]) -> dict:
@@ -59,7 +61,7 @@ def identity(embedder, pred: np.ndarray, target: np.ndarray) -> dict:
 
 
 def arm_row(rec: dict, c: dict, pred: np.ndarray, embedder, extra: dict | None = None) -> dict:
-    row = {k: rec.get(k) for k in ("mask_psnr", "mask_ssim", "mask_l1", "psnr", "ssim")}
+    row = {k: rec.get(k) for k in RECON}
     row.update(identity(embedder, pred, c["target"]))
     row.update(extra or {})
     return row
@@ -120,7 +122,7 @@ def run_modality(modality: str, data: Path, out: Path, budget_s: float, seed: in
     rec = metrics["reconstruction"]
     rows["input as is"] = arm_row(rec["input_as_is"], c, c["image"], embedder)
     mean_fill = rec["mean_fill@true_mask"]
-    rows["mean fill @true"] = {k: mean_fill.get(k) for k in ("mask_psnr", "mask_ssim", "mask_l1", "psnr", "ssim")}
+    rows["mean fill @true"] = {k: mean_fill.get(k) for k in RECON}
     return rows, base / "unmask3d-report" / "samples.png"
 
 
@@ -155,6 +157,9 @@ def run(args) -> dict:
         mean = mean_rows(runs)
         result["modalities"][modality] = {"mean": mean, "runs": runs, "sample_grids": grids}
         tables.append(f"[{modality}]\n" + format_table(mean, KEYS))
+        if modality == "thz":
+            result["headline"] = unmask3d_headline(runs)
+            tables[-1] += "\n" + headline_line(result["headline"])
     result["inpaint_compared"] = "inpaint" in RECIPES
     result["table"] = "\n\n".join(tables)
     return result
