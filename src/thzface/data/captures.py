@@ -28,6 +28,7 @@ import torch
 from thzface.data.augment import Augment, mirror
 from thzface.data.csv import TripletRow
 from thzface.data.datasets import load_aux_mask, sample_seed
+from thzface.data.geometry import GeometryReader, geometry_tensors
 from thzface.data.io import center_square, load_image, resize_bicubic
 from thzface.data.naming import MIRRORED_POSTURE, parse_name
 from thzface.data.sampler import PKSampler
@@ -99,6 +100,9 @@ class CaptureBank:
     identity: torch.Tensor  # (N,) int64 class index into ``classes``
     posture: torch.Tensor  # (N,) int64 0-based posture label
     classes: tuple[str, ...]  # identity name of each class index
+    shape: torch.Tensor | None = None  # (N, S) float32 person's shape coefficients (simulated folders, training only)
+    pose: torch.Tensor | None = None  # (N, 5) float32 yaw, pitch, roll (deg), dx, dy (mm) of the concealed scan
+    has_geometry: torch.Tensor | None = None  # (N,) bool: shape and pose were read for the capture
 
     @classmethod
     def from_names(
@@ -109,8 +113,10 @@ class CaptureBank:
         classes: Sequence[str] | None = None,
         clean: CleanReader | None = None,
         region: RegionReader | None = None,
+        geometry: GeometryReader | None = None,
     ) -> CaptureBank:
-        """Load the concealed scans ``names`` (deduplicated, sorted) from ``root/thz`` with their counterparts."""
+        """Load the concealed scans ``names`` (deduplicated, sorted) from ``root/thz`` with their counterparts
+        (and, given a ``geometry`` reader, the person's shape and the scan's pose)."""
         uniq = sorted(set(names))
         if not uniq:
             raise ValueError(f"{root}: CaptureBank needs at least one capture")
@@ -143,6 +149,7 @@ class CaptureBank:
             identity=torch.from_numpy(labels),  # (N,)
             posture=torch.tensor([p.posture for p in parsed], dtype=torch.long),  # (N,)
             classes=classes,
+            **({} if geometry is None else geometry_tensors([geometry(n) for n in uniq])),
         )
 
     @classmethod
@@ -154,9 +161,10 @@ class CaptureBank:
         classes: Sequence[str] | None = None,
         clean: CleanReader | None = None,
         region: RegionReader | None = None,
+        geometry: GeometryReader | None = None,
     ) -> CaptureBank:
         """The bank of the rows' anchors (their positives must be the anchors' counterparts: the seed format)."""
-        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean, region)
+        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean, region, geometry)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -175,7 +183,7 @@ class CaptureBank:
         targets = [self.target[index].float() / 255.0]  # [(B, 1, S, S)]
         if self.clean is not None:
             targets.append(self.clean[index].float() / 255.0)  # (B, 1, S, S)
-        posture = self.posture[index]  # (B,)
+        posture, flip = self.posture[index], None  # (B,), mirrored rows (B,) when the augmentation mirrors
         if augment is not None:
             if generator is None:
                 raise ValueError("CaptureBank.batch: augmentation needs a torch.Generator")
@@ -199,6 +207,10 @@ class CaptureBank:
             out["clean"] = targets[1]
         if self.region is not None:
             out["region"] = self.region[index]  # (B, 1, S, S)
+        if self.shape is not None and self.pose is not None and self.has_geometry is not None:
+            out.update(shape=self.shape[index], pose=self.pose[index], has_geometry=self.has_geometry[index])
+            if flip is not None:  # a mirrored face is not the person's shape: left out
+                out["has_geometry"] = out["has_geometry"] & ~flip  # (B,)
         return out
 
     def batches(self, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:

@@ -30,6 +30,7 @@ from thzface.data.augment import build_augment
 from thzface.data.captures import CaptureBank, PKJointBatches, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
+from thzface.data.geometry import folder_geometry
 from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
 from thzface.data.sampler import PKSampler
 from thzface.data.split import read_twins
@@ -165,7 +166,9 @@ class JointDataModule(L.LightningDataModule):
         self.p, self.k = pk_shape(cfg)
         self.split, self.train_rows, self.val_rows = split_train_rows(cfg, self.root, self.p)
         size, clean = cfg.data.image_size, clean_folder(self.root)
-        self.bank = CaptureBank.from_rows(self.root, self.train_rows, size, self.split.train, clean=clean)
+        geometry = folder_geometry(self.root)  # simulated folders: shape and pose targets of training-only heads
+        self.bank = CaptureBank.from_rows(self.root, self.train_rows, size, self.split.train, clean=clean,
+                                          geometry=geometry)  # fmt: skip
         self.val_bank = CaptureBank.from_rows(self.root, self.val_rows, size, self.split.val, clean=clean)
 
     @property

@@ -57,6 +57,9 @@ class LossConfig:
     w_lpips: float = 0.0  # perceptual term; needs lpips_path (off when empty, and said so)
     lpips_path: str = ""  # local path to perceptual backbone weights (nothing is downloaded)
     train_route: str = "predicted"  # decoder routing while training: predicted | oracle | soft
+    w_shape: float = 0.0  # privileged geometry (simulated folders, training only): the person's shape coefficients
+    # regressed from the embedding by a training-only head (losses.geometry.shape_regression)
+    w_pose: float = 0.0  # the scan's pose (yaw, pitch, roll, dx, dy) regressed from the trunk latent (training only)
 
 
 def build_model(cfg: Config) -> nn.Module:

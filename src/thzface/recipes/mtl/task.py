@@ -11,6 +11,8 @@ import torch
 from thzface import losses as Ls
 from thzface.config import Config
 from thzface.data.batch import TripletBatch
+from thzface.data.captures import CaptureBank
+from thzface.data.geometry import POSE_DIM
 from thzface.engine.task import Task
 from thzface.losses.margin import IdentityLoss, build_identity_loss
 from thzface.metrics import classification as C
@@ -60,6 +62,34 @@ def identity_weights(lc: LossConfig) -> dict[str, float]:
     return weights
 
 
+class GeometryHeads(torch.nn.Module):
+    """Training-only heads (never in the deployed weights): the person's shape coefficients from the embedding, the
+    scan's pose from the trunk latent (:mod:`thzface.losses.geometry`)."""
+
+    def __init__(self, embed_dim: int, trunk_dim: int, shape_dim: int, shape_sigma: float) -> None:
+        super().__init__()
+        self.shape = torch.nn.Linear(embed_dim, shape_dim)
+        self.pose = torch.nn.Linear(trunk_dim, POSE_DIM)
+        self.register_buffer("sigma", torch.tensor(float(shape_sigma)))  # the training people's coefficient spread
+
+    @classmethod
+    def from_bank(cls, bank: CaptureBank, embed_dim: int, trunk_dim: int) -> GeometryHeads:
+        assert bank.shape is not None and bank.has_geometry is not None
+        shapes = bank.shape[bank.has_geometry]  # (N', S)
+        return cls(embed_dim, trunk_dim, shapes.shape[1], float(shapes.std().clamp_min(1e-6)))
+
+    def losses(self, emb: torch.Tensor, latent: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> dict:
+        """``shape`` and ``pose`` terms over the batch rows that have geometry (none: no terms)."""
+        m = batch["has_geometry"]  # (B,)
+        if not bool(m.any()):
+            return {}
+        sigma = float(self.get_buffer("sigma"))
+        return {
+            "shape": Ls.shape_regression(self.shape(emb[m]), batch["shape"][m], sigma=sigma),
+            "pose": Ls.pose_regression(self.pose(latent[m]), batch["pose"][m]),
+        }
+
+
 class MtlTask(Task):
     """Identity + posture CE + reconstruction loss, on joint P×K batches (one forward pass for every role; a
     margin-softmax head over the training identities) or on the reference's triplet rows (``paper``)."""
@@ -69,6 +99,7 @@ class MtlTask(Task):
         lc: LossConfig = cfg.loss
         self.perceptual = Ls.lpips_loss(lc.lpips_path) if lc.w_lpips > 0 else None
         self.identity_loss: IdentityLoss | None = None  # joint batches; built in setup() from the training classes
+        self.geometry: GeometryHeads | None = None  # training-only shape / pose heads; built in setup() from the data
         if cfg.train.sampler == "joint" and lc.metric == "triplet":
             raise ValueError("loss.metric=triplet needs triplet rows (train.sampler pk | random), not joint batches")
 
@@ -79,6 +110,15 @@ class MtlTask(Task):
             if classes is None:
                 raise ValueError("train.sampler=joint: the data module gives no identity classes (use JointDataModule)")
             self.build_identity_loss(len(classes))
+        lc: LossConfig = self.cfg.loss
+        if stage == "fit" and (lc.w_shape > 0 or lc.w_pose > 0) and self.geometry is None:
+            bank = getattr(dm, "bank", None)
+            if bank is None or bank.shape is None or not bool(bank.has_geometry.any()):
+                raise ValueError(
+                    "loss.w_shape / loss.w_pose need joint batches over a simulated folder with identities.json and "
+                    "poses.npz (thzface synth writes both)"
+                )
+            self.geometry = GeometryHeads.from_bank(bank, self.cfg.model.embed_dim, self.cfg.model.trunk_dim)
 
     def build_identity_loss(self, num_classes: int) -> None:
         """The identity objective of joint batches; a margin head holds one weight row per training identity."""
@@ -124,6 +164,10 @@ class MtlTask(Task):
         l_post = Ls.label_smoothing_ce(out.posture_logits, batch["posture"], smoothing=lc.smoothing)
         l_rec = self.rec_loss(out.reconstruction, rec_target(batch, self.cfg.data.target))
         total = ident + lc.w_posture * l_post + lc.w_rec * l_rec
+        if self.geometry is not None and "has_geometry" in batch:
+            geo = self.geometry.losses(out.embedding, out.latent, batch)
+            total = total + lc.w_shape * geo.get("shape", 0.0) + lc.w_pose * geo.get("pose", 0.0)
+            terms.update(geo)
         return {"loss": total, "identity": ident, **terms, "posture": l_post, "rec": l_rec}
 
     def triplet_losses(self, batch: TripletBatch) -> dict[str, torch.Tensor]:

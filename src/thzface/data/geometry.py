@@ -1,0 +1,52 @@
+"""Privileged geometry of simulated captures, for training only: the person's shape coefficients
+(``DIR/identities.json``) and each scan's pose (``DIR/poses.npz``: yaw, pitch, roll in degrees, dx, dy in mm), as
+docs/dataset-format.md describes them. Real folders have neither; the reader is then None and nothing asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+IDENTITIES = "identities.json"
+POSES = "poses.npz"
+POSE_DIM = 5  # yaw, pitch, roll, dx, dy
+
+GeometryReader = Callable[[str], tuple[np.ndarray, np.ndarray] | None]  # concealed name → (shape (S,), pose (5,))
+
+
+def folder_geometry(root: str | Path) -> GeometryReader | None:
+    """Reader of (shape coefficients, pose) of a concealed scan of ``root``; None when the folder holds neither
+    file. A scan whose person or pose is missing reads as None."""
+    root = Path(root)
+    ids_file, poses_file = root / IDENTITIES, root / POSES
+    if not (ids_file.is_file() and poses_file.is_file()):
+        return None
+    try:
+        people = json.loads(ids_file.read_text(encoding="utf-8"))
+        shapes = {k: np.asarray(v["shape"], dtype=np.float32) for k, v in people.items()}
+        with np.load(poses_file) as z:
+            poses = dict(zip((str(f) for f in z["files"]), z["pose"].astype(np.float32), strict=True))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{root}: unreadable {IDENTITIES} / {POSES} ({e})") from None
+
+    def read(name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        shape, pose = shapes.get(name.rsplit("_", 2)[0]), poses.get(name)
+        return None if shape is None or pose is None else (shape, pose)
+
+    return read
+
+
+def geometry_tensors(read: list[tuple[np.ndarray, np.ndarray] | None]) -> dict[str, torch.Tensor]:
+    """``shape`` (N, S), ``pose`` (N, 5) and ``has_geometry`` (N,) of the captures' readings (zeros where None)."""
+    dim = next((len(g[0]) for g in read if g is not None), 0)
+    shape, pose = np.zeros((len(read), dim), np.float32), np.zeros((len(read), POSE_DIM), np.float32)
+    for i, g in enumerate(read):
+        if g is not None:
+            shape[i], pose[i] = g
+    has = torch.tensor([g is not None for g in read], dtype=torch.bool)  # (N,)
+    return {"shape": torch.from_numpy(shape), "pose": torch.from_numpy(pose), "has_geometry": has}

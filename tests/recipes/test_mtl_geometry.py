@@ -1,0 +1,70 @@
+"""Privileged geometry on joint batches: the bank reads each capture's person shape and scan pose from the
+simulator's identities.json / poses.npz; training-only shape and pose heads get gradients and stay out of the
+deployed weights; a folder without geometry is a one-line error when the loss asks for it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from thzface.data.geometry import folder_geometry
+from thzface.engine.datamodule import JointDataModule
+from thzface.engine.train import fit
+from thzface.recipes import get_recipe, load_config
+from thzface.recipes.mtl.task import build_task
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+GEO = ("loss.w_shape=1.0", "loss.w_pose=1.0")
+
+
+def tiny(repo: Path, *overrides: str):
+    return load_config(repo / "configs" / "mtl-tiny.yaml", list(overrides))
+
+
+def test_reader_matches_the_simulator_records(tiny_data: Path) -> None:
+    read = folder_geometry(tiny_data)
+    assert read is not None
+    people = json.loads((tiny_data / "identities.json").read_text())
+    with np.load(tiny_data / "poses.npz") as z:
+        files, poses = list(z["files"]), z["pose"]
+    name = next(f for f in files if "_b" in f)
+    shape, pose = read(name)
+    np.testing.assert_array_equal(shape, np.asarray(people[name.rsplit("_", 2)[0]]["shape"], np.float32))
+    np.testing.assert_array_equal(pose, poses[files.index(name)])
+    assert read("nobody_b1b_1.png") is None
+
+
+def test_heads_train_and_stay_out_of_the_deployed_weights(repo: Path, tiny_data: Path) -> None:
+    cfg = tiny(repo, *GEO)
+    dm = JointDataModule(cfg, tiny_data)
+    assert dm.bank.has_geometry is not None and bool(dm.bank.has_geometry.all())
+    task = build_task(cfg)
+    task.build_identity_loss(len(dm.classes))
+
+    class Trainer:  # what setup() reads of the fit
+        datamodule = dm
+
+    task._trainer = Trainer()  # type: ignore[assignment]
+    task.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    terms = task.compute_losses(batch)
+    assert {"shape", "pose"} <= set(terms) and torch.isfinite(terms["loss"])
+    terms["loss"].backward()
+    assert task.geometry is not None
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in task.geometry.parameters())
+    assert not any("geometry" in k for k in task.deployable_state_dict())
+    off = build_task(tiny(repo))
+    off.build_identity_loss(len(dm.classes))
+    assert "shape" not in off.compute_losses(batch)  # weights 0: no heads, no terms
+
+
+def test_a_folder_without_geometry_is_a_one_line_error(repo: Path, tiny_data: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_data, bare, ignore=shutil.ignore_patterns("identities.json", "poses.npz"))
+    with pytest.raises(ValueError, match="loss.w_shape / loss.w_pose need joint batches over a simulated folder"):
+        fit(get_recipe("mtl"), tiny(repo, *GEO, "train.max_steps=1"), bare, tmp_path / "run")
