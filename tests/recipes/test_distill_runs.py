@@ -123,9 +123,11 @@ def test_joint_run_evaluates_and_predicts_without_visible(repo: Path, data: Path
     assert (tmp_path / "report" / "metrics.json").is_file()
     rec = metrics["protocols"]["all"]["reconstruction"]  # the student's decoder beside copy-the-input
     assert {"predicted", "oracle", "copy_input"} <= set(rec) and "clean_ssim" not in rec["predicted"]
-    assert "no clean targets" in (tmp_path / "report" / "report.html").read_text()
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "no clean targets" in page and "No clean target in this folder" in page  # the grid has no such column
     shutil.copytree(plain / "thz", plain / "clean", ignore=shutil.ignore_patterns("*_b*b_*"))  # clean = the scans
     rec = DISTILL.evaluate(run, plain, tmp_path / "report-clean")["protocols"]["all"]["reconstruction"]
+    assert "Clean target: the noise-free" in (tmp_path / "report-clean" / "report.html").read_text()
     assert rec["copy_input"]["clean_ssim"] == rec["copy_input"]["ssim"] < 1
     assert rec["predicted"]["clean_psnr"] == rec["predicted"]["psnr"]
     shutil.rmtree(plain / "clean")

@@ -222,11 +222,16 @@ def test_evaluate_unconceals_against_scan_and_clean_target_beside_copy(run, data
     assert u["routes"]["inpaint"]["concealed_l1"] != copy["concealed_l1"]  # the hole was painted
     page = (tmp_path / "rep" / "report.html").read_text()
     assert "Unconcealing" in page and "clean target rendered" in page
+    assert (
+        "| clean target (noise-free, at the concealed pose)" in page and (tmp_path / "rep" / "unconceal.png").is_file()
+    )
     real = tmp_path / "real"  # a folder without clean targets: the clean keys are absent, and the report says so
     shutil.copytree(data, real, ignore=shutil.ignore_patterns("clean"))
     r = INPAINT.evaluate(run, real, tmp_path / "rep-real")
     assert "clean_ssim" not in r["unconceal"]["routes"]["inpaint"] and "clean_ssim" not in r["summary"]["unconceal"]
-    assert "no clean targets" in (tmp_path / "rep-real" / "report.html").read_text()
+    real_page = (tmp_path / "rep-real" / "report.html").read_text()
+    assert "no clean targets" in real_page and "No clean target column" in real_page
+    assert "| clean target (noise-free" not in real_page
 
 
 def test_unconcealed_images_use_their_own_part_boxes(tmp_path):
@@ -351,7 +356,14 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
     assert "hole_psnr_30-50" in res["table"] and "identity_cos_10-30" in res["table"]
     means = res["arms"]["mean-fill"]["sets"]
     assert means["30-50"]["known_max_abs_change"] == 0.0
-    assert json.loads((tmp_path / "b" / "bench.json").read_text())["image_size"] == SIDE
+    saved = json.loads((tmp_path / "b" / "bench.json").read_text())
+    assert saved["image_size"] == SIDE
+    h = saved["headline"]  # default's hole SSIM, mean over the sets, against the better classical fill
+    sets = list(means)
+    mean_over = {a: np.mean([res["arms"][a]["mean"][f"hole_ssim_{s}"] for s in sets]) for a in res["arms"]}
+    assert h["system"] == pytest.approx(mean_over["default"]) and h["higher_is_better"] and h["spread"] == 0.0
+    assert h["baseline"] == pytest.approx(max(mean_over["mean-fill"], mean_over["diffusion-fill"]))
+    assert res["table"].splitlines()[-1].startswith("headline: hole-region SSIM")
 
 
 def test_simulator_output_serves_every_mask_kind(repo, tiny_data):

@@ -184,7 +184,8 @@ def test_eval_and_predict(trained, tiny_data):
     assert s["baseline_copy_clean_ssim"] == rec["input_as_is"]["clean_ssim"] and s["clean_ssim"] < 1
     assert {"baseline_copy_ssim", "head_ssim", "baseline_copy_head_ssim", "clean_head_ssim"} <= set(s)
     assert {"mask_ssim", "clean_mask_ssim", "head_psnr"} <= set(rec["unmask3d"])
-    assert "clean target rendered" in (out / "report" / "report.html").read_text()
+    page = (out / "report" / "report.html").read_text()
+    assert "clean target rendered" in page and "clean target: the noise-free" in page  # the grid shows it
     assert metrics["coefficients"]["predict_mean"]["standardised_l1"] > 0
     assert "no embedder" in metrics["identity"]["note"]
     assert (out / "report" / "report.html").is_file() and (out / "report" / "samples.png").is_file()

@@ -146,27 +146,32 @@ def summary(metrics: dict) -> dict:
     return {name: {k: row.get(k) for k in keys if k in row} for name, row in metrics.items()}
 
 
-def unconceal(method: Method, cfg: Config, root: Path) -> dict:
+def unconceal(method: Method, cfg: Config, root: Path, keep: int = 6) -> tuple[dict, dict | None]:
     """Concealed test scans inpainted inside their garment silhouette (aux ``garment_mask``): routes ``inpaint``
     and ``copy_input`` (the concealed scan as is) by :func:`thzface.metrics.reconstruction.reconstruction_scores`
     against the unconcealed scan and the clean target; ``concealed_*`` inside the garment, ``head_*`` in the head
-    region. A ``note`` instead where the model or the data cannot be scored so."""
+    region. A ``note`` instead where the model or the data cannot be scored so. Also the first ``keep`` rows'
+    images for the report's grid (``clean`` None in real folders), or None when nothing was scored."""
     if cfg.model.modality != "thz":
-        return {"note": "not scored: clean targets and garment silhouettes are of THz scans (model.modality: thz)"}
+        note = "not scored: clean targets and garment silhouettes are of THz scans (model.modality: thz)"
+        return {"note": note}, None
     rows = read_triplets(root / cfg.data.test_csv, root)
     anchors = sorted({r.anchor for r in rows})
     b = full_batch(InpaintDataset(root, root / "thz", anchors, cfg.data.image_size, 1))
-    keep = b["garment"].flatten(1).any(dim=1).numpy()  # (N,) scans with a garment silhouette
-    if not keep.any():
-        return {"note": "not scored: no concealed test scan has a garment silhouette (aux garment_mask)"}
-    names = [n for n, k in zip(anchors, keep, strict=True) if k]
-    image, hole = b["image"][keep], b["garment"][keep].float()  # (n, 1, S, S) each
-    region = (b["region"] & b["has_region"][:, None, None, None])[keep].float()  # (n, 1, S, S)
+    has = b["garment"].flatten(1).any(dim=1).numpy()  # (N,) scans with a garment silhouette
+    if not has.any():
+        return {"note": "not scored: no concealed test scan has a garment silhouette (aux garment_mask)"}, None
+    names = [n for n, k in zip(anchors, has, strict=True) if k]
+    image, hole = b["image"][has], b["garment"][has].float()  # (n, 1, S, S) each
+    region = (b["region"] & b["has_region"][:, None, None, None])[has].float()  # (n, 1, S, S)
     size = cfg.data.image_size
     scan = np.stack([load_image(root / "thz" / parse_name(n).counterpart().filename, size, 1) for n in names])
+    clean = load_clean_targets(root, names, size)  # (n, 1, S, S) or None (real folders)
     routes = {"inpaint": run_method(method, image, hole).numpy(), "copy_input": image.numpy()}
-    rec = R.reconstruction_scores(routes, scan, load_clean_targets(root, names, size), mask=hole, region=region)
-    return {"rows": len(names), "routes": rec}
+    rec = R.reconstruction_scores(routes, scan, clean, mask=hole, region=region)
+    k = min(keep, len(names))
+    shown = {"input": image[:k].numpy(), "mask": hole[:k].numpy(), "output": routes["inpaint"][:k], "scan": scan[:k]}
+    return {"rows": len(names), "routes": rec}, {**shown, "clean": None if clean is None else clean[:k]}
 
 
 def model_method(model: AttentionUNet) -> Method:
@@ -204,7 +209,7 @@ def score(ev: EvalInput) -> Scored:
     per_set, samples = evaluate_method(model_method(model), batch, cfg.loss.masks, emb)
     mid = list(per_set)[min(1, len(per_set) - 1)]
     s = samples[mid]
-    rec = unconceal(model_method(model), cfg, root)
+    rec, unconcealed = unconceal(model_method(model), cfg, root)
     head = {"unconceal": R.headline(rec["routes"], "inpaint")} if "routes" in rec else {}
     metrics = {
         "summary": {**summary(per_set), **head},
@@ -214,5 +219,6 @@ def score(ev: EvalInput) -> Scored:
         "speed": speed(model, cfg),
     }
     images = len(batch["name"])
-    report = inpaint_report(metrics, samples, gate_maps(model, s["target"], s["mask"]), cfg.model.modality, images)
+    gates = gate_maps(model, s["target"], s["mask"])
+    report = inpaint_report(metrics, samples, gates, cfg.model.modality, images, unconcealed)
     return Scored(metrics, report, {"modality": cfg.model.modality, "images": images}, collected=(per_set, samples))

@@ -63,16 +63,41 @@ def gate_grid(s: dict, gates: list[torch.Tensor]) -> bytes:
     return mosaic(cols)
 
 
-def unconceal_section(metrics: dict) -> str:
+def unconceal_columns(s: dict) -> dict[str, np.ndarray]:
+    """The unconcealing grid's columns (n, 1, S, S): concealed scan | garment mask | output | unconcealed capture
+    (another pose) | the clean target at the concealed pose where the folder has one."""
+    cols = {"concealed": s["input"], "garment mask": s["mask"], "output": s["output"], "unconcealed (other)": s["scan"]}
+    if s.get("clean") is not None:
+        cols["clean target"] = s["clean"]
+    return cols
+
+
+def unconceal_section(metrics: dict, shown: dict | None = None, figures: dict | None = None) -> str:
     rec = metrics.get("unconceal", {})
     if "routes" not in rec:
         return f"<p class=note>{html.escape(str(rec.get('note', 'not scored')))}</p>"
     scored = f"{rec['rows']} concealed test scans inpainted inside their garment silhouette"
-    return reconstruction_table(rec["routes"], "route", scored)
+    out = reconstruction_table(rec["routes"], "route", scored)
+    if shown is None:
+        return out
+    png = mosaic(unconceal_columns(shown))
+    if figures is not None:
+        figures["unconceal.png"] = png
+    has_clean = shown.get("clean") is not None
+    what = "| clean target (noise-free, at the concealed pose)" if has_clean else ""
+    out += img_tag(png, "unconcealing samples") + (
+        f"<p class=note>concealed | garment mask | output | unconcealed capture (another pose) {what}</p>"
+    )
+    if not has_clean:
+        out += "<p class=note>No clean target column: this folder has no clean/ targets (real captures).</p>"
+    return out
 
 
-def inpaint_report(metrics: dict, samples: dict, gates: list[torch.Tensor], modality: str, images: int) -> Report:
-    """The report of an inpainting run: buckets, unconcealing, samples, attention gates, speed."""
+def inpaint_report(
+    metrics: dict, samples: dict, gates: list[torch.Tensor], modality: str, images: int, unconcealed: dict | None = None
+) -> Report:
+    """The report of an inpainting run: buckets, unconcealing (with its grid: ``unconcealed``, images of
+    :func:`thzface.recipes.inpaint.evaluate.unconceal`), samples, attention gates, speed."""
     figures: dict[str, bytes] = {}
     sec = [
         f"<p class=note>modality {html.escape(modality)} · {images} test images. Fixed, seeded masks per bucket "
@@ -83,7 +108,8 @@ def inpaint_report(metrics: dict, samples: dict, gates: list[torch.Tensor], moda
         "<h2>Summary per bucket</h2>"
         + table({k: v for k, v in metrics["summary"].items() if k in metrics["sets"]}, "mask set")
         + "<p class=note>baseline_copy_*: the masked input (hole black) copied, on the same masks.</p>",
-        "<h2>Unconcealing: concealed scans, garment silhouette as the hole</h2>" + unconceal_section(metrics),
+        "<h2>Unconcealing: concealed scans, garment silhouette as the hole</h2>"
+        + unconceal_section(metrics, unconcealed, figures),
     ]
     for name, row in metrics["sets"].items():
         sec.append(f"<h2>Set {html.escape(name)} ({row['n']} images, mean hole ratio {row['hole_ratio']:.3f})</h2>")

@@ -12,7 +12,8 @@ GRID_ROWS = 8  # test rows shown in the sample grid
 
 
 def sample_grid(c: dict, rows: int = GRID_ROWS) -> bytes:
-    """Input | true mask | predicted mask | render | true render | K samples | end to end | edited | target."""
+    """Input | true mask | predicted mask | render | true render | K samples | end to end | edited | target | the
+    clean target where the folder has one (or the target's title says it is the clean one)."""
     n = min(rows, len(c["names"]))
     cols = {
         "input": c["image"][:n],
@@ -26,6 +27,12 @@ def sample_grid(c: dict, rows: int = GRID_ROWS) -> bytes:
     cols["end to end"] = c["out"][:n]
     cols["edited"] = c["out_edit"][:n]
     cols["target"] = c["target"][:n]
+    clean = c.get("clean")
+    if clean is not None:  # the noise-free unconcealed face at the concealed pose (simulated folders)
+        if np.array_equal(clean[:n], c["target"][:n]):
+            cols["target = clean target"] = cols.pop("target")
+        else:
+            cols["clean target"] = clean[:n]
     return tiled_grid(cols, [str(x) for x in c["names"][:n]])
 
 
@@ -47,6 +54,13 @@ def tiled_grid(columns: dict[str, np.ndarray], row_labels: list[str], pad: int =
     ax.set_yticks([i * (h + pad) + h / 2 for i in range(n)], row_labels, fontsize=6)
     ax.xaxis.tick_top()
     return F._png(fig)
+
+
+def clean_note(c: dict) -> str:
+    """One line under the grid: whether it shows the clean target (noise-free, unconcealed, at the concealed pose)."""
+    if c.get("clean") is None:
+        return "<p class=note>No clean target column: this folder has no clean/ targets (real captures).</p>"
+    return "<p class=note>clean target: the noise-free unconcealed face at the concealed scan's pose.</p>"
 
 
 def unmask3d_report(metrics: dict, c: dict) -> Report:
@@ -72,7 +86,7 @@ def unmask3d_report(metrics: dict, c: dict) -> Report:
         + f"{', '.join(fmt(v) for v in fid['values'])}; edit {fmt(metrics['edit']['edit'])} changes the mask "
         + f"region by {fmt(metrics['edit']['mean_change_in_mask'])} (mean |difference|, same noise)</p>",
         "<h2>Identity</h2>" + table({"value": ident}, "identity"),
-        "<h2>Samples</h2>" + img_tag(grid, "sample grid"),
+        "<h2>Samples</h2>" + img_tag(grid, "sample grid") + clean_note(c),
     ]
     return Report("thzface unmask3d evaluation report", sections, headline(metrics), figures={"samples.png": grid})
 
