@@ -65,3 +65,7 @@ def test_flatten_reads_the_deployed_operating_point():
     assert row["idd_eer"] == 0.3 and row["idd_deployed_far"] == 0.1 and row["idd_deployed_frr"] == 0.4
     assert row["idd_pixel_eer"] == 0.45 and row["cs_eer"] is None and row["posture_acc"] == 0.9
     assert row["idd_cross_posture_eer"] == 0.35 and row["idd_same_posture_eer"] is None  # no same-posture pairs
+    assert row["mean_face_head_ssim_clean"] is None  # no mean-face route in these metrics
+    rec["mean_face"] = {"clean_ssim": 0.55, "clean_head_ssim": 0.45}
+    row = B.flatten(metrics)
+    assert (row["mean_face_ssim_clean"], row["mean_face_head_ssim_clean"]) == (0.55, 0.45)

@@ -151,3 +151,30 @@ def test_reconstruction_scores_hand_computed() -> None:
         reconstruction_scores({"x": scan}, scan, clean[:, :, :8])
     with pytest.raises(ValueError, match="no routes"):
         reconstruction_scores({}, scan)
+
+
+def test_mean_face_by_posture_and_at_the_predicted_posture_hand_computed() -> None:
+    from thzface.metrics.reconstruction import MEAN_FACE, headline, mean_face_at, mean_face_by_posture
+
+    targets = np.stack([np.full((1, 2, 2), v) for v in (0.2, 0.4, 0.9, 0.5)])  # (4, 1, 2, 2)
+    means = mean_face_by_posture(targets, np.array([0, 0, 2, 2]), 3)  # posture 1 has no training row
+    assert means.shape == (3, 1, 2, 2)
+    assert means[0, 0, 0, 0] == pytest.approx(0.3) and means[2, 0, 0, 0] == pytest.approx(0.7)
+    assert means[1, 0, 0, 0] == pytest.approx(0.5)  # the mean of all four rows
+    picked = mean_face_at(means, torch.tensor([2, 0, 1]))  # (3, 1, 2, 2): by predicted posture
+    assert picked[:, 0, 0, 0] == pytest.approx([0.7, 0.3, 0.5])
+    with pytest.raises(ValueError, match=r"posture labels must lie in \[0, 3\)"):
+        mean_face_by_posture(targets, np.array([0, 3, 1, 1]), 3)
+    with pytest.raises(ValueError, match="need targets"):
+        mean_face_by_posture(targets, np.array([0, 1]), 3)
+    # scored like copy-the-input, beside it in the headline fields
+    clean = np.full((2, 1, 16, 16), 0.75)
+    scores = {"model": {"clean_ssim": 0.6}, "copy_input": {"clean_ssim": 0.4}, MEAN_FACE: {"clean_ssim": 0.5}}
+    h = headline(scores, "model")
+    assert h == {"clean_ssim": 0.6, "baseline_copy_clean_ssim": 0.4, "baseline_mean_face_clean_ssim": 0.5}
+    assert "baseline_mean_face_clean_ssim" not in headline({k: scores[k] for k in ("model", "copy_input")}, "model")
+    from thzface.metrics.reconstruction import reconstruction_scores
+
+    face = np.full((2, 1, 16, 16), 0.5)
+    r = reconstruction_scores({MEAN_FACE: face, "copy_input": face}, face, clean)
+    assert r[MEAN_FACE]["clean_l1"] == pytest.approx(0.25) == r["copy_input"]["clean_l1"]

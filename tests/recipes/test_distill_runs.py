@@ -123,6 +123,9 @@ def test_joint_run_evaluates_and_predicts_without_visible(repo: Path, data: Path
     assert (tmp_path / "report" / "metrics.json").is_file()
     rec = metrics["protocols"]["all"]["reconstruction"]  # the student's decoder beside copy-the-input
     assert {"predicted", "oracle", "copy_input"} <= set(rec) and "clean_ssim" not in rec["predicted"]
+    # the training mean face at the predicted posture: the unconcealed scans' mean here (no clean targets)
+    assert set(rec["mean_face"]) == {"ssim", "psnr", "l1"} and rec["mean_face"]["ssim"] < 1
+    assert metrics["summary"]["all"]["baseline_mean_face_ssim"] == rec["mean_face"]["ssim"]
     page = (tmp_path / "report" / "report.html").read_text()
     assert "no clean targets" in page and "No clean target in this folder" in page  # the grid has no such column
     shutil.copytree(plain / "thz", plain / "clean", ignore=shutil.ignore_patterns("*_b*b_*"))  # clean = the scans
@@ -130,6 +133,7 @@ def test_joint_run_evaluates_and_predicts_without_visible(repo: Path, data: Path
     assert "Clean target: the noise-free" in (tmp_path / "report-clean" / "report.html").read_text()
     assert rec["copy_input"]["clean_ssim"] == rec["copy_input"]["ssim"] < 1
     assert rec["predicted"]["clean_psnr"] == rec["predicted"]["psnr"]
+    assert rec["mean_face"]["clean_ssim"] == rec["mean_face"]["ssim"] < 1  # scored against the clean target too
     shutil.rmtree(plain / "clean")
     res = DISTILL.predict(run, [plain / "thz"], tmp_path / "pred", EmbedderOptions())
     assert res["images"] == len(list((plain / "thz").iterdir()))

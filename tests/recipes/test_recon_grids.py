@@ -27,3 +27,22 @@ def test_inpaint_unconceal_grid_and_unmask3d_note_follow_the_clean_targets() -> 
     assert "clean target" not in unconceal_columns({**s, "clean": None})
     assert unconceal_columns({**s, "clean": _images(2, 0.7)})["clean target"][0, 0, 0, 0] == np.float32(0.7)
     assert "No clean target" in clean_note({"clean": None}) and "noise-free" in clean_note({"clean": _images(1, 0)})
+
+
+def test_mtl_headline_puts_the_clean_target_ssim_beside_copy_and_the_mean_face() -> None:
+    from thzface.recipes.mtl.report import headline
+
+    rec = {
+        "predicted": {"ssim": 0.5, "clean_ssim": 0.6, "clean_head_ssim": 0.55},
+        "copy_input": {"ssim": 0.4, "clean_ssim": 0.5, "clean_head_ssim": 0.45},
+        "mean_face": {"ssim": 0.3, "clean_ssim": 0.62, "clean_head_ssim": 0.6},
+    }
+    p = {"verification": {"eer": 0.3, "pairs": 10}, "baselines": {}, "posture": {"accuracy": 0.9}, "rows": 4,
+         "identities": 2, "reconstruction": rec}  # fmt: skip
+    rows = headline({"protocols": {"identity-disjoint": p}})
+    copy = rows["head SSIM vs clean target, vs copy the input"]
+    mean = rows["head SSIM vs clean target, vs mean face at the predicted posture"]
+    assert (copy["model"], copy["baseline"], copy["beats baseline"]) == (0.55, 0.45, "yes")
+    assert (mean["baseline"], mean["beats baseline"]) == (0.6, "no")
+    real = {r: {"ssim": v["ssim"]} for r, v in rec.items()}  # no clean target: no such rows
+    assert not any("clean" in k for k in headline({"protocols": {"all": {**p, "reconstruction": real}}}))

@@ -63,6 +63,8 @@ KEYS = [
     "copy_ssim_clean",
     "head_ssim_clean",
     "copy_head_ssim_clean",
+    "mean_face_ssim_clean",
+    "mean_face_head_ssim_clean",
     "concealed_ssim",
     "silhouette_identity",
 ]
@@ -93,6 +95,8 @@ def flatten(metrics: dict) -> dict:
         copy_ssim_clean=a["reconstruction"]["copy_input"].get("clean_ssim"),
         head_ssim_clean=a["reconstruction"]["predicted"].get("clean_head_ssim"),
         copy_head_ssim_clean=a["reconstruction"]["copy_input"].get("clean_head_ssim"),
+        mean_face_ssim_clean=a["reconstruction"].get("mean_face", {}).get("clean_ssim"),
+        mean_face_head_ssim_clean=a["reconstruction"].get("mean_face", {}).get("clean_head_ssim"),
         concealed_ssim=a["reconstruction"]["predicted"].get("concealed_ssim"),
         silhouette_identity=a["separability"]["silhouette_identity"],
     )

@@ -11,7 +11,8 @@ is all zero is NaN (there is no region to score). PSNR of two identical images (
 
 :func:`reconstruction_scores` is the one block every recipe reports: each route (a model's outputs, and
 ``copy_input``, the input copied) against the unconcealed scan and the clean target, whole image and regions;
-:func:`headline` flattens it into summary fields beside the copy baseline.
+:func:`headline` flattens it into summary fields beside the copy baseline (and the mean face at the predicted
+posture, :func:`mean_face_by_posture` / :func:`mean_face_at`, where a recipe scores that route).
 """
 
 from __future__ import annotations
@@ -196,14 +197,41 @@ def reconstruction_scores(
     return out
 
 
+MEAN_FACE = "mean_face"  # the route of the classical baseline: the training mean face at the predicted posture
+
+
 def headline(
     scores: Mapping[str, Mapping[str, float]], route: str, copy: str = "copy_input", keys: tuple[str, ...] = HEADLINE
 ) -> dict[str, float]:
     """Flat summary fields of :func:`reconstruction_scores`: each of ``keys`` of ``route`` and, beside it,
-    ``baseline_copy_<key>`` of the ``copy`` route (keys the scores lack, e.g. no clean target, are left out)."""
+    ``baseline_copy_<key>`` of the ``copy`` route and, where the scores have a :data:`MEAN_FACE` route,
+    ``baseline_mean_face_<key>`` (keys the scores lack, e.g. no clean target, are left out)."""
     out: dict[str, float] = {}
     for k in keys:
         if k in scores[route]:
             out[k] = scores[route][k]
             out[f"baseline_copy_{k}"] = scores[copy][k]
+            if k in scores.get(MEAN_FACE, {}):
+                out[f"baseline_mean_face_{k}"] = scores[MEAN_FACE][k]
     return out
+
+
+def mean_face_by_posture(targets: Any, postures: Any, num_postures: int) -> np.ndarray:
+    """Per-posture mean image (P, C, H, W) of training targets (N, C, H, W) with posture labels (N,) in
+    [0, num_postures); a posture without a training row gets the mean of all rows."""
+    t = _numpy(targets).astype(np.float64)
+    y = _numpy(postures).astype(np.int64).reshape(-1)
+    if t.ndim != 4 or len(t) == 0 or len(t) != len(y):
+        raise ValueError(f"mean_face_by_posture: need targets (N, C, H, W), N >= 1, and N labels; got "
+                         f"{t.shape} and {y.shape}")  # fmt: skip
+    if y.min() < 0 or y.max() >= num_postures:
+        raise ValueError(
+            f"mean_face_by_posture: posture labels must lie in [0, {num_postures}), got {y.min()}..{y.max()}"
+        )
+    overall = t.mean(axis=0)  # (C, H, W)
+    return np.stack([t[y == p].mean(axis=0) if (y == p).any() else overall for p in range(num_postures)])
+
+
+def mean_face_at(means: np.ndarray, predicted: Any) -> np.ndarray:
+    """The mean face (n, C, H, W) of each row's predicted posture (n,) from :func:`mean_face_by_posture`."""
+    return np.asarray(means)[_numpy(predicted).astype(np.int64).reshape(-1)]

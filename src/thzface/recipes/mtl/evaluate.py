@@ -35,6 +35,7 @@ from thzface.metrics import reconstruction as R
 from thzface.metrics import separability as S
 from thzface.metrics import verification as V
 from thzface.models.multitask import MultiTaskModel
+from thzface.recipes.mtl.mean_face import training_mean_faces
 from thzface.recipes.mtl.report import mtl_report, probe_gallery_pairs, tables
 from thzface.recipes.mtl.verification import FARS, by_posture, verification
 
@@ -123,9 +124,12 @@ def baselines(c: dict, idx: np.ndarray, posture_train: np.ndarray | None = None)
 def reconstruction(c: dict, idx: np.ndarray) -> dict:
     """SSIM/PSNR/L1 of both decoder routes and of copying the input, against the unconcealed scan and (simulated
     folders) against the clean target rendered at the concealed scan's pose; ``concealed_*`` inside the garment
-    mask (:func:`thzface.metrics.reconstruction.reconstruction_scores`)."""
+    mask (:func:`thzface.metrics.reconstruction.reconstruction_scores`); with ``c["mean_face"]`` (P, 1, S, S) also
+    the route ``mean_face`` (:mod:`thzface.recipes.mtl.mean_face`)."""
     clean = c.get("clean")
     routes = {"predicted": c["rec"][idx], "oracle": c["rec_oracle"][idx], "copy_input": c["anchor"][idx]}
+    if c.get("mean_face") is not None:  # classical baseline: the training mean face at the predicted posture
+        routes[R.MEAN_FACE] = R.mean_face_at(c["mean_face"], c["logits"][idx].argmax(1))  # (n, 1, S, S)
     mask = np.where(c["has_mask"][idx][:, None, None, None], c["mask"][idx], 0.0)  # (n, 1, S, S)
     region = c.get("region")  # (N, 1, S, S) head region of the concealed scan (simulated folders)
     return R.reconstruction_scores(
@@ -217,6 +221,7 @@ def score(ev: EvalInput) -> Scored:
         read_triplets(root / cfg.data.train_csv, root, visible=False) if (root / cfg.data.train_csv).is_file() else []
     )
     posture_train = np.array([r.anchor_name.posture for r in train_rows]) if train_rows else None
+    c["mean_face"] = training_mean_faces(root, train_rows, cfg.data.image_size)  # (P, 1, S, S) or None
     metrics = compute_metrics(c, ev.seen, cfg.train.seed, posture_train, ev.val, ev.run.threshold)
     metrics["summary"] = summary(metrics)
     return Scored(metrics, mtl_report(metrics, c, ev.protocols(c["identity"])), collected=c)

@@ -152,7 +152,7 @@ def headline(metrics: dict) -> dict[str, dict]:
     v, b = p["verification"], p["baselines"]
     who = f"{p['identities']} {'unseen people' if name == 'identity-disjoint' else 'people'}, {p['rows']} scans"
     rec = p["reconstruction"]
-    return {
+    rows = {
         "verification EER (lower: better)": headline_row(v.get("eer"), b.get("pixel_verification", {}).get("eer"),
                                          "raw pixels", f"{who}, {v.get('pairs', 0)} pairs", False),
         "posture accuracy": headline_row(p["posture"]["accuracy"], b.get("majority_posture_accuracy"),
@@ -160,3 +160,9 @@ def headline(metrics: dict) -> dict[str, dict]:
         "reconstruction SSIM": headline_row(rec["predicted"].get("ssim"), rec["copy_input"].get("ssim"),
                                             "copy the input", who),
     }  # fmt: skip
+    key = "clean_head_ssim" if "clean_head_ssim" in rec["predicted"] else "clean_ssim"  # simulated folders only
+    for route, what in (("copy_input", "copy the input"), ("mean_face", "mean face at the predicted posture")):
+        if key in rec["predicted"] and key in rec.get(route, {}):
+            label = f"{'head ' if key == 'clean_head_ssim' else ''}SSIM vs clean target, vs {what}"
+            rows[label] = headline_row(rec["predicted"][key], rec[route][key], what, who)
+    return rows
