@@ -214,12 +214,30 @@ def psf_blur(img: np.ndarray, w_map: np.ndarray, pitch: float, slabs: int) -> np
     edges = np.quantile(w_map, np.linspace(0, 1, slabs + 1))
     idx = np.clip(np.searchsorted(edges, w_map, side="right") - 1, 0, slabs - 1)
     out = np.zeros_like(img)
+    live = (img != 0).reshape(-1, *img.shape[-2:]).any(0)  # (H, W) pixels any image of the stack holds
     for s in range(slabs):
         m = idx == s
         if m.any():
             sig = float(w_map[m].mean()) / (2 * np.sqrt(2)) / pitch
-            out += ndimage.gaussian_filter(np.where(m, img, 0.0), lead + (sig, sig), mode="constant", truncate=3.0)
+            win = _window(m & live, int(3.0 * sig + 0.5) + 1)
+            if win is not None:  # the blur of a slab reaches at most its kernel radius past its nonzero pixels
+                part = np.where(m, img, 0.0)[(..., *win)]
+                out[(..., *win)] += ndimage.gaussian_filter(part, lead + (sig, sig), mode="constant", truncate=3.0)
     return out
+
+
+def _window(m: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    """Rows and columns of the bounding box of ``m`` (H, W) grown by ``pad``, clipped; None when ``m`` is empty.
+    A constant-mode Gaussian filter of an image that is zero outside the box, computed on this window, equals the
+    whole image's filter on it bit for bit (the same taps over the same values, the zero border read as zeros)
+    and the whole image's filter is zero outside it."""
+    rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    if not len(rows):
+        return None
+    h, w = m.shape
+    return slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)), slice(
+        max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)
+    )
 
 
 def speckle(shape: tuple[int, int], w_mm: float, pitch: float, looks: int, rng: np.random.Generator) -> np.ndarray:
