@@ -16,7 +16,7 @@ from thzface.models.spec import ModelSpec
 
 @dataclass
 class ModelConfig(MtlModelConfig):
-    residual: bool = True  # residual decoder blocks (the reference: plain)
+    """The ``mtl`` recipe's model section: :class:`MtlModelConfig` itself (its defaults are ``mtl-default``'s)."""
 
 
 @dataclass

@@ -58,7 +58,8 @@ class MtlModelConfig:
     rdb_growth: int = 16  # growth of the decoder's residual dense block
     rdb_layers: int = 5  # convs in the residual dense block (0: no block)
     gate_grad: bool = False  # soft routing: let the reconstruction loss train the posture head via the gate
-    residual: bool = False  # reconstruction = sigmoid(logit(input) + decoder logits): starts as the input itself
+    residual: bool = True  # reconstruction = sigmoid(logit(input) + decoder logits): starts as the input itself
+    # (the reference, ``paper``: plain)
     flip_test: bool = True  # deployed embedding: the scan's + its mirror image's (flip test; MultiTaskModel.embed)
 
     # What a recorded config (a run's weights metadata) that lacks a key was trained and thresholded with: runs saved
@@ -111,9 +112,10 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
             decoder_widths=(128, 64, 32, 16),
             rdb_growth=32,
             rdb_layers=5,
+            residual=False,
             flip_test=False,
         ),
-        "default": MtlModelConfig(residual=True),
+        "default": MtlModelConfig(),
         "tiny": MtlModelConfig(
             image_size=32,
             stem_width=8,
@@ -125,7 +127,6 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
             decoder_widths=(24, 16, 12, 8),
             rdb_growth=8,
             rdb_layers=2,
-            residual=True,
         ),
     }
     if name not in presets:
