@@ -19,7 +19,7 @@ import numpy as np
 from torch import nn
 
 from thzface.config import Config
-from thzface.data.csv import training_identities
+from thzface.data.csv import TripletRow, read_triplets, training_identities
 from thzface.data.identity_split import identity_protocols
 from thzface.engine.run import Run
 from thzface.models.spec import ModelSpec
@@ -43,6 +43,17 @@ class EvalInput:
     @property
     def scored_csvs(self) -> tuple[str, ...]:
         return self.csvs or (self.cfg.data.test_csv,)
+
+    def rows(self, visible: bool = False) -> list[TripletRow]:
+        """The rows the recipe scores: those of :attr:`scored_csvs`, each concealed scan once (the first row that
+        anchors it); ValueError naming the CSV when there are none."""
+        rows: dict[str, TripletRow] = {}
+        for name in self.scored_csvs:
+            for r in read_triplets(self.data / name, self.data, visible=visible):
+                rows.setdefault(r.anchor, r)
+        if not rows:
+            raise ValueError(f"{self.data / self.scored_csvs[-1]}: no test rows")
+        return list(rows.values())
 
     def protocols(self, identities: np.ndarray) -> dict[str, np.ndarray]:
         """Row masks (N,) per protocol: closed-set, identity-disjoint, validation-seen, all."""

@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from thzface.data.csv import read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.models.teacher import TeacherModel
@@ -42,10 +41,10 @@ def score_teacher(ev: EvalInput) -> Scored:
     """Score a stage=teacher run on the test rows of ``ev.data`` that have their visible images, with the run's
     protocols (closed-set, identity-disjoint, validation-seen, all) like a student's."""
     cfg, root = ev.cfg, ev.data
-    csv = root / cfg.data.test_csv
-    rows = read_triplets(csv, root)
+    rows = ev.rows(visible=True)
     usable = [r for r in rows if all(v is not None for v in r.visible)]
     if not usable:
+        csv = root / ev.scored_csvs[-1]
         raise ValueError(f"{csv}: no test row has its three visible images; a teacher needs THz + visible")
     ds = TripletDataset(root, usable, cfg.data.image_size, identity_list(usable), use_visible=True)
     c = collect_teacher(ev.model, ds)

@@ -84,15 +84,6 @@ def collect(model: MultiTaskModel, cfg: Config, root: Path, rows: list[TripletRo
     return res
 
 
-def scored_rows(root: Path, csvs: tuple[str, ...]) -> list[TripletRow]:
-    """The rows of ``csvs`` (THz columns), each concealed scan once (the first row that anchors it)."""
-    rows: dict[str, TripletRow] = {}
-    for name in csvs:
-        for r in read_triplets(root / name, root, visible=False):
-            rows.setdefault(r.anchor, r)
-    return list(rows.values())
-
-
 def baselines(c: dict, idx: np.ndarray, posture_train: np.ndarray | None = None) -> dict:
     """What a skeptic asks for, on the same rows and pairs as the model: raw-pixel cosine verification over the
     same probe × gallery pairs as :func:`cross_pairs`, raw-pixel nearest-neighbour identification of the concealed
@@ -213,9 +204,7 @@ def score(ev: EvalInput) -> Scored:
     cfg, root = ev.cfg, ev.data
     if not isinstance(ev.model, MultiTaskModel):
         raise RunError(f"{ev.run.where}: a {type(ev.model).__name__}, not a THz embedder (MultiTaskModel)")
-    test_rows = scored_rows(root, ev.scored_csvs)  # THz-only inference
-    if not test_rows:
-        raise ValueError(f"{root / ev.scored_csvs[-1]}: no test rows")
+    test_rows = ev.rows(visible=False)  # THz-only inference
     c = collect(ev.model, cfg, root, test_rows)
     train_rows = (
         read_triplets(root / cfg.data.train_csv, root, visible=False) if (root / cfg.data.train_csv).is_file() else []

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from thzface.config import Config
-from thzface.data.csv import TripletRow, read_triplets
+from thzface.data.csv import TripletRow
 from thzface.data.datasets import identity_list
 from thzface.data.identity_split import identity_protocols
 from thzface.data.split import read_twins
@@ -146,9 +146,7 @@ def score(ev: EvalInput) -> Scored:
     from thzface.recipes.twin.report import twin_report
 
     cfg, root, model = ev.cfg, ev.data, ev.model
-    test_rows = read_triplets(root / cfg.data.test_csv, root, visible=False)
-    if not test_rows:
-        raise ValueError(f"{root / cfg.data.test_csv}: no test rows")
+    test_rows = ev.rows(visible=False)
     twins = read_twins(root)
     cs: dict[str, dict] = {}
     if not cfg.model.parts:  # global-only: no boxes involved
