@@ -18,44 +18,15 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from thzface.metrics.checks import as_1d, as_binary, check_lengths
-
-
-class WeightedRoc(NamedTuple):
-    """Scores sorted once (descending) and the end of each run of ties, reused by every replicate."""
-
-    order: np.ndarray  # (M,) indices sorting the scores descending (stable)
-    ends: np.ndarray  # (T,) last sorted position of each distinct score
-
-
-def sorted_roc(scores: Any) -> WeightedRoc:
-    """The sort every weighted ROC of these scores shares."""
-    s = as_1d(scores, "sorted_roc", "scores")
-    order = np.argsort(-s, kind="mergesort")
-    ends = np.r_[np.flatnonzero(np.diff(s[order])), len(s) - 1]
-    return WeightedRoc(order, ends)
-
-
-def weighted_rates(roc: WeightedRoc, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fpr, tpr) at +inf and at each distinct score of the weighted pairs; NaN arrays when a class weighs 0."""
-    y, w = labels[roc.order], weights[roc.order]
-    tp = np.cumsum(w * y)[roc.ends]  # (T,)
-    fp = np.cumsum(w * (1 - y))[roc.ends]  # (T,)
-    if tp[-1] <= 0 or fp[-1] <= 0:
-        nan = np.full(len(roc.ends) + 1, np.nan)
-        return nan, nan
-    return np.r_[0.0, fp / fp[-1]], np.r_[0.0, tp / tp[-1]]
+from thzface.metrics.verification import eer_crossing, sorted_roc, weighted_rates
 
 
 def eer_from_rates(fpr: np.ndarray, tpr: np.ndarray) -> float:
-    """Equal error rate of a ROC given as rates (same crossing rule as :func:`verification.eer`)."""
+    """Equal error rate of a ROC given as rates (the crossing rule of :func:`verification.eer`); NaN for NaN rates."""
     if np.isnan(fpr).any():
         return float("nan")
-    d = (1.0 - tpr) - fpr  # (T,) from 1 down to -1
-    i = int(np.flatnonzero(d <= 0)[0])
-    if d[i] == 0:
-        return float(fpr[i])
-    t = d[i - 1] / (d[i - 1] - d[i])
-    return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
+    i, t = eer_crossing(fpr, tpr)
+    return float(fpr[i]) if t == 1.0 else float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
 
 
 def tar_from_rates(fpr: np.ndarray, tpr: np.ndarray, far: float) -> float:

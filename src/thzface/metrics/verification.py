@@ -46,18 +46,45 @@ def _scores_labels(scores: Any, labels: Any, where: str) -> tuple[np.ndarray, np
     return s, y
 
 
+class SortedRoc(NamedTuple):
+    """Scores sorted once (descending, stable) and the last sorted position of each run of tied scores: what every
+    ROC of these scores (plain or weighted, :mod:`thzface.metrics.bootstrap`) shares."""
+
+    order: np.ndarray  # (M,) indices sorting the scores descending
+    ends: np.ndarray  # (T,) last sorted position of each distinct score
+
+
+def sorted_roc(scores: Any) -> SortedRoc:
+    s = as_1d(scores, "sorted_roc", "scores")
+    order = np.argsort(-s, kind="mergesort")
+    return SortedRoc(order, np.r_[np.flatnonzero(np.diff(s[order])), len(s) - 1])
+
+
+def weighted_rates(roc: SortedRoc, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) at +inf and at each distinct score of pairs weighing ``weights`` (labels 0/1 as floats); NaN
+    arrays when a class weighs nothing."""
+    y, w = labels[roc.order], weights[roc.order]
+    tp = np.cumsum(w * y)[roc.ends]  # (T,)
+    fp = np.cumsum(w * (1 - y))[roc.ends]  # (T,)
+    if tp[-1] <= 0 or fp[-1] <= 0:
+        nan = np.full(len(roc.ends) + 1, np.nan)
+        return nan, nan
+    return np.r_[0.0, fp / fp[-1]], np.r_[0.0, tp / tp[-1]]
+
+
+def eer_crossing(fpr: np.ndarray, tpr: np.ndarray) -> tuple[int, float]:
+    """Where FRR meets FAR on the DET (FAR rising, FRR falling): the first point ``i`` with FRR <= FAR and the
+    fraction ``t`` of the segment from point i-1 to i at which they are equal (1.0: at point i itself)."""
+    d = (1.0 - tpr) - fpr  # (T,) from 1 at +inf down to -1
+    i = int(np.flatnonzero(d <= 0)[0])
+    return i, float(d[i - 1] / (d[i - 1] - d[i]))
+
+
 def _roc_points(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) at +inf and at each distinct score, thresholds descending."""
-    order = np.argsort(-s, kind="mergesort")
-    s_sorted, y_sorted = s[order], y[order]
-    ends = np.r_[np.flatnonzero(np.diff(s_sorted)), len(s_sorted) - 1]  # last index of each run of ties
-    tp = np.cumsum(y_sorted)[ends]
-    fp = ends + 1 - tp
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    fpr = np.r_[0.0, fp / n_neg]
-    tpr = np.r_[0.0, tp / n_pos]
-    thresholds = np.r_[np.inf, s_sorted[ends]]
-    return fpr, tpr, thresholds
+    roc = sorted_roc(s)
+    fpr, tpr = weighted_rates(roc, y.astype(np.float64), np.ones(len(s)))
+    return fpr, tpr, np.r_[np.inf, s[roc.order][roc.ends]]
 
 
 def probe_gallery_eer(scores: Any, identities: Any) -> tuple[float, float]:
@@ -98,12 +125,9 @@ def eer(scores: Any, labels: Any) -> tuple[float, float]:
     interpolated linearly (rates and, when both are finite, thresholds).
     """
     fpr, tpr, thr = _roc_points(*_scores_labels(scores, labels, "eer"))
-    fnr = 1.0 - tpr
-    d = fnr - fpr  # (T,) from 1 at +inf down to -1
-    i = int(np.flatnonzero(d <= 0)[0])
-    if d[i] == 0:
+    i, t = eer_crossing(fpr, tpr)
+    if t == 1.0:
         return float(fpr[i]), float(thr[i])
-    t = d[i - 1] / (d[i - 1] - d[i])
     rate = fpr[i - 1] + t * (fpr[i] - fpr[i - 1])
     threshold = thr[i] if not np.isfinite(thr[i - 1]) else thr[i - 1] + t * (thr[i] - thr[i - 1])
     return float(rate), float(threshold)
