@@ -219,6 +219,8 @@ class TrainConfig:
     sampler: str = "pk"  # pk (identity-balanced P x K) | random
     pk_k: int = 4  # K samples per identity in a P x K batch
     pk_group: str = "identity"  # joint batches: K captures of a person (identity) or of a person in one posture
+    fit_probe: bool = False  # validate also on as many training people as validation people (fit/eer: does it fit?)
+    pk_domain: str = "none"  # joint batches: none | site (each batch's people from one simulated site = scanner)
     lr: float = 1e-3  # AdamW learning rate
     weight_decay: float = 1e-4  # AdamW weight decay
     max_epochs: int = 30  # epoch limit

@@ -59,3 +59,33 @@ def test_without_replacement_an_identity_with_fewer_than_k_is_an_error() -> None
         assert len(set(batch)) == len(batch) == 6  # never an index twice in one batch
     with pytest.raises(ValueError, match=r"set P \(batch_size // K\) <= 5"):
         PKSampler(LABELS, 6, 2, replacement=False)
+
+
+DOMAIN_OF = {"a": "s0", "b": "s0", "c": "s1", "d": "s1", "e": "s1"}
+
+
+def test_domains_keep_each_batch_in_one_domain() -> None:
+    domains = [DOMAIN_OF[lab] for lab in LABELS]
+    sampler = PKSampler(LABELS, p=2, k=2, seed=3, num_batches=40, domains=domains)
+    batches = list(sampler)
+    seen_domains = Counter()
+    for batch in batches:
+        in_batch = {DOMAIN_OF[LABELS[i]] for i in batch}
+        assert len(in_batch) == 1 and len({LABELS[i] for i in batch}) == 2
+        seen_domains[in_batch.pop()] += 1
+    assert set(seen_domains) == {"s0", "s1"}  # both drawn; s1 (3 people) more often than s0 (2) on average
+    assert batches == list(PKSampler(LABELS, p=2, k=2, seed=3, num_batches=40, domains=domains))
+    # without domains the draws are those of the plain sampler (one domain = every identity)
+    assert list(PKSampler(LABELS, 2, 2, seed=1)) == list(PKSampler(LABELS, 2, 2, seed=1, domains=["x"] * len(LABELS)))
+
+
+def test_domain_errors_name_the_problem() -> None:
+    domains = [DOMAIN_OF[lab] for lab in LABELS]
+    with pytest.raises(ValueError, match="domain 's0' has only 2 identities"):
+        PKSampler(LABELS, p=3, k=2, domains=domains)
+    bad = list(domains)
+    bad[0] = "s1"  # one capture of 'a' in another domain
+    with pytest.raises(ValueError, match="identity 'a' is in two domains"):
+        PKSampler(LABELS, p=2, k=2, domains=bad)
+    with pytest.raises(ValueError, match="one per sample"):
+        PKSampler(LABELS, p=2, k=2, domains=domains[:-1])

@@ -112,3 +112,33 @@ def test_validation_every_n_steps_counts_steps_across_epochs(repo, tiny_data, tm
     validated = [(int(r["epoch"]), int(r["step"])) for r in rows if r.get("val/eer")]
     assert [s for _, s in validated] == [3, 7]  # after steps 4 and 8 (logged at the 0-based step)
     assert validated[-1][0] > validated[0][0]  # epochs shorter than 4 steps: the count ran across them
+
+
+def test_site_batches_and_training_people_probe(repo, tiny_data, tmp_path):
+    """train.pk_domain=site draws each batch from one site of identities.json; train.fit_probe scores as many
+    training people as validation people beside validation (fit/eer); the SupCon loss is logged with its
+    uniform value; a folder without sites is a one-line error."""
+    import csv
+    import json
+    import math
+    import shutil
+
+    from thzface.data.geometry import folder_sites
+
+    sites = folder_sites(tiny_data)
+    people = json.loads((tiny_data / "identities.json").read_text())
+    assert sites and set(sites) == set(people)
+    run = tmp_path / "run"
+    fit(tiny_cfg(repo, "train.max_steps=3", "train.pk_domain=site", "train.fit_probe=true", "train.val_every=3"),
+        tiny_data, run)  # fmt: skip
+    rows = list(csv.DictReader((run / "logs" / "metrics.csv").open()))
+    fit_eer = [float(r["fit/eer"]) for r in rows if r.get("fit/eer")]
+    val_eer = [float(r["val/eer"]) for r in rows if r.get("val/eer")]
+    assert fit_eer and val_eer and all(0.0 <= v <= 1.0 for v in fit_eer)
+    uniform = {float(r["train/supcon_uniform"]) for r in rows if r.get("train/supcon_uniform")}
+    assert len(uniform) == 1 and uniform.pop() == pytest.approx(math.log(8 - 1))  # batch 8: log(B − 1)
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_data, bare)
+    (bare / "identities.json").unlink()
+    with pytest.raises(ValueError, match=r"identities.json: not found; train.pk_domain=site"):
+        fit(tiny_cfg(repo, "train.max_steps=1", "train.pk_domain=site"), bare, tmp_path / "run2")

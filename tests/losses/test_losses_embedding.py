@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from thzface.losses import batch_hard_triplet, identity_loss, supcon, triplet_margin
+from thzface.losses import batch_hard_triplet, identity_loss, supcon, supcon_uniform, triplet_margin
 
 
 def _naive_supcon(z: torch.Tensor, labels: list[int], t: float) -> float:
@@ -131,3 +131,12 @@ def test_errors() -> None:
         batch_hard_triplet(z, torch.arange(4), -1.0)
     with pytest.raises(ValueError, match="identity_loss: emb_a and emb_b shapes differ"):
         identity_loss(z, z[:2])
+
+
+def test_supcon_uniform_is_the_loss_of_an_embedding_that_learnt_nothing() -> None:
+    assert supcon_uniform(8) == pytest.approx(math.log(7))
+    same = torch.ones(8, 4)  # every similarity equal
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    assert float(supcon(same, labels, temperature=0.1)) == pytest.approx(supcon_uniform(8), abs=1e-6)
+    with pytest.raises(ValueError, match="n=1"):
+        supcon_uniform(1)

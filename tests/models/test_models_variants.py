@@ -19,6 +19,7 @@ VARIANTS = {
     "deep": {"depths": (1, 2, 2, 1)},
     "separable": {"separable": True},
     "channels_last": {"channels_last": True},
+    "flatten": {"pool": "flatten"},
     "all": {"stem_stride": 2, "depths": (2, 1, 1, 2), "separable": True, "channels_last": True, "image_size": 64},
 }
 
@@ -105,6 +106,22 @@ def test_teacher_encoders_follow_the_student_design() -> None:
 def test_bad_variant_values_raise(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         mtl_preset("tiny", **overrides)
+
+
+def test_flatten_trunk_knows_where_a_feature_is_and_needs_the_exact_size() -> None:
+    """pool=flatten: a weight per bottleneck position (a mirrored input is another latent, unlike average pooling),
+    and an input of any other size is refused with the size asked for."""
+    flat, avg = build(pool="flatten").eval(), build(pool="avg").eval()
+    x = images()
+    assert flat.cfg.fixed_size and not avg.cfg.fixed_size
+    mirrored = x.flip(-1)
+    with torch.no_grad():
+        assert not torch.allclose(flat.encode(x).latent, flat.encode(mirrored).latent, atol=1e-4)
+        conv = flat.trunk[0]
+        assert isinstance(conv, nn.Conv2d) and conv.kernel_size == (2, 2)  # 32 px / 2^4 = a 2×2 bottleneck
+    with pytest.raises(ValueError, match=r"pool=flatten\): input must be 32×32, got 64×64"):
+        flat(images(size=64))
+    avg(images(size=64))  # pooled trunks take any multiple of the reduction
 
 
 def test_variant_fields_round_trip_through_the_config_loader() -> None:

@@ -18,7 +18,7 @@ Entry points: ``CaptureBank.from_names(root, names, size, classes, clean_folder(
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -247,6 +247,7 @@ class PKJointBatches:
         rank: int = 0,
         epoch_source: Callable[[], int] | None = None,
         group: str = "identity",
+        domain_of: Mapping[str, Hashable] | None = None,
     ) -> None:
         if k < 2:
             raise ValueError(f"PKJointBatches: k={k}; joint batches need K >= 2 captures per identity for positives")
@@ -264,13 +265,16 @@ class PKJointBatches:
         self.bank, self.augment, self.seed, self.rank, self.epoch = bank, augment, seed, rank, 0
         self.epoch_source = epoch_source
         n = num_batches if num_batches is not None else max(1, len(self.members) // (p * k))
+        domains = None
+        if domain_of is not None:  # the domain (site) of each drawn capture's person
+            missing = sorted({bank.classes[i] for i in bank.identity.tolist()} - set(domain_of))
+            if missing:
+                raise ValueError(
+                    f"PKJointBatches: no domain (site) for identity {missing[0]!r} ({len(missing)} in all)"
+                )
+            domains = [domain_of[bank.classes[int(bank.identity[i])]] for i in self.members]
         self.sampler = PKSampler(
-            names,
-            p,
-            k,
-            seed=seed + 1000 * rank,
-            num_batches=n,
-            replacement=False,
+            names, p, k, seed=seed + 1000 * rank, num_batches=n, replacement=False, domains=domains
         )
 
     def __len__(self) -> int:

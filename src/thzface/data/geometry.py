@@ -41,6 +41,21 @@ def folder_geometry(root: str | Path) -> GeometryReader | None:
     return read
 
 
+def folder_sites(root: str | Path) -> dict[str, str]:
+    """The site (scanner) of every person of a simulated folder (``traits.site`` in ``identities.json``, `sites: N`
+    worlds); ValueError naming the file when it is missing or a person has no site (real folders have none)."""
+    path = Path(root) / IDENTITIES
+    if not path.is_file():
+        raise ValueError(f"{path}: not found; train.pk_domain=site needs the simulator's identities.json "
+                         "(set train.pk_domain=none for a folder without sites)")  # fmt: skip
+    try:
+        people = json.loads(path.read_text(encoding="utf-8"))
+        return {str(k): str(v["traits"]["site"]) for k, v in people.items()}
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: no site for every person ({type(e).__name__}: {e}); written by a world before "
+                         "sites (v3)? set train.pk_domain=none") from None  # fmt: skip
+
+
 def geometry_tensors(read: list[tuple[np.ndarray, np.ndarray] | None]) -> dict[str, torch.Tensor]:
     """``shape`` (N, S), ``pose`` (N, 5) and ``has_geometry`` (N,) of the captures' readings (zeros where None)."""
     dim = next((len(g[0]) for g in read if g is not None), 0)

@@ -30,7 +30,7 @@ from thzface.data.augment import build_augment
 from thzface.data.captures import CaptureBank, PKJointBatches, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
-from thzface.data.geometry import folder_geometry
+from thzface.data.geometry import folder_geometry, folder_sites
 from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
 from thzface.data.sampler import PKSampler
 from thzface.data.split import read_twins
@@ -118,6 +118,9 @@ class TripletDataModule(L.LightningDataModule):
         mirror = getattr(cfg.aug, "mirror", 0.0)  # mtl's aug section has it; triplet rows keep their labels
         if mirror:
             raise ValueError(f"aug.mirror={mirror}: mirrored captures need train.sampler=joint")
+        for key, value in (("pk_domain", cfg.train.pk_domain), ("fit_probe", cfg.train.fit_probe)):
+            if value not in ("none", False):
+                raise ValueError(f"train.{key}={value}: needs joint batches (train.sampler=joint)")
         min_train = pk_shape(cfg)[0] if cfg.train.sampler == "pk" else 2
         self.split, self.train_rows, self.val_rows = split_train_rows(cfg, self.root, min_train)
         self.identities = identity_list(self.train_rows, self.val_rows)
@@ -194,6 +197,7 @@ class JointDataModule(L.LightningDataModule):
             rank=rank,
             epoch_source=epoch,
             group=t.pk_group,
+            domain_of=self.domain_of(),
         )
         if batches.skipped:
             log.warning(
@@ -202,8 +206,31 @@ class JointDataModule(L.LightningDataModule):
             )  # fmt: skip
         return batches
 
-    def val_dataloader(self) -> BankPass:
-        return BankPass(self.val_bank, max(self.cfg.train.batch_size, 64))
+    def domain_of(self) -> dict[str, str] | None:
+        """``train.pk_domain``: none (batches across everyone) or site (the person's simulated site)."""
+        domain = self.cfg.train.pk_domain
+        if domain == "none":
+            return None
+        if domain == "site":
+            return folder_sites(self.root)
+        raise ValueError(f"train.pk_domain={domain!r} is not none or site")
+
+    def val_dataloader(self) -> BankPass | list[BankPass]:
+        size = max(self.cfg.train.batch_size, 64)
+        if not self.cfg.train.fit_probe:
+            return BankPass(self.val_bank, size)
+        return [BankPass(self.val_bank, size), BankPass(self.fit_bank(), size)]
+
+    def fit_bank(self) -> CaptureBank:
+        """``train.fit_probe``: the captures of as many training people as there are validation people (a seeded
+        choice), scored as validation is — the training-people EER beside the validation EER."""
+        people = sorted(self.split.train)
+        n = min(len(people), len(self.split.val))
+        rng = np.random.default_rng(self.cfg.train.seed)
+        chosen = {people[int(i)] for i in rng.choice(len(people), size=n, replace=False)}
+        rows = [r for r in self.train_rows if r.anchor_name.identity in chosen]
+        return CaptureBank.from_rows(self.root, rows, self.cfg.data.image_size, sorted(chosen),
+                                     clean=clean_folder(self.root))  # fmt: skip
 
 
 class BankPass:

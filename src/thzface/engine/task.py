@@ -88,19 +88,22 @@ class Task(L.LightningModule):
 
     def on_validation_epoch_start(self) -> None:
         self._val = defaultdict(list)
+        self._fit: dict[str, list] = defaultdict(list)
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        # loader 0: the validation people; loader 1 (``train.fit_probe``): as many training people, to see fitting
+        store = self._val if dataloader_idx == 0 else self._fit
         for k, v in self.validation_outputs(batch).items():
-            self._val[k].append(v.detach().cpu())
+            store[k].append(v.detach().cpu())
 
     def on_validation_epoch_end(self) -> None:
         # every rank sees the whole validation set (no distributed sampler), so no gather is needed
-        if not self._val:
-            return
-        collected = concat(self._val)
-        metrics = self.validation_metrics(collected)
-        self.log_dict({f"val/{k}": float(v) for k, v in metrics.items()}, prog_bar=True, sync_dist=False)
-        self._val = defaultdict(list)
+        for prefix, store in (("val", self._val), ("fit", getattr(self, "_fit", {}))):
+            if store:
+                metrics = self.validation_metrics(concat(store))
+                self.log_dict({f"{prefix}/{k}": float(v) for k, v in metrics.items()}, prog_bar=prefix == "val",
+                              sync_dist=False)  # fmt: skip
+        self._val, self._fit = defaultdict(list), defaultdict(list)
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         # the global RNG (dropout) is a function of (seed, rank, step) alone, so a run resumed from any checkpoint

@@ -10,7 +10,7 @@ geometry (privileged shape and pose regression for pretraining).
 from thzface.losses.adversarial import gan_d_loss, gan_g_loss, gradient_penalty
 from thzface.losses.classification import label_smoothing_ce
 from thzface.losses.distillation import feature_distillation, logit_distillation, relation_distillation
-from thzface.losses.embedding import batch_hard_triplet, identity_loss, supcon, triplet_margin
+from thzface.losses.embedding import batch_hard_triplet, identity_loss, supcon, supcon_uniform, triplet_margin
 from thzface.losses.geometry import pose_regression, shape_regression
 from thzface.losses.margin import IdentityLoss, MarginHead, build_identity_loss
 from thzface.losses.perceptual import LPIPS, WeightsNotFoundError, lpips_loss
@@ -49,6 +49,7 @@ __all__ = [
     "sobel",
     "ssim_loss",
     "supcon",
+    "supcon_uniform",
     "triplet_margin",
     "tv_loss",
 ]

@@ -6,6 +6,8 @@ the batch (the seed system labelled each triplet by its index, so same-identity 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -40,6 +42,14 @@ def supcon(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float = 
     per_anchor = -log_prob.masked_fill(~pos, 0.0).sum(dim=1) / n_pos.clamp_min(1)  # (N,)
     valid = (n_pos > 0).to(per_anchor.dtype)  # (N,)
     return (per_anchor * valid).sum() / valid.sum().clamp_min(1.0)
+
+
+def supcon_uniform(n: int) -> float:
+    """:func:`supcon` of a batch of ``n`` whose similarities are all equal (an embedding that has learnt nothing):
+    every positive gets probability 1/(n−1), so the loss is log(n − 1). The value to read the training loss against."""
+    if n < 2:
+        raise ValueError(f"supcon_uniform: n={n} needs at least 2 samples")
+    return math.log(n - 1)
 
 
 def _rowwise_distance(a: torch.Tensor, b: torch.Tensor, distance: str) -> torch.Tensor:

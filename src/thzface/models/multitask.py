@@ -29,7 +29,7 @@ Route = Literal["predicted", "oracle", "soft"]
 ROUTES: tuple[str, ...] = ("predicted", "oracle", "soft")
 ARCHS: tuple[str, ...] = ("paper", "default")
 DECODERS: tuple[str, ...] = ("moe_hard", "moe_soft", "film")
-POOLS: tuple[str, ...] = ("avg", "attn")
+POOLS: tuple[str, ...] = ("avg", "attn", "flatten")
 RESIDUAL_HEAD_SCALE = 1e-2  # residual mode: initial scale of the decoder's last conv
 RESIDUAL_EPS = 1.0 / 512  # input clamp before the logit of a residual reconstruction (half an 8-bit step)
 
@@ -46,7 +46,9 @@ class MtlModelConfig:
     depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
     separable: bool = False  # depthwise-separable conv3×3 in the encoder stages
     channels_last: bool = False  # conv weights and activations channels-last (NHWC): a speed layout, same math
-    pool: Literal["avg", "attn"] = "attn"  # default arch: pooling of the bottleneck into the trunk
+    pool: Literal["avg", "attn", "flatten"] = "attn"  # default arch: bottleneck → trunk: avg / attention pooling (any
+    # input size) or flatten (the reference's k×k conv over the whole bottleneck: a weight per position, so the trunk
+    # knows where a feature is; input exactly image_size; the pretraining probe fits with it, docs/benchmarks.md)
     trunk_dim: int = 256  # latent vector size F read by the heads
     dropout: float = 0.1  # dropout after the trunk and inside the verification head
     embed_hidden: int = 256  # hidden width of the verification MLP
@@ -93,6 +95,11 @@ class MtlModelConfig:
             raise ValueError("MtlModelConfig: residual reconstruction needs in_channels == out_channels")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"MtlModelConfig: dropout {self.dropout} must be in [0, 1)")
+
+    @property
+    def fixed_size(self) -> bool:
+        """The trunk flattens the bottleneck (``paper``, ``pool=flatten``): inputs must be exactly image_size."""
+        return self.arch == "paper" or self.pool == "flatten"
 
 
 def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> MtlModelConfig:
@@ -153,7 +160,7 @@ class MultiTaskModel(nn.Module):
         bottleneck = cfg.image_size // self.encoder.reduction
         self.trunk = (
             conv_trunk(cfg.widths[-1], cfg.trunk_dim, bottleneck, cfg.dropout)
-            if cfg.arch == "paper"
+            if cfg.fixed_size
             else pooled_trunk(cfg.widths[-1], cfg.trunk_dim, cfg.pool, cfg.dropout)
         )
         self.verification_head = embedding_head(cfg.trunk_dim, cfg.embed_hidden, cfg.embed_dim, cfg.dropout)
@@ -187,8 +194,9 @@ class MultiTaskModel(nn.Module):
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"MultiTaskModel: x must be (B, {c.in_channels}, H, W), got {got}")
         h, w = int(x.shape[2]), int(x.shape[3])
-        if c.arch == "paper" and (h, w) != (c.image_size, c.image_size):
-            raise ValueError(f"MultiTaskModel(paper): input must be {c.image_size}×{c.image_size}, got {h}×{w}")
+        if c.fixed_size and (h, w) != (c.image_size, c.image_size):
+            kind = "paper" if c.arch == "paper" else "pool=flatten"
+            raise ValueError(f"MultiTaskModel({kind}): input must be {c.image_size}×{c.image_size}, got {h}×{w}")
         if h % r or w % r or h == 0 or w == 0:
             raise ValueError(f"MultiTaskModel: input size {h}×{w} must be a positive multiple of {r}")
 

@@ -40,6 +40,9 @@ def plot_curves(csv_path: str | Path, out_png: str | Path) -> Path | None:
 
     series = read_metrics_csv(csv_path)
     keys = sorted(k for k in series if (k.startswith("train/") and k.endswith("loss")) or k.startswith("val/"))
+    keys += ["train/supcon"] if "train/supcon" in series else []
+    beside = {"train/supcon": ("train/supcon_uniform", "uniform")}  # a panel's second line: (key, legend)
+    beside.update({k: ("fit/" + k[4:], "training people") for k in keys if k.startswith("val/")})
     if not keys:
         return None
     n = len(keys)
@@ -49,6 +52,11 @@ def plot_curves(csv_path: str | Path, out_png: str | Path) -> Path | None:
     for ax, k in zip(axes.flat, keys, strict=False):
         xs, ys = zip(*series[k], strict=True)
         ax.plot(xs, ys, marker="." if len(xs) < 30 else None, lw=1)
+        other, legend = beside.get(k, ("", ""))
+        if other in series:
+            ox, oy = zip(*series[other], strict=True)
+            ax.plot(ox, oy, ls="--", lw=1, label=legend)
+            ax.legend(fontsize=7)
         ax.set_title(k, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -158,6 +158,8 @@ class MtlTask(Task):
             parts = self.identity_loss(raw, ids)
             ident = parts.pop("loss")
             terms.update(parts)
+            if "supcon" in parts:  # what the loss would be had the embedding learnt nothing (read it against this)
+                terms["supcon_uniform"] = x.new_tensor(Ls.supcon_uniform(x.shape[0]))
         if lc.metric == "batch_hard":
             terms["batch_hard"] = Ls.batch_hard_triplet(out.embedding, ids, margin=lc.margin)
             ident = ident + lc.w_metric * terms["batch_hard"]
