@@ -35,49 +35,61 @@ def _cross(a: tuple, b: tuple) -> tuple:
     return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
+def _padded(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices that pad an (E, A) grid map to (E + 2, A + 3): the edge rows repeated (one-sided
+    differences at the poles become central ones), columns [A-1, 0 .. A-1, 0, 1] (the azimuth wraps). Its
+    centre [1:-1, 1:-1] is the extended vertex grid (E, A + 1): the A columns, then column 0 again, so the
+    triangles of the last column find their j + 1 corners without a roll."""
+    n_el, n_az = grid.shape
+    rows = np.concatenate([[0], np.arange(n_el), [n_el - 1]])
+    cols = np.concatenate([[n_az - 1], np.arange(n_az), [0, 1]])
+    return rows, cols
+
+
 def _normals(p: tuple, d: tuple) -> tuple:
-    """grid_normals for a stack of surfaces: points p and unit directions d as (x, y, z) components, each
-    (R, E, A) / (E, A) -> outward unit normals (x, y, z), each (R, E, A)."""
-
-    def d_el(c: torch.Tensor) -> torch.Tensor:  # (R, E, A) one-sided at the poles
-        return torch.cat([c[:, 1:2] - c[:, :1], c[:, 2:] - c[:, :-2], c[:, -1:] - c[:, -2:-1]], dim=1)
-
-    d_az = tuple(torch.roll(c, -1, dims=2) - torch.roll(c, 1, dims=2) for c in p)  # (R, E, A) each
-    n = _cross(d_az, tuple(d_el(c) for c in p))
-    norm = torch.sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2])  # (R, E, A)
+    """grid_normals on the extended vertex grid: padded points p (x, y, z), each (S, E+2, A+3), and the extended
+    unit directions d, each (E, A+1) -> outward unit normals (x, y, z), each (S, E, A+1)."""
+    d_az = tuple(c[:, 1:-1, 2:] - c[:, 1:-1, :-2] for c in p)  # (S, E, A+1) each: p[j+1] - p[j-1]
+    d_el = tuple(c[:, 2:, 1:-1] - c[:, :-2, 1:-1] for c in p)  # central; one-sided at the poles (edge rows)
+    n = _cross(d_az, d_el)
+    norm = torch.sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2])  # (S, E, A+1)
     bad, inv = norm < 1e-9, 1.0 / torch.clamp(norm, min=1e-12)
     n = tuple(torch.where(bad, dc, c * inv) for c, dc in zip(n, d, strict=True))
-    sign = torch.where(n[0] * d[0] + n[1] * d[1] + n[2] * d[2] < 0, -1.0, 1.0)  # (R, E, A)
+    sign = torch.where(n[0] * d[0] + n[1] * d[1] + n[2] * d[2] < 0, -1.0, 1.0)  # (S, E, A+1)
     return tuple(c * sign for c in n)
 
 
-def _bent(req: RenderRequest, n_v: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _bent(req: RenderRequest, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Vertices that follow only part of the rotation (bend < 1, the neck): their indices, cos and sin of their
     share of the rotation angle, and the unit axis (float64 numpy per request, so the trigonometry never
-    depends on the batch). No rotation: no bent vertices."""
+    depends on the batch); indices into the extended vertex grid (columns ``cols``). No rotation: none."""
     rot = req.rot
     ang = float(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
     none = np.zeros(0, np.int64)
     if ang < 1e-9 or req.bend is None:
         return none, np.zeros(0), np.zeros(0), np.array([0.0, 0.0, 1.0])
     axis = np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]]) / (2 * np.sin(ang))
-    idx = np.flatnonzero(req.bend.reshape(-1) < 1.0)
-    w = req.bend.reshape(-1)[idx]
+    bend = req.bend[:, cols].reshape(-1)  # (E * (A+1),)
+    idx = np.flatnonzero(bend < 1.0)
+    w = bend[idx]
     return idx, np.cos(w * ang), np.sin(w * ang), axis
 
 
 def _transform(reqs: list[RenderRequest], grid: Grid, dev: torch.device) -> tuple[tuple, tuple]:
-    """World vertices and normals of every request as (x, y, z) components, each (R, V): the rotation matrix for
-    the head, Rodrigues with each vertex's share of the angle for the bent neck (as render.render_surface)."""
+    """World vertices and normals of every request on the extended vertex grid (E, A+1) as (x, y, z) components,
+    each (R, E * (A+1)): the rotation matrix for the head, Rodrigues with each vertex's share of the angle for the
+    bent neck (as render.render_surface)."""
     f32 = torch.float32
-    d = tuple(torch.as_tensor(grid.dirs[..., c], dtype=f32, device=dev) for c in range(3))  # (E, A) each
+    rows, cols = _padded(grid)
+    dp = tuple(torch.as_tensor(grid.dirs[rows][:, cols, c], dtype=f32, device=dev) for c in range(3))  # (E+2, A+3)
+    d = tuple(c[1:-1, 1:-1] for c in dp)  # (E, A+1) each
     first: dict[int, int] = {}  # one normal field per distinct surface (a sample's two captures share its skin)
     which = torch.as_tensor([first.setdefault(id(q.r), len(first)) for q in reqs], device=dev)  # (R,)
     surfs = list({id(q.r): q.r for q in reqs}.values())
-    r = torch.as_tensor(np.stack(surfs), dtype=f32, device=dev)  # (S, E, A)
-    ps = tuple(r * c for c in d)  # (S, E, A) each
+    r = torch.as_tensor(np.stack([s[rows][:, cols] for s in surfs]), dtype=f32, device=dev)  # (S, E+2, A+3)
+    ps = tuple(r * c for c in dp)  # (S, E+2, A+3) each
     nh = tuple(c.reshape(len(surfs), -1).index_select(0, which) for c in _normals(ps, d))  # (R, V) each
-    ph = tuple(c.reshape(len(surfs), -1).index_select(0, which) for c in ps)  # (R, V) each
+    ph = tuple(c[:, 1:-1, 1:-1].reshape(len(surfs), -1).index_select(0, which) for c in ps)  # (R, V) each
     n_v = ph[0].shape[1]
     rot = torch.as_tensor(np.stack([q.rot for q in reqs]), dtype=f32, device=dev)  # (R, 3, 3)
     shift = torch.as_tensor(np.stack([q.shift for q in reqs]), dtype=f32, device=dev)  # (R, 3)
@@ -87,13 +99,13 @@ def _transform(reqs: list[RenderRequest], grid: Grid, dev: torch.device) -> tupl
         return tuple(m[a][0] * v[0] + m[a][1] * v[1] + m[a][2] * v[2] for a in range(3))
 
     pw, nw = rigid(ph), rigid(nh)
-    bent = [_bent(q, n_v) for q in reqs]
+    bent = [_bent(q, cols[1:-1]) for q in reqs]
     flat = torch.as_tensor(np.concatenate([b[0] + i * n_v for i, b in enumerate(bent)]), device=dev)  # (B,)
     if len(flat):
-        rows = torch.as_tensor(np.concatenate([np.full(len(b[0]), i) for i, b in enumerate(bent)]), device=dev)
+        owner = torch.as_tensor(np.concatenate([np.full(len(b[0]), i) for i, b in enumerate(bent)]), device=dev)
         cos = torch.as_tensor(np.concatenate([b[1] for b in bent]), dtype=f32, device=dev)  # (B,)
         sin = torch.as_tensor(np.concatenate([b[2] for b in bent]), dtype=f32, device=dev)
-        axis = torch.as_tensor(np.stack([b[3] for b in bent]), dtype=f32, device=dev).index_select(0, rows)  # (B, 3)
+        axis = torch.as_tensor(np.stack([b[3] for b in bent]), dtype=f32, device=dev).index_select(0, owner)  # (B, 3)
         k = (axis[:, 0], axis[:, 1], axis[:, 2])
 
         def turn(v: tuple) -> tuple:  # (R, V) components -> their bent vertices rotated by their share, (B,) each
@@ -124,17 +136,6 @@ def _grid_layout_ok(grid: Grid) -> bool:
     return ok
 
 
-def _corners(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-vertex values (R, E, A) -> the three corners of every triangle, each (R, 2, E-1, A) (family, cell)."""
-    t1 = torch.roll(t, -1, dims=2)  # (R, E, A) the neighbour at j + 1
-    a = t[:, :-1]
-    return (
-        torch.stack([a, a], 1),
-        torch.stack([t1[:, :-1], t1[:, 1:]], 1),
-        torch.stack([t1[:, 1:], t[:, 1:]], 1),
-    )
-
-
 def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | None = None) -> list[View]:
     """Render every request (all cameras of one size); returns numpy Views like render_surface's, whose ``tris``
     is the whole grid mesh (triangle indices in the raster refer to it)."""
@@ -147,35 +148,38 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     if any(q.cam.size != size for q in reqs):
         raise ValueError("render_batch: all cameras of a batch must have one size")
     n_req, hw, (n_el, n_az) = len(reqs), size * size, grid.shape
-    (wx, wy, wz), nw = _transform(reqs, grid, dev)  # (R, V) each
+    n_ax = n_az + 1  # the extended vertex grid's columns (column 0 repeated at the end)
+    (wx, wy, wz), nw = _transform(reqs, grid, dev)  # (R, V) each, V = E * (A+1)
     pitch = torch.as_tensor([q.cam.pitch_mm for q in reqs], dtype=torch.float32, device=dev)[:, None]  # (R, 1)
     cx = torch.as_tensor([q.cam.cx for q in reqs], dtype=torch.float32, device=dev)[:, None]
     cy = torch.as_tensor([q.cam.cy for q in reqs], dtype=torch.float32, device=dev)[:, None]
     c0 = (size - 1) / 2.0
-    u = ((wx - cx) / pitch + c0).reshape(n_req, n_el, n_az)  # (R, E, A) column
-    v = ((cy - wy) / pitch + c0).reshape(n_req, n_el, n_az)  # (R, E, A) row
+    u = ((wx - cx) / pitch + c0).reshape(n_req, n_el, n_ax)  # (R, E, A+1) column
+    v = ((cy - wy) / pitch + c0).reshape(n_req, n_el, n_ax)  # (R, E, A+1) row
     # facing test on views of the vertex grid: family 0 = (i, j), (i, j+1), (i+1, j+1); 1 = (i, j), (i+1, j+1), (i+1, j)
-    u1, v1 = torch.roll(u, -1, dims=2), torch.roll(v, -1, dims=2)  # (R, E, A) the neighbour at j + 1
-    ua, va_ = u[:, :-1], v[:, :-1]  # (R, E-1, A)
-    area0 = (u1[:, :-1] - ua) * (v1[:, 1:] - va_) - (v1[:, :-1] - va_) * (u1[:, 1:] - ua)
-    area1 = (u1[:, 1:] - ua) * (v[:, 1:] - va_) - (v1[:, 1:] - va_) * (u[:, 1:] - ua)
+    ua, va_ = u[:, :-1, :-1], v[:, :-1, :-1]  # (R, E-1, A) corner (i, j)
+    u01, v01, u11, v11 = u[:, :-1, 1:], v[:, :-1, 1:], u[:, 1:, 1:], v[:, 1:, 1:]  # (i, j+1), (i+1, j+1)
+    u10, v10 = u[:, 1:, :-1], v[:, 1:, :-1]  # (i+1, j)
+    area0 = (u01 - ua) * (v11 - va_) - (v01 - va_) * (u11 - ua)  # (R, E-1, A)
+    area1 = (u11 - ua) * (v10 - va_) - (v11 - va_) * (u10 - ua)
     keep = torch.stack([area0 < 0, area1 < 0], 1)  # (R, 2, E-1, A); area < 0 faces the sensor (rows run down)
     if any(q.cover is not None for q in reqs):  # garments: only triangles whose three vertices are covered
-        cov = torch.as_tensor(np.stack([np.ones(grid.shape, bool) if q.cover is None else q.cover for q in reqs]))
-        ca, cb, cc = _corners(cov.to(dev))
-        keep &= ca & cb & cc
+        full = np.ones(grid.shape, bool)
+        cov = torch.as_tensor(np.stack([full if q.cover is None else q.cover for q in reqs])[..., _padded(grid)[1][1:-1]])
+        cov = cov.to(dev)  # (R, E, A+1)
+        c_ac = cov[:, :-1, :-1] & cov[:, 1:, 1:]  # (R, E-1, A) both families' corners (i, j) and (i+1, j+1)
+        keep &= torch.stack([c_ac & cov[:, :-1, 1:], c_ac & cov[:, 1:, :-1]], 1)
     flat = torch.nonzero(keep.reshape(-1)).squeeze(1)  # (K,) kept (request, triangle) pairs
     cells = (n_el - 1) * n_az
     n_t = 2 * cells
     rid, tid = torch.div(flat, n_t, rounding_mode="floor"), flat % n_t  # tid: index into grid.tris
     fam, cell = torch.div(tid, cells, rounding_mode="floor"), tid % cells
     i = torch.div(cell, n_az, rounding_mode="floor")
-    j = cell - i * n_az
-    j1 = torch.where(j + 1 == n_az, torch.zeros_like(j), j + 1)
-    top, low, base = i * n_az, (i + 1) * n_az, rid * (n_el * n_az)
-    va = base + top + j  # (K,) flat vertex index of each corner
-    vb = base + torch.where(fam == 0, top + j1, low + j1)
-    vc = base + torch.where(fam == 0, low + j1, low + j)
+    j1 = cell - i * n_az + 1  # the column j + 1 on the extended grid (no wrap needed)
+    top, low, base = i * n_ax, (i + 1) * n_ax, rid * (n_el * n_ax)
+    va = base + top + j1 - 1  # (K,) flat vertex index of each corner
+    vb = base + torch.where(fam == 0, top, low) + j1
+    vc = base + low + torch.where(fam == 0, j1, j1 - 1)
     su, sv, sz = u.reshape(-1), v.reshape(-1), wz.reshape(-1)
     au, bu, cu, av, bv, cv = (_take(t, x) for t in (su, sv) for x in (va, vb, vc))
     za, zb, zc = _take(sz, va), _take(sz, vb), _take(sz, vc)  # (K,) heights
@@ -229,7 +233,8 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     bary = torch.zeros((n_req * hw, 3), dtype=torch.float32, device=dev).index_copy_(
         0, pix, torch.stack(ws, -1)
     )  # (R*HW, 3)
-    verts = torch.as_tensor(grid.tris, device=dev).index_select(0, t_sel) + r_sel[:, None] * (n_el * n_az)  # (M, 3)
+    tris_x = torch.as_tensor(grid.tris + grid.tris // n_az, device=dev)  # (T, 3) vertex ids on the extended grid
+    verts = tris_x.index_select(0, t_sel) + r_sel[:, None] * (n_el * n_ax)  # (M, 3)
     vs = [verts[:, i].contiguous() for i in range(3)]  # (M,) each
     nrm = []
     for c in range(3):
