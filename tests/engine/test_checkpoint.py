@@ -43,3 +43,22 @@ def test_a_run_recorded_with_flip_test_loads_it(tmp_path: Path) -> None:
     x = torch.rand(3, 1, cfg.data.image_size, cfg.data.image_size)
     with torch.no_grad():
         assert not torch.allclose(model.embed(x), model(x).embedding, atol=1e-4)
+
+
+def test_a_weights_file_carries_its_runs_threshold_in_metadata(tmp_path: Path) -> None:
+    """Shipped weights (scripts/ship_weights.py) decide with their run's threshold; a run folder reads
+    threshold.json; a bare file without one has none."""
+    from thzface.engine.run import Run, save_threshold
+
+    cfg = load_config(find_config("mtl-tiny"))
+    state = build_model(cfg).state_dict()
+    shipped, bare = tmp_path / "shipped.safetensors", tmp_path / "bare.safetensors"
+    save_weights(state, cfg, shipped, extra={"threshold": {"threshold": 0.71, "source": "val people (run r)"}})
+    save_weights(state, cfg, bare, extra={"step": 3})
+    assert Run(shipped).threshold == 0.71 and Run(shipped).threshold_source == "val people (run r)"
+    assert Run(bare).threshold is None
+    run = tmp_path / "run"
+    save_weights(state, cfg, run / "model.safetensors", extra={"threshold": {"threshold": 0.2, "source": "x"}})
+    save_threshold(run, 0.5, "validation")
+    assert Run(run).threshold == 0.5  # a run folder: its threshold.json
+    assert Run("pretrained:mtl-default").threshold is None or 0 < Run("pretrained:mtl-default").threshold < 1

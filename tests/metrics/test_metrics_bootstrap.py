@@ -8,14 +8,13 @@ import pytest
 
 from thzface.metrics.bootstrap import (
     eer_from_rates,
+    eer_tar_from_counts,
     identity_bootstrap,
     pair_weights,
-    sorted_roc,
     tar_from_rates,
-    weighted_rates,
 )
 from thzface.metrics.pairs import pair_scores
-from thzface.metrics.verification import eer, tar_at_far
+from thzface.metrics.verification import eer, sorted_roc, tar_at_far, weighted_rates
 
 # genuine 0.9 0.8 0.4; impostor 0.7 0.3 0.2 0.1
 SCORES = np.array([0.9, 0.8, 0.4, 0.7, 0.3, 0.2, 0.1])
@@ -30,6 +29,25 @@ def test_unit_weights_reproduce_the_plain_roc() -> None:
     assert eer_from_rates(fpr, tpr) == pytest.approx(eer(s, y)[0])
     for far in (0.01, 0.1, 0.5):
         assert tar_from_rates(fpr, tpr, far) == pytest.approx(tar_at_far(s, y, far).tar)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_bootstraps_integer_search_equals_the_weighted_roc(seed: int) -> None:
+    """eer_tar_from_counts (binary search over integer cumulative weights, the bootstrap's loop) gives what the
+    weighted ROC gives, ties and zero weights included."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    s = np.round(rng.normal(size=n), 1)  # many ties
+    y = (rng.random(n) < 0.3).astype(int)
+    w = rng.integers(0, 4, n)  # zero weights too (identities not drawn)
+    roc = sorted_roc(s)
+    fpr, tpr = weighted_rates(roc, y.astype(float), w.astype(float))
+    yo, wo = y[roc.order], w[roc.order]
+    tp, fp = np.cumsum(wo * yo)[roc.ends], np.cumsum(wo * (1 - yo))[roc.ends]
+    e, tars = eer_tar_from_counts(tp, fp, (0.01, 0.1, 0.5))
+    assert e == pytest.approx(eer_from_rates(fpr, tpr), abs=1e-12)
+    for far in (0.01, 0.1, 0.5):
+        assert tars[f"{far:g}"] == pytest.approx(tar_from_rates(fpr, tpr, far), abs=1e-12)
 
 
 def test_integer_weights_equal_repeated_pairs() -> None:

@@ -5,7 +5,7 @@ A run folder holds ``config.yaml`` (the resolved config), ``model.safetensors`` 
 ``threshold.json`` (the deployed verification threshold, fit on validation identities by training),
 ``split.json`` (the data folder and the training / validation identities), ``checkpoints/last.ckpt`` (resume),
 ``logs/``, ``tb/`` and ``curves.png``. :class:`Run` also opens a bare weights file or ``pretrained:NAME`` (no
-threshold, no split).
+split; a threshold only where the file's metadata carries its run's: shipped weights, ``scripts/ship_weights.py``).
 """
 
 from __future__ import annotations
@@ -93,6 +93,9 @@ class Run:
 
     @property
     def _threshold(self) -> dict | None:
+        if self.folder is None:  # shipped weights and weights files carry the threshold of their run in metadata
+            extra = self.extra.get("threshold")
+            return extra if isinstance(extra, dict) and "threshold" in extra else None
         return self._json(THRESHOLD)  # read at each use: a service sees a threshold training writes later
 
     @property

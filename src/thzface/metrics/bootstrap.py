@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from thzface.metrics.checks import as_1d, as_binary, check_lengths
-from thzface.metrics.verification import eer_crossing, sorted_roc, weighted_rates
+from thzface.metrics.verification import eer_crossing, sorted_roc
 
 
 def eer_from_rates(fpr: np.ndarray, tpr: np.ndarray) -> float:
@@ -41,6 +41,28 @@ def pair_weights(counts: np.ndarray, id_a: np.ndarray, id_b: np.ndarray) -> np.n
     (``id_a == id_b``), ``c_a * c_b`` for an impostor pair."""
     ca, cb = counts[id_a], counts[id_b]
     return np.where(id_a == id_b, ca, ca * cb).astype(np.float64)
+
+
+def eer_tar_from_counts(tp: np.ndarray, fp: np.ndarray, fars: tuple[float, ...]) -> tuple[float, dict[str, float]]:
+    """EER and TAR@FAR (as :func:`eer_from_rates` and :func:`tar_from_rates`) from cumulative genuine and impostor
+    weights ``tp``, ``fp`` (T,) at each distinct score, descending — integers, so the crossing is found by a binary
+    search instead of a pass over every point (the bootstrap's loop). NaN when a class weighs nothing."""
+    pos, neg = int(tp[-1]), int(fp[-1])
+    if pos <= 0 or neg <= 0:
+        return float("nan"), {f"{f:g}": float("nan") for f in fars}
+    # FRR <= FAR  <=>  (pos - tp) / pos <= fp / neg  <=>  tp·neg + fp·pos >= pos·neg; the left side never falls
+    i = int(np.searchsorted(tp * neg + fp * pos, pos * neg, side="left")) + 1  # index into the rates with +inf first
+    tp0, fp0 = np.r_[0, tp[i - 2 : i - 1]][-1], np.r_[0, fp[i - 2 : i - 1]][-1]  # point i − 1 (0 at +inf)
+    d0 = 1.0 - tp0 / pos - fp0 / neg
+    d1 = 1.0 - tp[i - 1] / pos - fp[i - 1] / neg
+    t = float(d0 / (d0 - d1))
+    f0, f1 = fp0 / neg, fp[i - 1] / neg
+    eer_value = float(f1) if t == 1.0 else float(f0 + t * (f1 - f0))
+    tars = {}
+    for far in fars:
+        j = int(np.searchsorted(fp / neg, far, side="right"))  # points 1..j of the rates have FAR <= far
+        tars[f"{far:g}"] = float(tp[j - 1] / pos) if j > 0 else 0.0
+    return eer_value, tars
 
 
 class BootstrapCI(NamedTuple):
@@ -91,15 +113,25 @@ def identity_bootstrap(
     if np.any((a == b) != (y == 1)):
         raise ValueError(f"{where}: a genuine pair must join one identity and an impostor pair two")
     roc = sorted_roc(s)
+    n_id = len(uniq)
+    genuine = y[roc.order] == 1  # (M,) in descending-score order: sorted once, re-weighed R times
+    cell = (a[roc.order].astype(np.int64) * n_id + b[roc.order]).astype(np.int32 if n_id < 46_000 else np.int64)
+    ends = None if len(roc.ends) == len(s) else roc.ends  # every score distinct: the cumulative sums as they are
     rng = np.random.default_rng(seed)
     eers = np.empty(n_boot)
     tars = {f"{f:g}": np.empty(n_boot) for f in fars}
     for r in range(n_boot):
-        counts = np.bincount(rng.integers(0, len(uniq), len(uniq)), minlength=len(uniq))  # (I,)
-        fpr, tpr = weighted_rates(roc, y, pair_weights(counts, a, b))
-        eers[r] = eer_from_rates(fpr, tpr)
-        for f in fars:
-            tars[f"{f:g}"][r] = tar_from_rates(fpr, tpr, f)
+        counts = np.bincount(rng.integers(0, n_id, n_id), minlength=n_id)  # (I,)
+        table = np.outer(counts, counts)  # (I, I) pair_weights of every identity pair: c_a·c_b, c_a on the diagonal
+        np.fill_diagonal(table, counts)
+        w = table.ravel()[cell]  # (M,) one gather from a small table
+        tp = np.cumsum(np.where(genuine, w, 0))  # (M,) cumulative genuine weight
+        fp = np.cumsum(w) - tp  # (M,) cumulative impostor weight
+        if ends is not None:
+            tp, fp = tp[ends], fp[ends]  # (T,) at the end of each run of tied scores
+        eers[r], tar = eer_tar_from_counts(tp, fp, fars)
+        for k, v in tar.items():
+            tars[k][r] = v
     return BootstrapCI(
         eer=_interval(eers, level),
         tar_at_far={k: _interval(v, level) for k, v in tars.items()},
