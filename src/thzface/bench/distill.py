@@ -1,9 +1,13 @@
-"""``thzface bench distill``: THz-only ``mtl`` vs distilled students, same settings, data, budget and seeds.
+"""``thzface bench distill``: THz-only ``mtl`` vs distilled students, same settings, data, budget, seeds and start.
 
 The controlled comparison the reference lacked. The distill config is built from ``configs/mtl-default.yaml``
 (data, augmentation, training, the student's model and loss fields, verbatim) plus the teacher and distillation
-fields of ``configs/distill-default.yaml``; :func:`confounds` proves the shared settings are identical. Arms,
-each under the same wall-clock budget per seed (teacher time counts against the distilled arms):
+fields of ``configs/distill-default.yaml``; :func:`confounds` proves the shared settings are identical. Every
+student starts from the same weights (``--init-from``, default the shipped ``pretrained:mtl-default``) at the
+fine-tuning learning rate of ``bench mtl`` (:data:`thzface.bench.mtl.FINETUNE`); every teacher's encoders, trunk
+and heads start from them too (``model.teacher_init``), its fusion from scratch. The teacher sees each member's
+unconcealed visible image (``data.teacher_visible: enrolment``). Arms, each under the same wall-clock budget per
+seed (teacher time counts against the distilled arms):
 
 * ``mtl`` — the THz-only model, ``budget_s``;
 * ``distill-joint`` — teacher and student trained together, ``budget_s``;
@@ -11,8 +15,9 @@ each under the same wall-clock budget per seed (teacher time counts against the 
 * ``mtl-steps`` — the THz-only model for exactly as many steps as ``distill-joint`` made (equal updates and
   schedule, less time): separates what the distillation signal does from what its extra compute costs.
 
-Every arm is evaluated with the same ``mtl`` evaluation (THz only); the 2-stage teacher is also evaluated on
-THz + visible. The result holds mean ± std over seeds and the per-seed difference of each distilled arm to mtl.
+``--arms`` runs a subset (``mtl`` and ``distill-joint``, the headline's pair, always run). Every arm is evaluated
+with the same ``mtl`` evaluation (THz only); the 2-stage teacher is also evaluated on THz + visible. The result
+holds mean ± std over seeds and the per-seed difference of each distilled arm to mtl.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ import numpy as np
 
 from thzface.bench import format_table
 from thzface.bench.headline import distill_headline, headline_line
-from thzface.bench.mtl import KEYS, train_and_eval
-from thzface.config import Config, read_yaml, save_config, to_dict
+from thzface.bench.mtl import FINETUNE, KEYS, PRETRAINED, train_and_eval
+from thzface.config import Config, apply_overrides, read_yaml, save_config, to_dict
 from thzface.models import distill_spec as distill
 from thzface.models.mtl_spec import LossConfig as MtlLossConfig
 from thzface.models.multitask import MtlModelConfig
@@ -33,6 +38,7 @@ from thzface.recipes import config_from_dict, find_config, get_recipe, load_conf
 from thzface.recipes import train as fit
 
 ARMS = ("mtl", "distill-joint", "distill-2stage", "mtl-steps")
+REQUIRED = ("mtl", "distill-joint")  # the headline's pair (bench.headline.distill_headline)
 HEADLINE = ["idd_eer", "idd_roc_auc", "cs_eer", "posture_acc", "ssim", "silhouette_identity"]
 COMPARE = (("distill-joint", "mtl"), ("distill-2stage", "mtl"), ("distill-joint", "mtl-steps"))
 TEACHER_KEYS = ["teacher_idd_eer", "teacher_cs_eer", "teacher_posture_acc", "teacher_silhouette_identity"]
@@ -86,9 +92,17 @@ def teacher_row(metrics: dict) -> dict:
 
 
 def run_arm(
-    arm: str, configs: dict[str, Path], data: Path, out: Path, budget_s: float, seed: int, steps: int = 0
+    arm: str,
+    configs: dict[str, Path],
+    data: Path,
+    out: Path,
+    budget_s: float,
+    seed: int,
+    steps: int = 0,
+    init: str | None = None,
 ) -> dict:
-    """Train + evaluate one arm for one seed; the row has every ``bench mtl`` key. ``steps``: for mtl-steps.
+    """Train + evaluate one arm for one seed; the row has every ``bench mtl`` key. ``steps``: for mtl-steps;
+    ``init``: the weights every student starts from (the teachers' start is the config's ``model.teacher_init``).
 
     Every arm keeps the config's own ``train.max_epochs`` (``bench mtl``'s training helper sets 100000, which
     would stretch the step-based warmup over ~3 % of 100000 epochs, so a time-limited run never left warmup);
@@ -96,13 +110,13 @@ def run_arm(
     """
     keep = [f"train.max_epochs={load_config(configs['mtl']).train.max_epochs}"]
     if arm == "mtl":
-        return train_and_eval(configs["mtl"], data, out, budget_s, seed, keep)
+        return train_and_eval(configs["mtl"], data, out, budget_s, seed, keep, init)
     if arm == "mtl-steps":
         if steps <= 0:
             raise ValueError("bench distill: mtl-steps needs the step count of the distill-joint run")
-        return train_and_eval(configs["mtl"], data, out, budget_s, seed, [*keep, f"train.max_steps={steps}"])
+        return train_and_eval(configs["mtl"], data, out, budget_s, seed, [*keep, f"train.max_steps={steps}"], init)
     if arm == "distill-joint":
-        return train_and_eval(configs["distill"], data, out, budget_s, seed, keep)
+        return train_and_eval(configs["distill"], data, out, budget_s, seed, keep, init)
     if arm != "distill-2stage":
         raise ValueError(f"bench distill: unknown arm {arm!r}; known: {list(ARMS)}")
     half = budget_s / 2
@@ -110,8 +124,9 @@ def run_arm(
     tcfg = load_config(configs["distill"], [*common, "model.stage=teacher"])
     t_summary = fit(tcfg, data, out / "teacher", resume=False)
     t_metrics = get_recipe("distill").evaluate(out / "teacher", data, out / "teacher_report")
-    student = ["model.stage=student", f"model.teacher_run={out / 'teacher'}", "model.freeze_teacher=true"]
-    row = train_and_eval(configs["distill"], data, out / "student", half, seed, [*keep, *student])
+    student = ["model.stage=student", f"model.teacher_run={out / 'teacher'}", "model.freeze_teacher=true",
+               "model.teacher_init="]  # fmt: skip
+    row = train_and_eval(configs["distill"], data, out / "student", half, seed, [*keep, *student], init)
     row.update(teacher_row(t_metrics), teacher_seconds=t_summary["seconds"], teacher_steps=t_summary["global_step"])
     return row
 
@@ -133,16 +148,44 @@ def run(args) -> dict:
 
     data = resolve_data(args.data or "sim:bench-20")
     mtl, dist = find_config("mtl-default"), find_config("distill-default")
-    return compare(mtl, dist, data, Path(args.out), args.budget_s, list(range(args.seeds)))
+    arms = select_arms(getattr(args, "arms", None))
+    init = getattr(args, "init_from", None) or PRETRAINED
+    return compare(mtl, dist, data, Path(args.out), args.budget_s, list(range(args.seeds)), arms, init)
 
 
-def compare(mtl_yaml: Path, distill_yaml: Path, data: Path, out: Path, budget_s: float, seeds: list[int]) -> dict:
-    """Run every arm for every seed (interleaved) on ``data``; mean ± std per arm and paired differences. The
-    mtl arms read triplet rows as distillation does (:data:`TRIPLET_ROWS`), so only the objective differs."""
-    mtl_dict = read_yaml(mtl_yaml)
+def select_arms(only: str | None) -> tuple[str, ...]:
+    """``--arms`` (comma-separated) in :data:`ARMS` order, with the headline's pair :data:`REQUIRED` always in."""
+    names = set(only.split(",")) if only else set(ARMS)
+    unknown = sorted(names - set(ARMS))
+    if unknown:
+        raise ValueError(f"--arms: unknown distill arms {unknown}; available: {', '.join(ARMS)}")
+    return tuple(a for a in ARMS if a in names or a in REQUIRED)
+
+
+def start_dicts(mtl_yaml: Path, distill_yaml: Path, init: str | None) -> tuple[dict, dict]:
+    """The mtl and distill config dicts of the comparison: triplet rows for both (:data:`TRIPLET_ROWS`); with
+    ``init``, the fine-tuning learning rate for both and the teacher started from ``init``."""
+    mtl_dict = apply_overrides(read_yaml(mtl_yaml), FINETUNE if init else [])
     for section, values in TRIPLET_ROWS.items():
         mtl_dict[section] = {**mtl_dict.get(section, {}), **values}
     dist_dict = paired_distill_dict(mtl_dict, read_yaml(distill_yaml))
+    return mtl_dict, apply_overrides(dist_dict, [f"model.teacher_init={init}"] if init else [])
+
+
+def compare(
+    mtl_yaml: Path,
+    distill_yaml: Path,
+    data: Path,
+    out: Path,
+    budget_s: float,
+    seeds: list[int],
+    arms: tuple[str, ...] = ARMS,
+    init: str | None = PRETRAINED,
+) -> dict:
+    """Run ``arms`` for every seed (interleaved) on ``data``, every student from ``init`` (None: from scratch);
+    mean ± std per arm and paired differences. The mtl arms read triplet rows as distillation does
+    (:data:`TRIPLET_ROWS`), so only the objective differs."""
+    mtl_dict, dist_dict = start_dicts(mtl_yaml, distill_yaml, init)
     mtl_cfg, dist_cfg = config_from_dict(mtl_dict), config_from_dict(dist_dict)
     differing = confounds(mtl_cfg, dist_cfg)
     if differing:
@@ -150,20 +193,22 @@ def compare(mtl_yaml: Path, distill_yaml: Path, data: Path, out: Path, budget_s:
     configs = {"mtl": out / "configs" / "mtl.yaml", "distill": out / "configs" / "distill.yaml"}
     for name, cfg in (("mtl", mtl_cfg), ("distill", dist_cfg)):
         save_config(cfg, configs[name])
-    runs: dict[str, list[dict]] = {arm: [] for arm in ARMS}
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     for s in seeds:  # arms interleaved per seed, so a change of machine load hits every arm alike
-        for arm in ARMS:
+        for arm in arms:
             steps = int(runs["distill-joint"][-1]["steps"]) if arm == "mtl-steps" else 0
-            runs[arm].append(run_arm(arm, configs, data, out / arm / f"seed{s}", budget_s, s, steps))
+            runs[arm].append(run_arm(arm, configs, data, out / arm / f"seed{s}", budget_s, s, steps, init))
     results: dict[str, dict] = {}
-    for arm in ARMS:
+    for arm in arms:
         mean, std = stats(runs[arm])
         results[arm] = {"mean": mean, "std": std, "runs": runs[arm]}
     differences = {
-        f"{x[8:] if x.startswith('distill-') else x}-{y}": paired_difference(runs[x], runs[y]) for x, y in COMPARE
+        f"{x[8:] if x.startswith('distill-') else x}-{y}": paired_difference(runs[x], runs[y])
+        for x, y in COMPARE
+        if x in runs and y in runs
     }
     rows = {
-        a: {k: cell(results[a]["mean"].get(k), results[a]["std"].get(k)) for k in KEYS + TEACHER_KEYS} for a in ARMS
+        a: {k: cell(results[a]["mean"].get(k), results[a]["std"].get(k)) for k in KEYS + TEACHER_KEYS} for a in arms
     }
     deltas = {name: {k: cell(v["mean"], v["std"]) for k, v in d.items()} for name, d in differences.items()}
     headline = distill_headline(runs)
@@ -172,6 +217,7 @@ def compare(mtl_yaml: Path, distill_yaml: Path, data: Path, out: Path, budget_s:
     return {
         "data": str(data),
         "budget_s": budget_s,
+        "init": init,
         "configs": {"mtl": str(mtl_yaml), "distill": str(distill_yaml)},
         "seeds": seeds,
         "arms": results,

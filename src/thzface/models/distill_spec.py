@@ -33,11 +33,17 @@ from thzface.models.spec import ModelSpec
 from thzface.models.teacher import TeacherConfig, build_teacher
 
 STAGES: tuple[str, ...] = ("joint", "teacher", "student")
+TEACHER_VISIBLE: tuple[str, ...] = ("enrolment", "capture")  # data.teacher_visible (recipes/distill/data.py)
 
 
 @dataclass
 class DataConfig(C.DataConfig):
     use_visible: bool = True  # the teacher reads the visible images while training
+    teacher_visible: Literal["enrolment", "capture"] = "enrolment"  # each member's unconcealed photo | the CSV's
+
+    def __post_init__(self) -> None:
+        if self.teacher_visible not in TEACHER_VISIBLE:
+            raise ValueError(f"data.teacher_visible: {self.teacher_visible!r} is not one of {list(TEACHER_VISIBLE)}")
 
 
 @dataclass
@@ -46,6 +52,7 @@ class ModelConfig(MtlRecipeModelConfig):
     stage: Literal["joint", "teacher", "student"] = "joint"  # what this run trains (module docstring)
     teacher_run: str = ""  # stage=student: run folder (or weights file) of a stage=teacher run
     freeze_teacher: bool = False  # stage=student: keep the loaded teacher fixed (two-stage) instead of training it on
+    teacher_init: str = ""  # stage joint|teacher: mtl run / weights (pretrained:NAME) that start both teacher encoders
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -57,6 +64,8 @@ class ModelConfig(MtlRecipeModelConfig):
             raise ValueError(f"model.teacher_run: only read with stage=student (stage is {self.stage!r})")
         if self.freeze_teacher and self.stage != "student":
             raise ValueError("model.freeze_teacher: only a trained teacher (stage=student + teacher_run) can be frozen")
+        if self.teacher_init and self.stage == "student":
+            raise ValueError("model.teacher_init: a stage=student run loads its trained teacher (model.teacher_run)")
         if self.teacher.share_thz_encoder and self.stage != "joint":
             raise ValueError("model.teacher.share_thz_encoder: only with stage=joint (a separate teacher owns one)")
 

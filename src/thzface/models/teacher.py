@@ -154,6 +154,27 @@ class TeacherModel(nn.Module):
         )
 
 
+STUDENT_PARTS = ("trunk", "verification_head", "posture_head")  # same names in a student and a teacher
+
+
+def init_from_student(teacher: TeacherModel, student: dict[str, torch.Tensor]) -> dict[str, int]:
+    """Start a teacher from a trained student's state dict (e.g. the shipped ``mtl`` weights): its encoder into
+    both teacher encoders (THz and visible: the same design, so the visible encoder starts from edge and shape
+    filters instead of noise), its trunk and heads into the teacher's where the shapes match; the fusion stays
+    as built. Returns ``{"copied", "of"}``; a state that fits no tensor is a ValueError."""
+    own = teacher.state_dict()
+    take: dict[str, torch.Tensor] = {}
+    for name, value in student.items():
+        head, _, rest = name.partition(".")
+        targets = [f"{enc}.{rest}" for enc in ("thz_encoder", "vis_encoder")] if head == "encoder" else []
+        targets += [name] if head in STUDENT_PARTS else []
+        take.update({t: value for t in targets if t in own and own[t].shape == value.shape})
+    if not take:
+        raise ValueError("init_from_student: no tensor of the student fits the teacher (another encoder design)")
+    teacher.load_state_dict(take, strict=False)
+    return {"copied": len(take), "of": len(own)}
+
+
 def build_teacher(cfg: TeacherConfig, student: MtlModelConfig) -> TeacherModel:
     """The one place that turns a :class:`TeacherConfig` (+ the student's encoder design) into a teacher."""
     if not isinstance(cfg, TeacherConfig) or not isinstance(student, MtlModelConfig):

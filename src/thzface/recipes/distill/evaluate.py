@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.models.teacher import TeacherModel
+from thzface.recipes.distill.data import teacher_rows
 from thzface.recipes.mtl.evaluate import posture, separability, verification
 from thzface.report.evaluation import Report, headline_row
 from thzface.report.html import table
@@ -39,9 +40,10 @@ def collect_teacher(teacher: TeacherModel, ds: TripletDataset, batch_size: int =
 
 def score_teacher(ev: EvalInput) -> Scored:
     """Score a stage=teacher run on the test rows of ``ev.data`` that have their visible images, with the run's
-    protocols (closed-set, identity-disjoint, validation-seen, all) like a student's."""
+    protocols (closed-set, identity-disjoint, validation-seen, all) like a student's; each member with the visible
+    image ``data.teacher_visible`` names (recipes/distill/data.py), as in training."""
     cfg, root = ev.cfg, ev.data
-    rows = ev.rows(visible=True)
+    rows = teacher_rows(ev.rows(visible=True), root, cfg.data.teacher_visible)  # what the teacher trained on
     usable = [r for r in rows if all(v is not None for v in r.visible)]
     if not usable:
         csv = root / ev.scored_csvs[-1]
@@ -70,7 +72,8 @@ def score_teacher(ev: EvalInput) -> Scored:
         for name, p in protocols.items()
     }
     note = (
-        f"<p class=note>Teacher (THz + visible): {len(usable)} test rows with visible images, "
+        f"<p class=note>Teacher (THz + visible, data.teacher_visible={cfg.data.teacher_visible}): {len(usable)} "
+        "test rows with visible images, "
         f"{len(rows) - len(usable)} skipped. A teacher is not deployable; students run on THz alone.</p>"
     )
     name = "identity-disjoint" if "identity-disjoint" in protocols else "all"
@@ -78,5 +81,10 @@ def score_teacher(ev: EvalInput) -> Scored:
     who = f"{p['identities']} {'unseen people' if name == 'identity-disjoint' else 'people'}, {p['rows']} scans"
     head = {"teacher EER (lower: better)": headline_row(p["verification"].get("eer"), None, "no baseline", who, False)}
     report = Report("thzface distill teacher report", [note, "<h2>Summary</h2>" + table(summary, "protocol")], head)
-    run_info = {"stage": "teacher", "rows_used": len(usable), "rows_skipped_no_visible": len(rows) - len(usable)}
+    run_info = {
+        "stage": "teacher",
+        "teacher_visible": cfg.data.teacher_visible,
+        "rows_used": len(usable),
+        "rows_skipped_no_visible": len(rows) - len(usable),
+    }
     return Scored({"protocols": protocols, "summary": summary}, report, run_info, collected=c)

@@ -8,11 +8,11 @@ folder without ``visible/`` is fine); a ``stage: teacher`` run is evaluated on T
 from __future__ import annotations
 
 from thzface.embedder import EmbedderOptions, predict, verify
-from thzface.engine.datamodule import TripletDataModule
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.recipe import Recipe
 from thzface.models.distill_spec import DISTILL
 from thzface.models.teacher import TeacherModel
+from thzface.recipes.distill.data import DistillDataModule
 from thzface.recipes.distill.evaluate import score_teacher
 from thzface.recipes.distill.task import build_task
 from thzface.recipes.mtl import evaluate as mtl_evaluate
@@ -26,7 +26,7 @@ def score(ev: EvalInput) -> Scored:
 RECIPE = Recipe(
     model=DISTILL,
     build_task=build_task,
-    data=TripletDataModule,
+    data=DistillDataModule,  # triplet rows, the teacher's visible images per data.teacher_visible
     score=score,
     predict=predict,
     predict_options=EmbedderOptions,  # the embedder's: a teacher run is refused (it needs visible images)

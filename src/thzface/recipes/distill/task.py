@@ -28,9 +28,10 @@ from thzface.engine.task import Task
 from thzface.metrics import classification as C
 from thzface.metrics import verification as V
 from thzface.models.distill_spec import DISTILL, LossConfig, ModelConfig, student_config
+from thzface.models.mtl_spec import MTL
 from thzface.models.multitask import MultiTaskModel
 from thzface.models.multitask import build_model as build_student
-from thzface.models.teacher import TeacherModel, TeacherOutput, build_teacher
+from thzface.models.teacher import TeacherModel, TeacherOutput, build_teacher, init_from_student
 from thzface.recipes.mtl.task import MtlTask, metric_loss
 
 MEMBERS = ("anchor", "positive", "negative")
@@ -272,12 +273,25 @@ def load_teacher(cfg: Config) -> TeacherModel:
     return teacher
 
 
+def new_teacher(mc: ModelConfig) -> TeacherModel:
+    """A teacher to train (stage joint|teacher): built, then started from ``model.teacher_init`` when set."""
+    teacher = build_teacher(mc.teacher, student_config(mc))
+    if mc.teacher_init:
+        where = f"model.teacher_init={mc.teacher_init}"
+        try:
+            _, source, _ = load_run(mc.teacher_init, (MTL, DISTILL), expect=MultiTaskModel)
+            init_from_student(teacher, source.state_dict())
+        except ValueError as e:  # RunError included
+            raise ValueError(f"{where}: {e}") from e
+    return teacher
+
+
 def build_task(cfg: Config) -> Task:
     if not cfg.data.use_visible:
         raise ValueError("data.use_visible: the distill recipe trains with visible images; set it to true")
     mc: ModelConfig = cfg.model
     if mc.stage == "teacher":
-        return TeacherTask(cfg, DISTILL.build_model(cfg))  # type: ignore[arg-type]
+        return TeacherTask(cfg, new_teacher(mc))
     student: MultiTaskModel = build_student(student_config(mc))
-    teacher = load_teacher(cfg) if mc.stage == "student" else build_teacher(mc.teacher, student_config(mc))
+    teacher = load_teacher(cfg) if mc.stage == "student" else new_teacher(mc)
     return DistillTask(cfg, student, teacher)
