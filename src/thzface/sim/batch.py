@@ -3,8 +3,9 @@ sample (``sim.backend: batched``).
 
 Every draw (visit traits, expression, pose, garments, instrument, noise) comes from the sample's own streams
 exactly as in the reference backend, so both backends hold the same people, poses and garments; only the
-rendering arithmetic differs (float32, batched). Batches are fixed blocks of sample indices (:func:`blocks`)
-and a sample's bytes do not depend on the other samples of its batch.
+rendering arithmetic (float32, batched) and the speckle filter (float32 FFT, sim/batch_filters.py) differ.
+Batches are fixed blocks of sample indices (:func:`blocks`) and a sample's bytes do not depend on the other
+samples of its batch.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def simulate_batch(
     device: torch.device | None = None,
 ) -> list[SampleOutput]:
     """Samples ``jobs`` = (identity, 0-based posture, sample index), rendered in one batch."""
-    from thzface.sim.batch_render import render_batch, sim_device  # torch: only the batched backend imports it
+    from thzface.sim.batch_filters import FFT_FILTERS  # torch: only the batched backend imports these
+    from thzface.sim.batch_render import render_batch, sim_device
 
     preps = [prepare_sample(cfg, model, ident, posture, seed, index) for ident, posture, index in jobs]
     if not preps:
@@ -57,6 +59,6 @@ def simulate_batch(
     views = render_batch([q for r in reqs for q in r], preps[0].surf.grid, device or sim_device())
     out, k = [], 0
     for p, r in zip(preps, reqs, strict=True):
-        out.append(finish_sample(cfg, model, p, views[k : k + len(r)]))
+        out.append(finish_sample(cfg, model, p, views[k : k + len(r)], FFT_FILTERS))
         k += len(r)
     return out

@@ -28,7 +28,7 @@ from thzface.sim.render import RenderRequest, View, project_landmarks, render_re
 from thzface.sim.scene import Scene, SceneSetup, assemble_scene, setup_scene
 from thzface.sim.scene import build_scene as build_scene  # re-exported: the reference scene of one pose
 from thzface.sim.sensor import draw_sensor, measure, redraw_fields, to_uint8
-from thzface.sim.thz import active_scene, beam_w, box_down, draw_active, psf_blur, speckle
+from thzface.sim.thz import FILTERS, Filters, active_scene, beam_w, box_down, draw_active
 from thzface.sim.visible import draw_lighting, render_rgb
 
 SAMPLE_STREAM = 2  # SeedSequence key of the per-sample draws
@@ -110,15 +110,16 @@ def identity_maps(cfg: SimConfig, surf: H.HeadSurface, traits: dict) -> tuple[np
     return region, 10 ** (traits["hair_scatter_db"] / 10) * (1 - t2)
 
 
-def _signals(cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c: np.random.Generator, rng_u=None) -> dict:
+def _signals(cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c, rng_u=None, flt: Filters = FILTERS) -> dict:
     """Output-resolution signals (noisy-to-be, clean) of both states of scene ``sc`` for the system ``draw``;
-    speckle and carrier phase from ``rng_c`` (the unconcealed state draws its own from ``rng_u`` if given)."""
+    speckle and carrier phase from ``rng_c`` (the unconcealed state draws its own from ``rng_u`` if given); the
+    PSF and speckle by the filters ``flt``."""
     s, pitch = cfg.render_scale, sc.cam.pitch_mm
     region, scat = sc.skin.attr(idm[0]), sc.skin.attr(idm[1])
     if cfg.mode == "passive":
         maps = passive_scene(sc.skin, sc.env, sc.garments, sc.labels, region, draw, cfg.skin)
         base = draw.t_room - cfg.passive.floor_k  # display floor
-        both = psf_blur(np.stack([maps["tb_u"], maps["tb_c"]]) - base, np.full(sc.front.shape, draw.w0_mm), pitch, 1)
+        both = flt.blur(np.stack([maps["tb_u"], maps["tb_c"]]) - base, np.full(sc.front.shape, draw.w0_mm), pitch, 1)
         sig_u, sig_c = box_down(both[0], s), box_down(both[1], s)
         zero = np.zeros_like(sig_u)
         return {"sig_u": sig_u, "sig_c": sig_c, "clean_u": sig_u, "clean_c": sig_c, "maps": maps,
@@ -128,14 +129,14 @@ def _signals(cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c: np.random.Gener
     lit = sc.skin.mask | (sc.env.mask if sc.env is not None else False)
     w_map = np.where(lit, beam_w(sc.front, 0.0, d), d.w0_mm)
     terms = _TERMS if sc.env is not None else _TERMS[:2]  # bare head: concealed terms equal the unconcealed
-    blurred = psf_blur(np.stack([maps[k] for k in terms]), w_map, pitch, cfg.active.depth_slabs)
+    blurred = flt.blur(np.stack([maps[k] for k in terms]), w_map, pitch, cfg.active.depth_slabs)
     parts = dict(zip(terms, blurred, strict=True))
     if sc.env is None:
         parts["spec_c"], parts["diff_c"] = parts["spec_u"], parts["diff_u"]
-    spk_c = speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_c)
+    spk_c = flt.speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_c)
     phase_c = rng_c.uniform(0, 2 * np.pi)
     spk_u, phase_u = (spk_c, phase_c) if rng_u is None else (
-        speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_u), rng_u.uniform(0, 2 * np.pi))  # fmt: skip
+        flt.speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_u), rng_u.uniform(0, 2 * np.pi))  # fmt: skip
     k2 = 2 * P.wavenumber_per_mm(d.freq_ghz)
     return {
         "sig_u": box_down(parts["spec_u"] + parts["diff_u"] * spk_u, s),
@@ -239,8 +240,11 @@ def simulate_sample(
     return finish_sample(cfg, model, prep, [render_request(q, prep.surf.grid) for q in prep.requests()])
 
 
-def finish_sample(cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[View]) -> SampleOutput:
-    """Images and aux data of a prepared sample from its rendered views (in ``prep.requests()`` order)."""
+def finish_sample(
+    cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[View], flt: Filters = FILTERS
+) -> SampleOutput:
+    """Images and aux data of a prepared sample from its rendered views (in ``prep.requests()`` order), its PSF
+    and speckle by the filters ``flt``."""
     ident, posture, rngs, surf, expr, fov = prep.ident, prep.posture, prep.rngs, prep.surf, prep.expr, prep.fov
     n_c = len(prep.setups[0].requests(surf))
     sc = assemble_scene(surf, expr, fov, prep.setups[0], views[:n_c])
@@ -249,8 +253,8 @@ def finish_sample(cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[
     draw, sd, info = draw_system(cfg, sc, ident, rngs)
     idm = identity_maps(cfg, surf, ident.traits)
     s, n_out = cfg.render_scale, cfg.image_size
-    sig = _signals(cfg, sc, draw, idm, rngs["speckle"], rngs["speckle_u"] if cfg.pairing != "shared" else None)
-    sig_u = _signals(cfg, sc_u, draw, idm, rngs["speckle_u"]) if capture else sig
+    sig = _signals(cfg, sc, draw, idm, rngs["speckle"], rngs["speckle_u"] if cfg.pairing != "shared" else None, flt)
+    sig_u = _signals(cfg, sc_u, draw, idm, rngs["speckle_u"], None, flt) if capture else sig
     sd_u = sd if cfg.pairing == "shared" else redraw_fields(sd, cfg.sensor, n_out, rngs["sensor_u"])
     head = box_down(sc.skin.mask.astype(np.float64), s) > 0.5
     head_u = box_down(sc_u.skin.mask.astype(np.float64), s) > 0.5

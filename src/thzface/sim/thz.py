@@ -9,7 +9,9 @@ skin normal) are summed as fields for CW systems (air-gap standing waves) or as 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
@@ -266,3 +268,14 @@ def box_down(img: np.ndarray, s: int) -> np.ndarray:
     """Average s x s blocks (fine grid -> output pixels)."""
     h, w = img.shape[:2]
     return img.reshape(h // s, s, w // s, s, *img.shape[2:]).mean(axis=(1, 3))
+
+
+class Filters(NamedTuple):
+    """The blurs of image formation: the PSF (``psf_blur``'s signature) and the speckle (``speckle``'s). The
+    reference backend uses this module's (scipy); the batched backend an FFT speckle (sim/batch_filters.py)."""
+
+    blur: Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]
+    speckle: Callable[[tuple[int, int], float, float, int, np.random.Generator], np.ndarray]
+
+
+FILTERS = Filters(psf_blur, speckle)

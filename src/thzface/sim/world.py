@@ -71,9 +71,12 @@ def prepare_folder(out: Path, make: tuple[str, ...] = SUBDIRS) -> None:
         (out / sub).mkdir(parents=True, exist_ok=True)
 
 
-def _init(cfg_dict: dict, identities: list[Identity], out: str, seed: int) -> None:
+def _init(cfg_dict: dict, identities: list[Identity], out: str, seed: int, model: FaceModel | None = None) -> None:
+    """Worker state; ``model`` is the caller's face model when it runs in this process (its per-person cache then
+    serves the samples and the dataset's geometry probe alike)."""
     cfg = sim_config_from_dict(cfg_dict)
-    _STATE.update(cfg=cfg, model=build_face_model(cfg.face_model), ids=identities, out=Path(out), seed=seed)
+    model = model if model is not None else build_face_model(cfg.face_model)
+    _STATE.update(cfg=cfg, model=model, ids=identities, out=Path(out), seed=seed)
 
 
 def task(index: int, samples: int) -> tuple[int, int, int]:
@@ -112,7 +115,8 @@ def _job(block: range) -> list[tuple[list[tuple[str, dict]], tuple[str, str, dic
     return res
 
 
-def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int, progress: bool, todo: range):
+def _run(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, seed: int, workers: int, progress: bool,
+         todo: range):  # fmt: skip
     """Simulate the sample indices ``todo``; return (statistics records, probe rows)."""
     try:
         from tqdm import tqdm
@@ -132,7 +136,7 @@ def _run(cfg: SimConfig, ids: list[Identity], out: Path, seed: int, workers: int
 
     todo_blocks = blocks(todo, block_size(cfg))
     if workers <= 1:
-        _init(*args)
+        _init(*args, model=model)
         try:
             for b in todo_blocks:
                 take(_job(b))
@@ -251,11 +255,11 @@ def synthesize(
     n_samples = len(ids) * NUM_POSTURES * cfg.samples
     if shard is None:
         prepare_folder(out, subdirs(cfg))
-        records, probes = _run(cfg, ids, out, seed, workers, progress, range(n_samples))
+        records, probes = _run(cfg, model, ids, out, seed, workers, progress, range(n_samples))
         return _finish(cfg, model, ids, out, seed, records, probes)
     todo = shard_range(n_samples, shard)
     _prepare_shard_folder(out, _manifest(cfg, seed, shard[1]), subdirs(cfg))
-    records, probes = _run(cfg, ids, out, seed, workers, progress, todo)
+    records, probes = _run(cfg, model, ids, out, seed, workers, progress, todo)
     done = {"shard": list(shard), "records": records, "probes": probes}
     atomic_write_text(out / SHARD_DIR / f"shard-{shard[0]:05d}.json", json.dumps(done, default=_json_default))
     return {"shard": f"{shard[0]}/{shard[1]}", "samples": len(todo), "out": str(out)}
