@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
+from thzface.bench.distill import pick_arms
 from thzface.bench.headline import headline_line, twin_headline
 from thzface.bench.mtl import FINETUNE, PRETRAINED
 from thzface.data.csv import read_triplets
@@ -83,11 +84,7 @@ def global_config(args, configs: Path) -> Path:
 
 def select_systems(only: str | None) -> dict[str, list[str]]:
     """``--arms`` (comma-separated names of :data:`SYSTEMS`; default all)."""
-    names = only.split(",") if only else list(SYSTEMS)
-    unknown = sorted(set(names) - set(SYSTEMS))
-    if unknown:
-        raise ValueError(f"--arms: unknown twin systems {unknown}; available: {', '.join(SYSTEMS)}")
-    return {n: SYSTEMS[n] for n in SYSTEMS if n in names}
+    return {n: SYSTEMS[n] for n in pick_arms(only, tuple(SYSTEMS), "twin systems")}
 
 
 def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str, dict]:

@@ -20,6 +20,7 @@ from thzface.metrics import twin as TM
 from thzface.metrics import verification as V
 from thzface.models.mtl_spec import MTL
 from thzface.models.multitask import MtlModelConfig, MultiTaskModel
+from thzface.models.parts import TwinModel
 from thzface.recipes.twin.config import LossConfig, ModelConfig, build_model
 from thzface.recipes.twin.fusion import fit_fusion_weight, fused_scores, kind_eers, mean_eer
 
@@ -51,6 +52,8 @@ def load_global(cfg: Config) -> MultiTaskModel | None:
 
 class TwinTask(Task):
     """Triplet (anchor, positive, random-or-twin negative) through the fused model + part-box regression."""
+
+    model: TwinModel
 
     def twin_rows(self, has_twin: torch.Tensor) -> torch.Tensor:
         """(B,) bool: rows whose negative is the twin at this step (stage 2, coin ``twin_prob``, seeded)."""
