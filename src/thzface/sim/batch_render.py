@@ -165,8 +165,8 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     keep = torch.stack([area0 < 0, area1 < 0], 1)  # (R, 2, E-1, A); area < 0 faces the sensor (rows run down)
     if any(q.cover is not None for q in reqs):  # garments: only triangles whose three vertices are covered
         full, ext = np.ones(grid.shape, bool), _padded(grid)[1][1:-1]
-        cov = np.stack([full if q.cover is None else q.cover for q in reqs])[..., ext]  # (R, E, A+1)
-        cov = torch.as_tensor(cov).to(dev)
+        cov_np = np.stack([full if q.cover is None else q.cover for q in reqs])[..., ext]  # (R, E, A+1)
+        cov = torch.as_tensor(cov_np).to(dev)
         c_ac = cov[:, :-1, :-1] & cov[:, 1:, 1:]  # (R, E-1, A) both families' corners (i, j) and (i+1, j+1)
         keep &= torch.stack([c_ac & cov[:, :-1, 1:], c_ac & cov[:, 1:, :-1]], 1)
     flat = torch.nonzero(keep.reshape(-1)).squeeze(1)  # (K,) kept (request, triangle) pairs
