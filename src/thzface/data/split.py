@@ -177,7 +177,7 @@ def make_split(
     if protocol in ("closed-set", "mixed"):
         held |= _holdout_samples([a for a in anchors if a.identity not in held_ids], test_fraction, rng)
     sides = [[a for a in anchors if a not in held], [a for a in anchors if a in held]]
-    out = []
+    out: list[list[TripletRow]] = []
     for side, side_name in zip(sides, ("train", "test"), strict=True):
         if not side and protocol == "none":  # no test side
             out.append([])
