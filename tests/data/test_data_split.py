@@ -49,6 +49,13 @@ def test_closed_set_every_test_identity_in_train() -> None:
     assert len(groups) == 30
 
 
+def test_none_puts_every_concealed_scan_in_training() -> None:
+    """A pretraining world is trained on whole: every concealed scan with its counterpart is a training row."""
+    train, test = make_split(_names(), "none", seed=0)
+    _check_rows(train)
+    assert test == [] and len(train) == len(_names()) // 2 and _ids(train) == set(IDS6)
+
+
 def test_mixed_scores_both_protocols_and_is_deterministic() -> None:
     train, test = make_split(_names(), "mixed", seed=3)
     train_ids = {r.anchor_name.identity for r in train}

@@ -45,6 +45,22 @@ def test_weights_file_scores_every_person_of_the_folder_as_unseen(weights_file: 
     assert (tmp_path / "r" / "metrics.json").is_file()
 
 
+def test_weights_trained_on_another_csv_name_still_score_every_seed_csv(
+    repo: Path, tiny_data: Path, tmp_path: Path
+) -> None:
+    """Weights whose run read ``data.train_csv=all.csv`` (a pretraining world's every capture) score the folder's
+    train_val.csv and test.csv all the same: a zero-shot source scores every person, whatever its CSV was called."""
+    from thzface.engine.checkpoint import save_weights
+    from thzface.models import build_model
+    from thzface.recipes import load_config, recipe_of
+
+    cfg = load_config(repo / "configs" / "mtl-tiny.yaml", ["data.train_csv=all.csv"])
+    path = tmp_path / "all.safetensors"
+    save_weights(build_model(cfg.model).state_dict(), cfg, path)
+    metrics = recipe_of(path).evaluate(path, tiny_data, tmp_path / "r")
+    assert metrics["run"]["scored_csvs"] == ["train_val.csv", "test.csv"]
+
+
 def test_never_trained_on(tmp_path: Path, weights_file: Path, tiny_data: Path) -> None:
     from thzface.data.identity_split import IdentitySplit
     from thzface.engine.evaluate import never_trained_on

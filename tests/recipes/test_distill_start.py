@@ -1,5 +1,6 @@
-"""What the distillation teacher sees and where every arm starts: the enrolment visible images (recipes/distill/data.py),
-a teacher started from student weights (models/teacher.py), the bench's common start (bench/distill.py)."""
+"""What the distillation teacher sees and where every arm starts: the enrolment visible images
+(recipes/distill/data.py), a teacher started from student weights (models/teacher.py), the bench's common start
+(bench/distill.py)."""
 
 from __future__ import annotations
 

@@ -150,7 +150,9 @@ def test_two_stages_switch_from_random_to_twin_negatives(twin_run):
     assert any(r.get("train/triplet_twin") for r in rows) and any(r.get("val/eer_twin") for r in rows)
 
 
-@pytest.mark.parametrize("kw", [[], ["model.parts=[]", "model.box_head=false"]])
+@pytest.mark.parametrize(
+    "kw", [[], ["model.parts=[]", "model.box_head=false", "model.fusion=mlp"], ["model.fusion=mlp"]]
+)
 def test_tiny_overfit(repo, twin_data, global_run, kw):
     from torch.utils.data import default_collate
 
@@ -212,7 +214,9 @@ def test_predict_uses_aux_boxes_inside_a_dataset_else_the_box_head(twin_run, twi
     assert main(args) == 0
     recs = json.loads((out / "predictions.json").read_text())
     assert [r["box_source"] for r in recs] == ["aux", "predicted"]
-    assert all(len(r["embedding"]) == 16 and set(r["boxes"]) == {"left_eye", "right_eye", "nose", "mouth", "chin"}
+    _, model, _ = load_run(twin_run, ("twin",))
+    dim = 16 + model.global_net.out_dim  # residual fusion: [global ; w · parts]
+    assert all(len(r["embedding"]) == dim and set(r["boxes"]) == {"left_eye", "right_eye", "nose", "mouth", "chin"}
                for r in recs)  # fmt: skip
     assert (out / "id00_n1n_0_parts.png").is_file() and (out / "scan_parts.png").is_file()
     assert main(["predict", str(twin_run), str(loose), "--out", str(out), "--backend", "onnx"]) == 2

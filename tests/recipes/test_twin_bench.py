@@ -24,3 +24,14 @@ def test_mean_over_seeds_skips_missing_and_nan():
     assert mean == {"a": 2.0, "b": None, "c": 2.0}
     table = format_table({"fused/given": mean}, ["a", "b"])
     assert "fused/given" in table and table.splitlines()[2].strip().endswith("-")
+
+
+def test_systems_of_arms_keep_their_order_and_reject_unknown_names():
+    import pytest
+
+    from thzface.bench.twin import SYSTEMS, select_systems
+
+    assert list(select_systems(None)) == list(SYSTEMS) == ["fused", "fused-mlp", "parts"]
+    assert select_systems("parts,fused") == {"fused": [], "parts": ["model.global_kind=none"]}
+    with pytest.raises(ValueError, match="unknown twin systems"):
+        select_systems("global+mlp")

@@ -80,7 +80,8 @@ def boxes_for(b: int) -> torch.Tensor:
         dict(global_kind="none"),
         dict(global_kind="none", shared_parts=False, parts=("nose", "mouth")),
         dict(global_model=mtl_dict()),
-        dict(global_model=mtl_dict(), global_feature="latent", parts=(), box_head=False),
+        dict(global_model=mtl_dict(), fusion="mlp"),
+        dict(global_model=mtl_dict(), global_feature="latent", parts=(), box_head=False, fusion="mlp"),
     ],
 )
 def test_model_shapes_no_nan_and_every_trainable_parameter_gets_a_gradient(kw):
@@ -88,7 +89,9 @@ def test_model_shapes_no_nan_and_every_trainable_parameter_gets_a_gradient(kw):
     model = build_model(tiny_cfg(**kw)).train()
     x = torch.rand(4, 1, 32, 32)  # (B, 1, S, S)
     out = model(x, boxes_for(4), torch.tensor([True, True, False, True]))
-    assert out.embedding.shape == (4, 8) and torch.isfinite(out.embedding).all()
+    residual_global = model.cfg.fusion == "residual" and model.global_net is not None  # [global ; w · parts]
+    dim = 8 + (model.global_net.out_dim if residual_global else 0)  # type: ignore[union-attr]
+    assert out.embedding.shape == (4, dim) and torch.isfinite(out.embedding).all()
     torch.testing.assert_close(out.embedding.norm(dim=1), torch.ones(4))
     loss = out.embedding.pow(2).sum(1).mul(torch.arange(4.0)).sum() + out.embedding[:, 0].sum()
     if out.boxes_pred is not None:

@@ -153,13 +153,21 @@ def run(args) -> dict:
     return compare(mtl, dist, data, Path(args.out), args.budget_s, list(range(args.seeds)), arms, init)
 
 
-def select_arms(only: str | None) -> tuple[str, ...]:
-    """``--arms`` (comma-separated) in :data:`ARMS` order, with the headline's pair :data:`REQUIRED` always in."""
-    names = set(only.split(",")) if only else set(ARMS)
-    unknown = sorted(names - set(ARMS))
+def pick_arms(
+    only: str | None, available: tuple[str, ...], what: str, required: tuple[str, ...] = ()
+) -> tuple[str, ...]:
+    """``--arms`` (comma-separated; None: all of ``available``) in ``available`` order, ``required`` always in;
+    a name not available is a one-line error naming the ``what`` (``bench twin`` uses it for its systems)."""
+    names = set(only.split(",")) if only else set(available)
+    unknown = sorted(names - set(available))
     if unknown:
-        raise ValueError(f"--arms: unknown distill arms {unknown}; available: {', '.join(ARMS)}")
-    return tuple(a for a in ARMS if a in names or a in REQUIRED)
+        raise ValueError(f"--arms: unknown {what} {unknown}; available: {', '.join(available)}")
+    return tuple(a for a in available if a in names or a in required)
+
+
+def select_arms(only: str | None) -> tuple[str, ...]:
+    """The distill arms of ``--arms``, with the headline's pair :data:`REQUIRED` always in."""
+    return pick_arms(only, ARMS, "distill arms", REQUIRED)
 
 
 def start_dicts(mtl_yaml: Path, distill_yaml: Path, init: str | None) -> tuple[dict, dict]:

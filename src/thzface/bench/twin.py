@@ -1,11 +1,14 @@
 """``thzface bench twin``: what do the face parts add? Global-only vs parts-only vs fused, twin vs random impostors.
 
-Per seed: an ``mtl`` embedder is trained (``args.global_config``, default ``configs/mtl-default.yaml``, for
-``args.global_budget_s`` or ``budget_s`` seconds; or taken from ``args.global_run``) and frozen; then three
-``twin-default`` systems are trained for ``budget_s`` each on the same data — ``global+mlp`` (fusion MLP on the
-frozen global embedding only, same two-stage twin training), ``parts`` (no global branch) and ``fused`` (both) —
-and evaluated next to the frozen embedding itself (``global``). Part-based systems are scored with the data's
-part boxes (``/given``) and with their own part-box head (``/pred``, the deployable case). Numbers per protocol:
+Per seed: an ``mtl`` embedder is fine-tuned from the shipped weights (``--init-from``, default
+``pretrained:mtl-default``, at ``bench mtl``'s fine-tuning learning rate; config ``args.global_config``, default
+``configs/mtl-default.yaml``, for ``args.global_budget_s`` or ``budget_s`` seconds; or taken from
+``args.global_run``) and frozen; then the ``twin-default`` systems (``--arms``, default all of :data:`SYSTEMS`) are
+trained for ``budget_s`` each on the same data — ``fused`` (global + parts, residual fusion with the part weight
+fitted on validation people), ``fused-mlp`` (global + parts through one MLP, seed 003's fusion) and ``parts`` (no
+global branch) — and evaluated next to the frozen embedding itself (``global``). Part-based systems are scored
+with the data's part boxes (``/given``) and with their own part-box head (``/pred``, the deployable case). Numbers per
+protocol:
 ``idd_`` identity-disjoint test identities (held-out thresholds from identity folds), ``cs_`` closed-set (seen
 identities, unseen samples).
 """
@@ -17,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from thzface.bench import format_table
+from thzface.bench.distill import pick_arms
 from thzface.bench.headline import headline_line, twin_headline
+from thzface.bench.mtl import FINETUNE, PRETRAINED
 from thzface.data.csv import read_triplets
 from thzface.data.split import read_twins
 from thzface.models.parts import GlobalEmbedder
@@ -28,9 +33,9 @@ from thzface.recipes.twin import recipe as TE
 from thzface.report.evaluation import write_metrics
 
 SYSTEMS: dict[str, list[str]] = {
-    "global+mlp": ["model.parts=[]", "model.box_head=false"],
-    "parts": ["model.global_kind=none"],
     "fused": [],
+    "fused-mlp": ["model.fusion=mlp"],
+    "parts": ["model.global_kind=none"],
 }
 VARIANTS = {"embedding": "", "boxes=given": "/given", "boxes=predicted": "/pred"}
 PROTOCOLS = {"idd": "identity-disjoint", "cs": "closed-set"}
@@ -39,7 +44,7 @@ KEYS = [
                            "twin_heldout_hter", "random_heldout_hter", "twin_far@random_threshold",
                            "frr@random_threshold")),
     *(f"cs_{k}" for k in ("twin_eer", "random_eer", "twin_roc_auc", "random_roc_auc")),
-    "box_iou", "parameters", "steps", "train_seconds",
+    "fusion_weight", "box_iou", "parameters", "steps", "train_seconds",
 ]  # fmt: skip
 
 
@@ -77,17 +82,22 @@ def global_config(args, configs: Path) -> Path:
     return Path(getattr(args, "global_config", None) or configs / "mtl-default.yaml")
 
 
+def select_systems(only: str | None) -> dict[str, list[str]]:
+    """``--arms`` (comma-separated names of :data:`SYSTEMS`; default all)."""
+    return {n: SYSTEMS[n] for n in pick_arms(only, tuple(SYSTEMS), "twin systems")}
+
+
 def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str, dict]:
     g_run = Path(args.global_run) if getattr(args, "global_run", None) else out / "global"
     rows: dict[str, dict] = {}
     if not getattr(args, "global_run", None):
-        g_cfg = load_config(global_config(args, configs), budget(getattr(args, "global_budget_s", None) or
-                                                                 args.budget_s, seed))  # fmt: skip
-        s = fit(g_cfg, data, g_run, resume=False)
+        g_budget = getattr(args, "global_budget_s", None) or args.budget_s
+        g_cfg = load_config(global_config(args, configs), [*budget(g_budget, seed), *FINETUNE])
+        s = fit(g_cfg, data, g_run, init_run=getattr(args, "init_from", None) or PRETRAINED, resume=False)
         rows["global"] = {"steps": s["global_step"], "train_seconds": s["seconds"]}
     rows["global"] = {**rows.get("global", {}), **eval_global(g_run, data, configs / "twin-default.yaml",
                                                               out / "global-report")}  # fmt: skip
-    for name, overrides in SYSTEMS.items():
+    for name, overrides in select_systems(getattr(args, "arms", None)).items():
         cfg = load_config(configs / "twin-default.yaml",
                           [*budget(args.budget_s, seed), f"model.global_run={g_run}", *overrides])  # fmt: skip
         run = out / name
@@ -95,7 +105,8 @@ def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str,
         metrics = TE.RECIPE.evaluate(run, data, run / "report")
         _, model, _ = load_run(run, ("twin",))
         common = {"parameters": count_parameters(model), "steps": s["global_step"], "train_seconds": s["seconds"],
-                  "box_iou": metrics["box_head"].get("mean_iou")}  # fmt: skip
+                  "box_iou": metrics["box_head"].get("mean_iou"),
+                  "fusion_weight": float(model.fusion_weight) if cfg.model.fusion == "residual" else None}  # fmt: skip
         for variant, suffix in VARIANTS.items():
             if any(variant in p for p in metrics["protocols"].values()):
                 rows[f"{name}{suffix}"] = {**flatten(metrics, variant), **common}
@@ -125,7 +136,8 @@ def run(args) -> dict:
         "budget_s": args.budget_s,
         "seeds": args.seeds,
         "global_run": getattr(args, "global_run", None)
-        or f"trained per seed ({global_config(args, configs)}, "
+        or f"fine-tuned per seed from {getattr(args, 'init_from', None) or PRETRAINED} "
+        f"({global_config(args, configs)}, {' '.join(FINETUNE)}, "
         f"{getattr(args, 'global_budget_s', None) or args.budget_s} s)",
         "systems": {name: {"mean": mean[name], "runs": [r[name] for r in per_seed]} for name in systems},
         "headline": headline,

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--csv", default=None)
     sp = dsub.add_parser("split", help="write train_val.csv and test.csv")
     sp.add_argument("dir")
-    sp.add_argument("--protocol", choices=["closed-set", "identity-disjoint", "mixed"], required=True)
+    sp.add_argument("--protocol", choices=["closed-set", "identity-disjoint", "mixed", "none"], required=True)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--negatives", choices=["random", "hard"], default="random")
     ov = dsub.add_parser("overlap", help="people two folders share, by geometry (exit 1 when any)")

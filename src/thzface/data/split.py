@@ -9,6 +9,8 @@ Units:
   least 2 stay in train); a twin pair is held out or kept together, never split.
 * **mixed** (the simulator's default) — identity-disjoint holdout first, then closed-set holdout on the rest,
   so ``test.csv`` scores both protocols (told apart by whether the identity is in ``train_val.csv``).
+* **none** — every row in ``train_val.csv``, ``test.csv`` empty: a pretraining world, trained on whole (its
+  validation people are held out by training; the benchmarks evaluate on other worlds).
 
 Every row's positive is the anchor's unconcealed counterpart; a concealed scan without one is skipped and
 counted. Negatives come from the same side of the split (no identity crosses train/test): ``random`` = a
@@ -31,7 +33,7 @@ from thzface.data.csv import TripletRow, write_triplets
 from thzface.data.io import load_image
 from thzface.data.naming import ImageName, NameError_, parse_name
 
-PROTOCOLS = ("closed-set", "identity-disjoint", "mixed")
+PROTOCOLS = ("closed-set", "identity-disjoint", "mixed", "none")
 NEGATIVES = ("random", "hard")
 
 
@@ -177,6 +179,9 @@ def make_split(
     sides = [[a for a in anchors if a not in held], [a for a in anchors if a in held]]
     out = []
     for side, side_name in zip(sides, ("train", "test"), strict=True):
+        if not side and protocol == "none":  # no test side
+            out.append([])
+            continue
         negs = _negatives(side, negatives, twin_map, identity_means, rng, side_name)
         out.append(
             [TripletRow(a.filename, a.counterpart().filename, n.filename) for a, n in zip(side, negs, strict=True)]

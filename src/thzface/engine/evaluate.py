@@ -25,6 +25,8 @@ from thzface.engine.run import Run
 from thzface.models.spec import ModelSpec
 from thzface.report.evaluation import Report, write_evaluation
 
+SEED_CSVS = ("train_val.csv", "test.csv")  # the seed format's CSVs: a zero-shot source scores every one present
+
 
 @dataclass
 class EvalInput:
@@ -102,7 +104,8 @@ def evaluate_run(
     cfg, model, extra = info.load(spec, expect=expect)
     data = Path(data)
     split = info.split
-    every = tuple(c for c in (cfg.data.train_csv, cfg.data.test_csv) if (data / c).is_file())
+    named = (cfg.data.train_csv, SEED_CSVS[0], cfg.data.test_csv, SEED_CSVS[1])  # the run's CSVs, the seed format's
+    every = tuple(dict.fromkeys(c for c in named if (data / c).is_file()))  # zero-shot: every person of the folder
     zero_shot = never_trained_on(info, data, every)
     csvs: tuple[str, ...] = (cfg.data.test_csv,)
     if zero_shot:  # pretrained:NAME, a weights file, or a run of other people: every person here is unseen

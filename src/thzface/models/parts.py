@@ -1,4 +1,9 @@
-"""Twin-aware verification model (recipe ``twin``): frozen global embedder + five face-part encoders → fusion MLP.
+"""Twin-aware verification model (recipe ``twin``): frozen global embedder + five face-part encoders, fused.
+
+``fusion: residual`` (default) keeps the global embedding as it is and appends the part embedding (its own MLP)
+scaled by ``fusion_weight`` (fitted on validation people, recipes/twin/fusion.py): the fused cosine is
+``(cos_global + w² cos_parts) / (1 + w²)``, so ``w = 0`` is the global embedder exactly and the parts can only be
+given weight where validation people say they help. ``fusion: mlp`` (seed 003) is one MLP over both.
 
 Part boxes are ``(B, 5, 4)`` pixel boxes ``x0, y0, x1, y1`` in the input image, in :data:`PART_NAMES` order
 (continuous pixel coordinates: pixel ``i`` spans ``[i, i + 1)``). They come from the data (the simulator's
@@ -11,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +31,7 @@ PART_NAMES: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth", "chin")
 GLOBAL_KINDS = ("mtl", "none")
 GLOBAL_FEATURES = ("embedding", "latent")
 PART_ENCODERS = ("cnn", "resnet50")
+FUSIONS = ("residual", "mlp")
 
 
 def crop_parts(images: torch.Tensor, boxes: torch.Tensor, size: int, margin: float = 0.0) -> torch.Tensor:
@@ -163,12 +169,16 @@ class TwinModelConfig:
     part_dim: int = 64  # feature size per part (seed: 128)
     crop_size: int = 16  # part crops are resampled to crop_size² pixels (seed: 224)
     crop_margin: float = 0.25  # crop side = longest box side × (1 + crop_margin)
+    fusion: str = "residual"  # residual: [global ; w · parts MLP] (module doc) | mlp: one MLP over both (seed)
+    fusion_weight: float = 1.0  # residual: w at the start; refitted on validation people at every validation
     fusion_hidden: int = 256  # hidden width of the fusion MLP (seed: 512)
-    embed_dim: int = 128  # fused embedding size (seed: 256)
+    embed_dim: int = 128  # fused embedding size (seed: 256); residual: the part embedding's size
     dropout: float = 0.1  # dropout inside the fusion MLP
     normalize: bool = True  # L2-normalise the fused embedding
     box_head: bool = True  # part-box head: predicts boxes where the data has no landmarks (needs parts)
     box_widths: tuple[int, ...] = (16, 32, 64)  # box-head stage widths
+    # runs recorded before ``fusion`` existed were one MLP over both (engine.checkpoint.recorded_config)
+    RECORDED_BEFORE: ClassVar[dict[str, Any]] = {"fusion": "mlp"}
 
     def __post_init__(self) -> None:
         self.parts, self.part_widths, self.box_widths = (
@@ -180,10 +190,13 @@ class TwinModelConfig:
             (self.global_kind in GLOBAL_KINDS, f"global_kind {self.global_kind!r} is not one of {GLOBAL_KINDS}"),
             (self.global_feature in GLOBAL_FEATURES, f"global_feature {self.global_feature!r}: use embedding | latent"),
             (self.part_encoder in PART_ENCODERS, f"part_encoder {self.part_encoder!r} not in {PART_ENCODERS}"),
+            (self.fusion in FUSIONS, f"fusion {self.fusion!r} is not one of {FUSIONS}"),
+            (self.fusion_weight >= 0.0, f"fusion_weight {self.fusion_weight} must be >= 0"),
             (all(p in PART_NAMES for p in self.parts) and len(set(self.parts)) == len(self.parts),
              f"parts {list(self.parts)} must be distinct names from {list(PART_NAMES)}"),
             (bool(self.parts) or self.global_kind != "none", "no parts and global_kind none: nothing to embed"),
             (bool(self.parts) or not self.box_head, "box_head needs parts (set box_head: false for global-only)"),
+            (self.fusion != "residual" or bool(self.parts), "fusion residual needs parts (mlp for global-only)"),
             (min(self.image_size, self.part_dim, self.crop_size, self.fusion_hidden, self.embed_dim) > 0
              and bool(self.part_widths) and bool(self.box_widths), "sizes must be positive, widths non-empty"),
             (self.image_size % 2 ** len(self.box_widths) == 0,
@@ -200,6 +213,8 @@ class TwinModelConfig:
 @dataclass
 class TwinOutput:
     embedding: torch.Tensor  # (B, D) fused embedding (L2-normalised when cfg.normalize)
+    parts: torch.Tensor | None  # (B, Dp) residual fusion: the unit part embedding (what training shapes)
+    global_: torch.Tensor | None  # (B, G) residual fusion: the unit global embedding (frozen)
     boxes: torch.Tensor | None  # (B, 5, 4) part boxes the crops were cut from (None without parts)
     boxes_pred: torch.Tensor | None  # (B, 5, 4) boxes of the part-box head (None without one)
 
@@ -226,7 +241,11 @@ class TwinModel(nn.Module):
             for _ in range(n_enc if cfg.parts else 0)
         )
         self.box_net = BoxHead(cfg.in_channels, cfg.image_size, cfg.box_widths) if cfg.box_head else None
-        fused = (self.global_net.out_dim if self.global_net is not None else 0) + len(cfg.parts) * cfg.part_dim
+        residual = cfg.fusion == "residual"
+        fused = self.global_net.out_dim if self.global_net is not None and not residual else 0
+        fused += len(cfg.parts) * cfg.part_dim
+        self.fusion_weight: torch.Tensor
+        self.register_buffer("fusion_weight", torch.tensor(float(cfg.fusion_weight)))  # () w, saved with the run
         self.fusion = nn.Sequential(
             nn.Linear(fused, cfg.fusion_hidden), nn.BatchNorm1d(cfg.fusion_hidden), nn.ReLU(),
             nn.Dropout(cfg.dropout), nn.Linear(cfg.fusion_hidden, cfg.embed_dim),
@@ -252,8 +271,9 @@ class TwinModel(nn.Module):
         self._check_input(x)
         pred = self.box_net(x) if self.box_net is not None else None  # (B, 5, 4)
         feats: list[torch.Tensor] = []
-        if self.global_net is not None:
-            feats.append(self.global_net(x))  # (B, G)
+        g = self.global_net(x) if self.global_net is not None else None  # (B, G)
+        if g is not None and self.cfg.fusion == "mlp":
+            feats.append(g)
         used = None
         if self.cfg.parts:
             if boxes is None and pred is None:
@@ -267,9 +287,15 @@ class TwinModel(nn.Module):
             crops = crop_parts(x, used[:, self.part_index], self.cfg.crop_size, self.cfg.crop_margin)
             feats.append(self.part_features(crops))  # (B, K·P)
         emb = self.fusion(torch.cat(feats, dim=1))  # (B, D)
-        if self.cfg.normalize:
-            emb = F.normalize(emb, dim=1)
-        return TwinOutput(embedding=emb, boxes=used, boxes_pred=pred)
+        if self.cfg.fusion == "mlp":
+            emb = F.normalize(emb, dim=1) if self.cfg.normalize else emb
+            return TwinOutput(embedding=emb, parts=None, global_=None, boxes=used, boxes_pred=pred)
+        p = F.normalize(emb, dim=1)  # (B, Dp)
+        if g is None:  # parts only
+            return TwinOutput(embedding=p, parts=p, global_=None, boxes=used, boxes_pred=pred)
+        g = F.normalize(g, dim=1)  # (B, G)
+        fused = torch.cat([g, self.fusion_weight * p], dim=1) / torch.sqrt(1.0 + self.fusion_weight**2)  # (B, G+Dp)
+        return TwinOutput(embedding=fused, parts=p, global_=g, boxes=used, boxes_pred=pred)
 
 
 def build_model(cfg: TwinModelConfig) -> TwinModel:

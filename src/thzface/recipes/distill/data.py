@@ -31,6 +31,11 @@ def unconcealed_visible(name: str, present: set[str]) -> str | None:
     return vis if vis in present else None
 
 
+def teacher_visible(cfg: Config) -> str:
+    """``data.teacher_visible`` of a distill config (its data section is ``models.distill_spec.DataConfig``)."""
+    return str(cfg.data.teacher_visible)  # type: ignore[attr-defined]
+
+
 def teacher_rows(rows: Sequence[TripletRow], root: Path, how: str) -> list[TripletRow]:
     """``rows`` with the visible columns the teacher reads under ``data.teacher_visible`` = ``how``."""
     if how not in TEACHER_VISIBLE:
@@ -55,6 +60,6 @@ class DistillDataModule(TripletDataModule):
 
     def __init__(self, cfg: Config, root: Path):
         super().__init__(cfg, root)
-        how = cfg.data.teacher_visible
+        how = teacher_visible(cfg)
         self.train_rows = teacher_rows(self.train_rows, self.root, how)
         self.val_rows = teacher_rows(self.val_rows, self.root, how)

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.models.teacher import TeacherModel
-from thzface.recipes.distill.data import teacher_rows
+from thzface.recipes.distill.data import teacher_rows, teacher_visible
 from thzface.recipes.mtl.evaluate import posture, separability, verification
 from thzface.report.evaluation import Report, headline_row
 from thzface.report.html import table
@@ -43,7 +43,8 @@ def score_teacher(ev: EvalInput) -> Scored:
     protocols (closed-set, identity-disjoint, validation-seen, all) like a student's; each member with the visible
     image ``data.teacher_visible`` names (recipes/distill/data.py), as in training."""
     cfg, root = ev.cfg, ev.data
-    rows = teacher_rows(ev.rows(visible=True), root, cfg.data.teacher_visible)  # what the teacher trained on
+    seen_as = teacher_visible(cfg)
+    rows = teacher_rows(ev.rows(visible=True), root, seen_as)  # what the teacher trained on
     usable = [r for r in rows if all(v is not None for v in r.visible)]
     if not usable:
         csv = root / ev.scored_csvs[-1]
@@ -72,7 +73,7 @@ def score_teacher(ev: EvalInput) -> Scored:
         for name, p in protocols.items()
     }
     note = (
-        f"<p class=note>Teacher (THz + visible, data.teacher_visible={cfg.data.teacher_visible}): {len(usable)} "
+        f"<p class=note>Teacher (THz + visible, data.teacher_visible={seen_as}): {len(usable)} "
         "test rows with visible images, "
         f"{len(rows) - len(usable)} skipped. A teacher is not deployable; students run on THz alone.</p>"
     )
@@ -83,7 +84,7 @@ def score_teacher(ev: EvalInput) -> Scored:
     report = Report("thzface distill teacher report", [note, "<h2>Summary</h2>" + table(summary, "protocol")], head)
     run_info = {
         "stage": "teacher",
-        "teacher_visible": cfg.data.teacher_visible,
+        "teacher_visible": seen_as,
         "rows_used": len(usable),
         "rows_skipped_no_visible": len(rows) - len(usable),
     }

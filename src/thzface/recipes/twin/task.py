@@ -20,7 +20,9 @@ from thzface.metrics import twin as TM
 from thzface.metrics import verification as V
 from thzface.models.mtl_spec import MTL
 from thzface.models.multitask import MtlModelConfig, MultiTaskModel
+from thzface.models.parts import TwinModel
 from thzface.recipes.twin.config import LossConfig, ModelConfig, build_model
+from thzface.recipes.twin.fusion import fit_fusion_weight, fused_scores, kind_eers, mean_eer
 
 
 def load_global(cfg: Config) -> MultiTaskModel | None:
@@ -51,6 +53,8 @@ def load_global(cfg: Config) -> MultiTaskModel | None:
 class TwinTask(Task):
     """Triplet (anchor, positive, random-or-twin negative) through the fused model + part-box regression."""
 
+    model: TwinModel
+
     def twin_rows(self, has_twin: torch.Tensor) -> torch.Tensor:
         """(B,) bool: rows whose negative is the twin at this step (stage 2, coin ``twin_prob``, seeded)."""
         lc: LossConfig = self.cfg.loss
@@ -74,7 +78,7 @@ class TwinTask(Task):
         valid = torch.cat([has[:, 0], has[:, 3], neg_has])  # (3n,)
         given = valid if lc.train_boxes == "given" else torch.zeros_like(valid)
         out = self.model(torch.cat([a, p, neg]), boxes, given)
-        e = out.embedding  # (3n, D)
+        e = out.embedding if out.parts is None else out.parts  # (3n, D): residual fusion trains the part embedding
         terms = twin_triplet(e[:n], e[n : 2 * n], e[2 * n :], use_twin, lc.margin, lc.distance)
         total = terms["triplet"]
         if out.boxes_pred is not None:
@@ -94,6 +98,8 @@ class TwinTask(Task):
             "identity": batch["identity"],
             "twin_identity": batch["twin_identity"],
         }
+        if out_a.global_ is not None and out_a.parts is not None and out_p.global_ is not None:
+            res.update(g_a=out_a.global_, g_p=out_p.global_, p_a=out_a.parts, p_p=out_p.parts)  # residual halves
         if out_a.boxes_pred is not None:
             err = (out_a.boxes_pred - batch["anchor_boxes"]).abs().mean(dim=(1, 2))  # (n,) pixels
             res["box_err"] = torch.where(has, err, torch.full_like(err, float("nan")))
@@ -103,16 +109,21 @@ class TwinTask(Task):
         ids = [str(i) for i in c["identity"].tolist()]
         twins = {str(i): str(t) for i, t in zip(c["identity"].tolist(), c["twin_identity"].tolist(), strict=True)
                  if t >= 0}  # fmt: skip
-        scores = (c["emb_a"] @ c["emb_p"].T).double().numpy()  # (N, N) concealed probes × unconcealed gallery
         kinds = TM.pair_kinds(ids, ids, twins)
         keep = ~np.eye(len(ids), dtype=bool)  # drop each probe's own counterpart
-        s, kd = scores[keep], kinds[keep]
         out: dict[str, float] = {}
-        for code, name in TM.KIND_NAMES.items():
-            r = TM.comparison(s, kd, code, fars=())
-            out[f"eer_{name}"] = r.get("eer", float("nan"))
-        eers = [e for e in (out["eer_twin"], out["eer_random"]) if np.isfinite(e)]
-        out["score"] = float(1.0 - np.mean(eers)) if eers else float("nan")  # 1 - mean EER over kinds present
+        if "g_a" in c:  # residual fusion: refit the part weight on these validation people (recipes/twin/fusion.py)
+            s_g = (c["g_a"] @ c["g_p"].T).double().numpy()  # (N, N) concealed probes × unconcealed gallery
+            s_p = (c["p_a"] @ c["p_p"].T).double().numpy()  # (N, N)
+            w, _ = fit_fusion_weight(s_g[keep], s_p[keep], kinds[keep])
+            self.model.fusion_weight.fill_(w)  # saved with the checkpoint this validation may select
+            scores = fused_scores(s_g, s_p, w)  # (N, N) = the fused embedding's cosines at w
+            out["fusion_weight"] = w
+        else:
+            scores = (c["emb_a"] @ c["emb_p"].T).double().numpy()  # (N, N) concealed probes × unconcealed gallery
+        eers = kind_eers(scores[keep], kinds[keep])
+        out.update({f"eer_{name}": v for name, v in eers.items()})
+        out["score"] = 1.0 - mean_eer(eers)  # 1 - mean EER over the kinds present
         out["threshold"] = V.probe_gallery_eer(scores, c["identity"].numpy())[1]  # deployed: genuine vs all others
         if "box_err" in c and bool(torch.isfinite(c["box_err"]).any()):
             out["box_err_px"] = float(np.nanmean(c["box_err"].numpy()))
