@@ -61,4 +61,6 @@ def test_a_weights_file_carries_its_runs_threshold_in_metadata(tmp_path: Path) -
     save_weights(state, cfg, run / "model.safetensors", extra={"threshold": {"threshold": 0.2, "source": "x"}})
     save_threshold(run, 0.5, "validation")
     assert Run(run).threshold == 0.5  # a run folder: its threshold.json
-    assert Run("pretrained:mtl-default").threshold is None or 0 < Run("pretrained:mtl-default").threshold < 1
+    shipped_default = Run("pretrained:mtl-default")  # shipped with its validation people's threshold
+    assert shipped_default.threshold is not None and 0 < shipped_default.threshold < 1
+    assert "validation" in str(shipped_default.threshold_source)

@@ -126,7 +126,7 @@ def test_flip_test_embedding_is_the_normalised_sum_of_both_views_and_mirror_inva
         fused = model.embed(x)
         want = (one + mirror) / (one + mirror).norm(dim=1, keepdim=True)
         assert torch.allclose(fused, want, atol=1e-5)
-        assert not torch.allclose(fused, one, atol=1e-3)  # the flip test changes the embedding
+        assert not torch.allclose(fused, one, atol=1e-4)  # the flip test changes the embedding (a fresh model: small)
         assert torch.allclose(model.embed(x.flip(-1)), fused, atol=1e-5)  # a mirror image embeds the same
         out, plain = model.infer(x), model(x)  # one encoder pass over the scans and their mirrors
         assert torch.allclose(out.embedding, fused, atol=1e-6)
@@ -183,8 +183,10 @@ def test_bad_inputs_raise_clear_errors() -> None:
         model(batch["x"], route="best")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"x must be \(B, 1, H, W\)"):
         model(torch.rand(3, 3, 32, 32))
-    with pytest.raises(ValueError, match="multiple of 16"):
+    with pytest.raises(ValueError, match=r"pool=flatten\): input must be 32×32, got 40×40"):
         model(torch.rand(3, 1, 40, 40))
+    with pytest.raises(ValueError, match="multiple of 16"):  # a pooled trunk takes any multiple of the reduction
+        build("moe_hard", pool="attn").eval()(torch.rand(3, 1, 40, 40))
 
 
 def test_config_validation() -> None:

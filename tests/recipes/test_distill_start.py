@@ -61,7 +61,7 @@ def test_teacher_visible_and_teacher_init_are_validated(repo) -> None:
 
 def test_teacher_starts_from_the_student_encoder_trunk_and_heads() -> None:
     torch.manual_seed(0)
-    cfg = mtl_preset("tiny")
+    cfg = mtl_preset("tiny", pool="attn")  # an attention-pooled student and teacher (the flatten pair: the conv trunk)
     student = MultiTaskModel(cfg)
     teacher = build_teacher(TeacherConfig(heads=2, trunk="attn", trunk_dim=cfg.trunk_dim, embed_hidden=cfg.embed_hidden,
                                           embed_dim=cfg.embed_dim), cfg)  # fmt: skip

@@ -36,7 +36,7 @@ ROUNDS = 3  # passes over all models; each rate keeps its best window
 ONE_VIEW = {"flip_test": False}  # the embedding of the scan alone: half the embedding cost of the default's flip test
 VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders / decoders: overrides of the default preset's model config
     "default-1view": ONE_VIEW,  # what the default's flip test costs
-    "default-flatten": {"pool": "flatten"},  # the position-aware trunk of the pretraining (docs/benchmarks.md)
+    "default-attn": {"pool": "attn"},  # the attention-pooled trunk of the default before the sixth session
     "default-cl": {"channels_last": True, **ONE_VIEW},
     "lean-w16": {"stem_width": 16, "widths": (16, 32, 64, 128), "channels_last": True, **ONE_VIEW},
     "lean-s2": {"stem_stride": 2, "channels_last": True, **ONE_VIEW},  # = the mtl-lean-s2 preset

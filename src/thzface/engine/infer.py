@@ -50,6 +50,7 @@ def decide(run: Run, a: Path, b: Path, e_a: np.ndarray, e_b: np.ndarray, thresho
     thr = threshold if threshold is not None else run.threshold
     if thr is None:
         raise ValueError(f"{run.where}: no {THRESHOLD} (the run has no validation threshold) and no --threshold given")
-    source = "--threshold" if threshold is not None else f"RUN/{THRESHOLD} ({run.threshold_source})"
+    where = f"RUN/{THRESHOLD}" if run.folder is not None else "the weights' metadata"  # shipped: their run's
+    source = "--threshold" if threshold is not None else f"{where} ({run.threshold_source})"
     return {"a": str(a), "b": str(b), "score": score, "threshold": thr, "threshold_source": source,
             "same_person": bool(score >= thr)}  # fmt: skip

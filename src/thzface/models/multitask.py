@@ -46,9 +46,9 @@ class MtlModelConfig:
     depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
     separable: bool = False  # depthwise-separable conv3×3 in the encoder stages
     channels_last: bool = False  # conv weights and activations channels-last (NHWC): a speed layout, same math
-    pool: Literal["avg", "attn", "flatten"] = "attn"  # default arch: bottleneck → trunk: avg / attention pooling (any
-    # input size) or flatten (the reference's k×k conv over the whole bottleneck: a weight per position, so the trunk
-    # knows where a feature is; input exactly image_size; the pretraining probe fits with it, docs/benchmarks.md)
+    pool: Literal["avg", "attn", "flatten"] = "flatten"  # default arch: bottleneck → trunk: flatten (the reference's
+    # k×k conv over the whole bottleneck: a weight per position, so the trunk knows where a feature is; input exactly
+    # image_size; pretraining fits with it, docs/benchmarks.md) or avg / attention pooling (any input size)
     trunk_dim: int = 256  # latent vector size F read by the heads
     dropout: float = 0.1  # dropout after the trunk and inside the verification head
     embed_hidden: int = 256  # hidden width of the verification MLP

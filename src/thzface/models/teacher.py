@@ -35,7 +35,7 @@ class TeacherConfig:
     fusion: Literal["paper", "residual"] = "paper"  # paper: bare cross-attention; residual: + pos. encoding, pre-norm
     heads: int = 4  # attention heads of each cross-attention block (must divide the token width widths[-1])
     attn_dropout: float = 0.1  # dropout on the attention weights
-    trunk: Literal["conv", "avg", "attn"] = "attn"  # fused token map → latent: conv (reference k×k), avg, attn pool
+    trunk: Literal["conv", "avg", "attn"] = "conv"  # fused tokens → latent: conv (k×k, as a flatten student), avg, attn
     trunk_dim: int = 256  # teacher latent size read by the teacher heads
     dropout: float = 0.1  # dropout after the trunk and inside the teacher verification head
     embed_hidden: int = 256  # hidden width of the teacher verification MLP

@@ -120,7 +120,8 @@ class Analyzer:
             return None, None
         if not np.isfinite(thr):  # eval found no operating point (e.g. an untrained model)
             return None, f"RUN/threshold.json holds {thr}: validation found no usable operating point"
-        return thr, f"RUN/threshold.json ({self.predictor.info.threshold_source})"
+        where = "RUN/threshold.json" if self.predictor.info.folder is not None else "the weights' metadata"
+        return thr, f"{where} ({self.predictor.info.threshold_source})"
 
     def verify(self, a: Decoded, b: Decoded) -> dict:
         return self.compare(self.embed(np.stack([a.array, b.array])))  # (2, D)
