@@ -122,14 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True)
     b.add_argument("--workers", type=int, default=2)
     b.add_argument("--seeds", type=int, default=1)
-    b.add_argument("--init-from", default=None, help="mtl: run or weights the *-pretrained arms fine-tune from")
+    b.add_argument(
+        "--init-from",
+        default=None,
+        help="mtl: run or weights the *-pretrained arms fine-tune from; distill: the start of every arm; twin: of "
+        "the global embedder (default pretrained:mtl-default)",
+    )
     b.add_argument("--preset", default=None, help="sim: simulator preset (default bench-20)")
     b.add_argument("overrides", nargs="*", help="sim: dotted key=value overrides of the preset")
     b.add_argument(
         "--arms",
         default=None,
         help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained]; "
-        "ARM+mirror, ARM+single-view: an arm with that training change)",
+        "ARM+mirror, ARM+single-view: an arm with that training change); distill: arms beside mtl and "
+        "distill-joint (e.g. mtl-steps); twin: systems (fused, fused-mlp, parts)",
     )
     b.set_defaults(fn=train.cmd_bench)
 
