@@ -5,14 +5,15 @@ docs/dataset-format.md describes them. Real folders have neither; the reader is 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-IDENTITIES = "identities.json"
+from thzface.data.overlap import IDENTITIES_FILE as IDENTITIES
+from thzface.data.overlap import read_identities
+
 POSES = "poses.npz"
 POSE_DIM = 5  # yaw, pitch, roll, dx, dy
 
@@ -26,13 +27,12 @@ def folder_geometry(root: str | Path) -> GeometryReader | None:
     ids_file, poses_file = root / IDENTITIES, root / POSES
     if not (ids_file.is_file() and poses_file.is_file()):
         return None
+    shapes = read_identities(root, "shape", lambda v: np.asarray(v, dtype=np.float32))
     try:
-        people = json.loads(ids_file.read_text(encoding="utf-8"))
-        shapes = {k: np.asarray(v["shape"], dtype=np.float32) for k, v in people.items()}
         with np.load(poses_file) as z:
             poses = dict(zip((str(f) for f in z["files"]), z["pose"].astype(np.float32), strict=True))
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{root}: unreadable {IDENTITIES} / {POSES} ({e})") from None
+        raise ValueError(f"{poses_file}: unreadable ({e})") from None
 
     def read(name: str) -> tuple[np.ndarray, np.ndarray] | None:
         shape, pose = shapes.get(name.rsplit("_", 2)[0]), poses.get(name)
@@ -49,11 +49,10 @@ def folder_sites(root: str | Path) -> dict[str, str]:
         raise ValueError(f"{path}: not found; train.pk_domain=site needs the simulator's identities.json "
                          "(set train.pk_domain=none for a folder without sites)")  # fmt: skip
     try:
-        people = json.loads(path.read_text(encoding="utf-8"))
-        return {str(k): str(v["traits"]["site"]) for k, v in people.items()}
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: no site for every person ({type(e).__name__}: {e}); written by a world before "
-                         "sites (v3)? set train.pk_domain=none") from None  # fmt: skip
+        return read_identities(root, "traits", lambda traits: str(traits["site"]))
+    except ValueError as e:
+        why = "no site for every person: a world before sites (v3)? set train.pk_domain=none"
+        raise ValueError(f"{e}; {why}") from None
 
 
 def geometry_tensors(read: list[tuple[np.ndarray, np.ndarray] | None]) -> dict[str, torch.Tensor]:

@@ -9,8 +9,10 @@ most ``tol`` in every coefficient; twins (a shape offset of 10-15 % of the mean 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -28,16 +30,23 @@ class SharedPerson:
     distance: float  # largest absolute shape-coefficient difference
 
 
-def read_shapes(folder: str | Path) -> dict[str, np.ndarray]:
-    """{identity: shape vector} from ``folder/identities.json``; ValueError / FileNotFoundError in one line."""
+def read_identities(folder: str | Path, field: str, convert: Callable[[Any], Any]) -> dict[str, Any]:
+    """{identity: convert(entry[field])} from ``folder/identities.json`` (the one reader of that file: shapes here,
+    shapes and sites for training in :mod:`thzface.data.geometry`); ValueError / FileNotFoundError in one line."""
     path = Path(folder) / IDENTITIES_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found (written by `thzface synth`; real folders have none)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        shapes = {str(k): np.asarray(v["shape"], dtype=np.float64) for k, v in data.items()}
+        return {str(k): convert(v[field]) for k, v in data.items()}
     except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError) as e:
         raise ValueError(f"{path}: not an identities file ({type(e).__name__}: {e})") from None
+
+
+def read_shapes(folder: str | Path) -> dict[str, np.ndarray]:
+    """{identity: shape vector} from ``folder/identities.json``; ValueError / FileNotFoundError in one line."""
+    path = Path(folder) / IDENTITIES_FILE
+    shapes = read_identities(folder, "shape", lambda v: np.asarray(v, dtype=np.float64))
     bad = [k for k, v in shapes.items() if v.ndim != 1 or not len(v) or not np.isfinite(v).all()]
     if bad:
         raise ValueError(f"{path}: identity {bad[0]!r} has no finite 1-D shape vector")
