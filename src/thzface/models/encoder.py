@@ -96,6 +96,14 @@ def conv_trunk(in_ch: int, out_dim: int, kernel: int, dropout: float) -> nn.Sequ
     )
 
 
+def build_trunk(kind: str, in_ch: int, out_dim: int, side: int, dropout: float) -> nn.Sequential:
+    """The one choice of trunk (student and teacher alike): ``conv`` / ``flatten`` → :func:`conv_trunk` over the
+    ``side``×``side`` bottleneck (a weight per position); ``avg`` / ``attn`` → :func:`pooled_trunk` (any size)."""
+    if kind in ("conv", "flatten"):
+        return conv_trunk(in_ch, out_dim, side, dropout)
+    return pooled_trunk(in_ch, out_dim, kind, dropout)
+
+
 def pooled_trunk(in_ch: int, out_dim: int, pool: str, dropout: float) -> nn.Sequential:
     """Size-agnostic trunk: ``pool`` ('avg' | 'attn') → Linear → LayerNorm → LReLU → dropout."""
     pools: dict[str, type[nn.Module]] = {"avg": AvgPool, "attn": AttentionPool}

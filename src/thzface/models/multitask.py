@@ -23,7 +23,7 @@ from torch import nn
 
 from thzface.models.blocks import embedding_head, is_exporting
 from thzface.models.decoders import MixtureDecoder, UNetDecoder
-from thzface.models.encoder import EncoderFeatures, ResNetEncoder, conv_trunk, pooled_trunk
+from thzface.models.encoder import EncoderFeatures, ResNetEncoder, build_trunk
 
 Route = Literal["predicted", "oracle", "soft"]
 ROUTES: tuple[str, ...] = ("predicted", "oracle", "soft")
@@ -46,9 +46,8 @@ class MtlModelConfig:
     depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
     separable: bool = False  # depthwise-separable conv3×3 in the encoder stages
     channels_last: bool = False  # conv weights and activations channels-last (NHWC): a speed layout, same math
-    pool: Literal["avg", "attn", "flatten"] = "flatten"  # default arch: bottleneck → trunk: flatten (the reference's
-    # k×k conv over the whole bottleneck: a weight per position, so the trunk knows where a feature is; input exactly
-    # image_size; pretraining fits with it, docs/benchmarks.md) or avg / attention pooling (any input size)
+    pool: Literal["avg", "attn", "flatten"] = "flatten"  # bottleneck → trunk: flatten (k×k conv, a weight per position;
+    # input exactly image_size; pretraining fits with it: docs/benchmarks.md) or avg / attention pooling (any size)
     trunk_dim: int = 256  # latent vector size F read by the heads
     dropout: float = 0.1  # dropout after the trunk and inside the verification head
     embed_hidden: int = 256  # hidden width of the verification MLP
@@ -158,11 +157,8 @@ class MultiTaskModel(nn.Module):
         self.cfg = cfg
         self.encoder = build_encoder(cfg, cfg.in_channels)
         bottleneck = cfg.image_size // self.encoder.reduction
-        self.trunk = (
-            conv_trunk(cfg.widths[-1], cfg.trunk_dim, bottleneck, cfg.dropout)
-            if cfg.fixed_size
-            else pooled_trunk(cfg.widths[-1], cfg.trunk_dim, cfg.pool, cfg.dropout)
-        )
+        kind = "conv" if cfg.arch == "paper" else cfg.pool
+        self.trunk = build_trunk(kind, cfg.widths[-1], cfg.trunk_dim, bottleneck, cfg.dropout)
         self.verification_head = embedding_head(cfg.trunk_dim, cfg.embed_hidden, cfg.embed_dim, cfg.dropout)
         self.posture_head = nn.Linear(cfg.trunk_dim, cfg.num_postures)
         film = cfg.decoder == "film"

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from thzface.models.blocks import embedding_head, is_exporting
-from thzface.models.encoder import conv_trunk, pooled_trunk
+from thzface.models.encoder import build_trunk
 from thzface.models.multitask import MtlModelConfig, build_encoder
 
 VIS_CHANNELS = 1  # visible images are loaded as grayscale (TripletDataset), as the reference did
@@ -105,11 +105,7 @@ class TeacherModel(nn.Module):
         side = student.image_size // self.vis_encoder.reduction
         dim = student.widths[-1]
         self.fusion = CrossModalFusion(dim, cfg.heads, cfg.attn_dropout, side * side, cfg.fusion == "residual")
-        self.trunk = (
-            conv_trunk(dim, cfg.trunk_dim, side, cfg.dropout)
-            if cfg.trunk == "conv"
-            else pooled_trunk(dim, cfg.trunk_dim, cfg.trunk, cfg.dropout)
-        )
+        self.trunk = build_trunk(cfg.trunk, dim, cfg.trunk_dim, side, cfg.dropout)
         self.verification_head = embedding_head(cfg.trunk_dim, cfg.embed_hidden, cfg.embed_dim, cfg.dropout)
         self.posture_head = nn.Linear(cfg.trunk_dim, student.num_postures)
 
