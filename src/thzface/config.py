@@ -221,6 +221,9 @@ class TrainConfig:
     pk_group: str = "identity"  # joint batches: K captures of a person (identity) or of a person in one posture
     fit_probe: bool = False  # validate also on as many training people as validation people (fit/eer: does it fit?)
     pk_domain: str = "none"  # joint batches: none | site (each batch's people from one simulated site = scanner)
+    pose_curriculum: int = 0  # joint batches: epochs over which the drawn captures widen from each posture's most
+    # typical poses to all (data.curriculum; needs the simulator's poses.npz); 0: off
+    pose_curriculum_start: float = 0.3  # share of each posture's captures drawn at epoch 0 of the curriculum
     lr: float = 1e-3  # AdamW learning rate
     weight_decay: float = 1e-4  # AdamW weight decay
     max_epochs: int = 30  # epoch limit

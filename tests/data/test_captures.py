@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from thzface.data.augment import build_augment
-from thzface.data.captures import CaptureBank, PKJointBatches, aux_region, capture_labels, clean_folder
+from thzface.data.captures import CaptureBank, aux_region, capture_labels, clean_folder
 from thzface.data.io import load_image, save_png_atomic
+from thzface.data.joint import PKJointBatches
 from thzface.data.naming import MIRRORED_POSTURE, format_name
 
 IDS = ("ida", "idb", "idc", "idd")

@@ -1,6 +1,7 @@
 """Privileged geometry on joint batches: the bank reads each capture's person shape and scan pose from the
 simulator's identities.json / poses.npz; training-only shape and pose heads get gradients and stay out of the
-deployed weights; a folder without geometry is a one-line error when the loss asks for it."""
+deployed weights; a folder without geometry is a one-line error when the loss asks for it; the pose curriculum
+reads the same poses."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from thzface.data.geometry import folder_geometry
-from thzface.engine.datamodule import JointDataModule
+from thzface.engine.datamodule import JointDataModule, thz_datamodule
 from thzface.engine.train import fit
 from thzface.recipes import get_recipe, load_config
 from thzface.recipes.mtl.task import build_task
@@ -68,3 +69,17 @@ def test_a_folder_without_geometry_is_a_one_line_error(repo: Path, tiny_data: Pa
     shutil.copytree(tiny_data, bare, ignore=shutil.ignore_patterns("identities.json", "poses.npz"))
     with pytest.raises(ValueError, match="loss.w_shape / loss.w_pose need joint batches over a simulated folder"):
         fit(get_recipe("mtl"), tiny(repo, *GEO, "train.max_steps=1"), bare, tmp_path / "run")
+
+
+def test_pose_curriculum_from_the_simulated_poses(repo: Path, tiny_data: Path, tmp_path: Path) -> None:
+    loader = JointDataModule(tiny(repo, "train.pose_curriculum=2"), tiny_data).train_dataloader()
+    assert loader.difficulty is not None and loader.curriculum[0] == 2
+    sampler, members = loader.epoch_members(0)
+    assert len(members) < len(loader.members) and next(iter(loader))["thz"].shape[0] == len(next(iter(sampler)))
+    assert loader.epoch_members(2)[1] == loader.members
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_data, bare, ignore=shutil.ignore_patterns("identities.json", "poses.npz"))
+    with pytest.raises(ValueError, match="pose_curriculum needs every training capture's pose"):
+        JointDataModule(tiny(repo, "train.pose_curriculum=2"), bare).train_dataloader()
+    with pytest.raises(ValueError, match="train.pose_curriculum=2: needs joint batches"):
+        thz_datamodule(tiny(repo, "train.pose_curriculum=2", "train.sampler=pk"), tiny_data)

@@ -1,24 +1,26 @@
-"""Joint P×K metric-learning batches: captures decoded once into uint8 tensors, augmented batch-wise.
+"""Captures decoded once into uint8 tensors, augmented batch-wise: the bank behind joint P×K batches
+(:mod:`thzface.data.joint`).
 
 A *capture* is one concealed THz scan (one file, ``<id>_b<p>b_<k>.png``) with its unconcealed counterpart as
 the reconstruction target and, when a reader supplies it, a clean (noise-free, unconcealed) target. A
 :class:`CaptureBank` holds every capture of a set of rows as (N, 1, S, S) uint8 tensors (64×64: 4 KB a
-capture per image kind). :class:`PKJointBatches` yields batches of P identities × K **distinct** captures, all
-roles in one batch (one forward pass, one BatchNorm statistic): an item's positives are the other K-1 captures
-of its identity — never the item's own image — and each input is augmented independently (one
-:class:`thzface.data.augment.Augment` call on the whole batch, per-image random draws). Targets are not
+capture per image kind). :class:`~thzface.data.joint.PKJointBatches` yields batches of P identities × K
+**distinct** captures, all roles in one batch (one forward pass, one BatchNorm statistic): an item's
+positives are the other K-1 captures of its identity — never the item's own image — and each input is
+augmented independently (one :class:`thzface.data.augment.Augment` call on the whole batch, per-image random
+draws). Targets are not
 corrupted; with a ``paired`` augmentation they follow their input's warp. Batches depend only on
 ``(seed, rank, epoch)``.
 
 Entry points: ``CaptureBank.from_names(root, names, size, classes, clean_folder(root), aux_region(root))``
 (or ``from_rows``),
-``PKJointBatches(bank, p, k, augment, seed)`` for training and ``bank.batches(n)`` for evaluation.
+``thzface.data.joint.PKJointBatches(bank, p, k, augment, seed)`` for training and ``bank.batches(n)`` for
+evaluation.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +29,10 @@ import torch
 
 from thzface.data.augment import Augment, mirror
 from thzface.data.csv import TripletRow
-from thzface.data.datasets import load_aux_mask, sample_seed
+from thzface.data.datasets import load_aux_mask
 from thzface.data.geometry import GeometryReader, geometry_tensors
 from thzface.data.io import center_square, load_image, resize_bicubic
 from thzface.data.naming import MIRRORED_POSTURE, parse_name
-from thzface.data.sampler import PKSampler
 
 CleanReader = Callable[[str], np.ndarray | None]  # concealed file name → (S, S) or (1, S, S) in [0, 1], or None
 MIRRORED = torch.tensor(MIRRORED_POSTURE)  # posture label → the label of its mirror image
@@ -219,81 +220,3 @@ class CaptureBank:
             raise ValueError(f"CaptureBank.batches: batch_size={batch_size} must be >= 1")
         for start in range(0, len(self), batch_size):
             yield self.batch(torch.arange(start, min(start + batch_size, len(self))))
-
-
-class PKJointBatches:
-    """Training iterable of joint P×K batches over a :class:`CaptureBank` (see the module docstring).
-
-    Each iteration is one epoch: at its first batch it reads the epoch — ``epoch_source()`` when given (pass
-    ``lambda: trainer.current_epoch`` so a resumed run sees the same batches), else the internal counter — and
-    advances the counter; :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the
-    process ``rank``.
-    Raises ValueError (naming what to set) when the bank has fewer than P identities or an identity has fewer
-    than K captures — P is never lowered silently.
-
-    ``group="identity_posture"``: the K captures of a group share the person *and* the posture (positives differ
-    in capture only: an easier task, for pretraining on many people); groups with fewer than K captures are left
-    out (``skipped`` counts their captures); the identity label of the loss stays the person.
-    """
-
-    def __init__(
-        self,
-        bank: CaptureBank,
-        p: int,
-        k: int,
-        augment: Augment | None = None,
-        seed: int = 0,
-        num_batches: int | None = None,
-        rank: int = 0,
-        epoch_source: Callable[[], int] | None = None,
-        group: str = "identity",
-        domain_of: Mapping[str, Hashable] | None = None,
-    ) -> None:
-        if k < 2:
-            raise ValueError(f"PKJointBatches: k={k}; joint batches need K >= 2 captures per identity for positives")
-        names = [bank.classes[i] for i in bank.identity.tolist()]  # names, so errors name the identity
-        if group == "identity_posture":
-            names = [f"{n}|posture {q}" for n, q in zip(names, bank.posture.tolist(), strict=True)]
-            sizes = Counter(names)
-            self.members = [i for i, n in enumerate(names) if sizes[n] >= k]  # sampler position → capture index
-            names = [names[i] for i in self.members]
-        elif group == "identity":
-            self.members = list(range(len(names)))
-        else:
-            raise ValueError(f"PKJointBatches: group={group!r} is not identity or identity_posture")
-        self.skipped = len(bank) - len(self.members)
-        self.bank, self.augment, self.seed, self.rank, self.epoch = bank, augment, seed, rank, 0
-        self.epoch_source = epoch_source
-        n = num_batches if num_batches is not None else max(1, len(self.members) // (p * k))
-        domains = None
-        if domain_of is not None:  # the domain (site) of each drawn capture's person
-            missing = sorted({bank.classes[i] for i in bank.identity.tolist()} - set(domain_of))
-            if missing:
-                raise ValueError(
-                    f"PKJointBatches: no domain (site) for identity {missing[0]!r} ({len(missing)} in all)"
-                )
-            domains = [domain_of[bank.classes[int(bank.identity[i])]] for i in self.members]
-        self.sampler = PKSampler(
-            names, p, k, seed=seed + 1000 * rank, num_batches=n, replacement=False, domains=domains
-        )
-
-    def __len__(self) -> int:
-        return len(self.sampler)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def epoch_batches(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
-        """The batches of ``epoch`` (the same every time for the same seed, rank and epoch)."""
-        self.sampler.set_epoch(epoch)
-        for b, idx in enumerate(list(self.sampler)):
-            g = torch.Generator().manual_seed(sample_seed(self.seed, self.rank, epoch, b))
-            index = torch.tensor([self.members[i] for i in idx], dtype=torch.long)  # (P·K,)
-            yield self.bank.batch(index, self.augment, g)  # B = P·K
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        # a generator: the epoch is read (and advanced) at the first batch, so an iter() that only checks
-        # iterability (Lightning does one at fit start) uses no epoch
-        epoch = self.epoch_source() if self.epoch_source is not None else self.epoch
-        self.epoch = epoch + 1
-        yield from self.epoch_batches(epoch)

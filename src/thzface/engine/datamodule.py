@@ -7,7 +7,7 @@ naming the numbers. Twin pairs (the dataset's meta.json) stay on one side. The s
 written to ``RUN/split.json`` by the trainer.
 
 * :class:`JointDataModule` (``train.sampler: joint``): captures decoded once into a
-  :class:`~thzface.data.captures.CaptureBank`; training batches are :class:`~thzface.data.captures.PKJointBatches`
+  :class:`~thzface.data.captures.CaptureBank`; training batches are :class:`~thzface.data.joint.PKJointBatches`
   (P identities × K distinct captures, all roles in one forward pass, positives = other captures, independently
   augmented); validation walks the validation identities' bank once.
 * :class:`TripletDataModule` (``train.sampler: pk | random``): the reference's triplet rows (``paper`` preset, the
@@ -27,11 +27,12 @@ from torch.utils.data import DataLoader
 
 from thzface.config import Config
 from thzface.data.augment import build_augment
-from thzface.data.captures import CaptureBank, PKJointBatches, clean_folder
+from thzface.data.captures import CaptureBank, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.geometry import folder_geometry, folder_sites
 from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
+from thzface.data.joint import PKJointBatches
 from thzface.data.sampler import PKSampler
 from thzface.data.split import read_twins
 
@@ -118,7 +119,12 @@ class TripletDataModule(L.LightningDataModule):
         mirror = getattr(cfg.aug, "mirror", 0.0)  # mtl's aug section has it; triplet rows keep their labels
         if mirror:
             raise ValueError(f"aug.mirror={mirror}: mirrored captures need train.sampler=joint")
-        for key, value in (("pk_domain", cfg.train.pk_domain), ("fit_probe", cfg.train.fit_probe)):
+        t = cfg.train
+        for key, value in (
+            ("pk_domain", t.pk_domain),
+            ("fit_probe", t.fit_probe),
+            ("pose_curriculum", t.pose_curriculum),
+        ):
             if value not in ("none", False):
                 raise ValueError(f"train.{key}={value}: needs joint batches (train.sampler=joint)")
         min_train = pk_shape(cfg)[0] if cfg.train.sampler == "pk" else 2
@@ -198,6 +204,7 @@ class JointDataModule(L.LightningDataModule):
             epoch_source=epoch,
             group=t.pk_group,
             domain_of=self.domain_of(),
+            curriculum=(t.pose_curriculum, t.pose_curriculum_start),
         )
         if batches.skipped:
             log.warning(

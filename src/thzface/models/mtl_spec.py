@@ -20,6 +20,12 @@ class ModelConfig(MtlModelConfig):
 
 
 @dataclass
+class DataConfig(C.DataConfig):
+    target: str = "clean"  # reconstruct the simulator's clean target at the concealed pose (what eval scores the
+    # decoder against); a folder without clean/ (real data) falls back to the unconcealed scan, the positive
+
+
+@dataclass
 class AugConfig(C.AugConfig):
     profile: str = "scan"  # scan-like augmentation (ours)
     p: float = 0.5
@@ -67,4 +73,6 @@ def build_model(cfg: Config) -> nn.Module:
     return _build(cfg.model)
 
 
-MTL = ModelSpec("mtl", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig)
+MTL = ModelSpec(
+    "mtl", ModelConfig, LossConfig, build_model, data_config=DataConfig, aug_config=AugConfig, train_config=TrainConfig
+)
