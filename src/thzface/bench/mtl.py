@@ -35,6 +35,8 @@ DEFAULT_ARMS = ("default", "paper", "default-pretrained")  # what runs without -
 RECIPE_VARIANTS = {
     "mirror": ["aug.mirror=0.5"],  # mirrored captures in the joint batches (posture left <-> right)
     "single-view": ["model.flip_test=false"],  # the embedding of the scan alone (no flip test)
+    "pose-curriculum": ["train.pose_curriculum=3"],  # typical poses first, all from epoch 3 (data.curriculum)
+    "positive-target": ["data.target=positive"],  # reconstruct the unconcealed scan (another pose), not the clean one
 }
 KEYS = [
     "parameters",

@@ -40,6 +40,7 @@ TEACHER_VISIBLE: tuple[str, ...] = ("enrolment", "capture")  # data.teacher_visi
 class DataConfig(C.DataConfig):
     use_visible: bool = True  # the teacher reads the visible images while training
     teacher_visible: Literal["enrolment", "capture"] = "enrolment"  # each member's unconcealed photo | the CSV's
+    target: str = "clean"  # the student's reconstruction target, as mtl-default's (clean/ where the folder has it)
 
     def __post_init__(self) -> None:
         if self.teacher_visible not in TEACHER_VISIBLE:
