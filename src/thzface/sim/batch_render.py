@@ -10,6 +10,8 @@ order-free max/min scatters), so a sample renders to the same bytes whatever bat
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -119,6 +121,19 @@ def _transform(reqs: list[RenderRequest], grid: Grid, dev: torch.device) -> tupl
     return tuple(pw[c] + shift[:, c : c + 1] for c in range(3)), nw
 
 
+@functools.lru_cache(maxsize=16)
+def _corners(n_el: int, n_az: int, dev: torch.device) -> torch.Tensor:
+    """(3, T) corner vertex ids of make_grid's triangles on the extended vertex grid (E, A+1): per cell (i, j)
+    family 0 = (i, j), (i, j+1), (i+1, j+1), then family 1 = (i, j), (i+1, j+1), (i+1, j); column j + 1 never
+    wraps (the extended grid repeats column 0 at the end)."""
+    n_ax = n_az + 1
+    i, j = np.meshgrid(np.arange(n_el - 1), np.arange(n_az), indexing="ij")
+    a = (i * n_ax + j).reshape(-1)  # (cells,) corner (i, j)
+    c = a + n_ax + 1  # (i+1, j+1)
+    tab = np.stack([np.concatenate([a, a]), np.concatenate([a + 1, c]), np.concatenate([c, a + n_ax])])
+    return torch.as_tensor(tab, device=dev)
+
+
 _LAYOUT_OK: dict[int, tuple[np.ndarray, bool]] = {}  # id(grid.tris) -> (that array, kept alive; layout ok)
 
 
@@ -169,17 +184,13 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
         cov = torch.as_tensor(cov_np).to(dev)
         c_ac = cov[:, :-1, :-1] & cov[:, 1:, 1:]  # (R, E-1, A) both families' corners (i, j) and (i+1, j+1)
         keep &= torch.stack([c_ac & cov[:, :-1, 1:], c_ac & cov[:, 1:, :-1]], 1)
-    flat = torch.nonzero(keep.reshape(-1)).squeeze(1)  # (K,) kept (request, triangle) pairs
-    cells = (n_el - 1) * n_az
-    n_t = 2 * cells
-    rid, tid = torch.div(flat, n_t, rounding_mode="floor"), flat % n_t  # tid: index into grid.tris
-    fam, cell = torch.div(tid, cells, rounding_mode="floor"), tid % cells
-    i = torch.div(cell, n_az, rounding_mode="floor")
-    j1 = cell - i * n_az + 1  # the column j + 1 on the extended grid (no wrap needed)
-    top, low, base = i * n_ax, (i + 1) * n_ax, rid * (n_el * n_ax)
-    va = base + top + j1 - 1  # (K,) flat vertex index of each corner
-    vb = base + torch.where(fam == 0, top, low) + j1
-    vc = base + low + torch.where(fam == 0, j1, j1 - 1)
+    n_t = 2 * (n_el - 1) * n_az
+    kept = keep.reshape(n_req, n_t)  # (R, T)
+    flat = torch.nonzero(kept.reshape(-1)).squeeze(1)  # (K,) kept (request, triangle) pairs, request-major
+    rid = torch.repeat_interleave(torch.arange(n_req, device=dev), kept.sum(1))  # (K,) no integer division
+    tid = flat - rid * n_t  # (K,) index into grid.tris
+    corners, base = _corners(n_el, n_az, dev), rid * (n_el * n_ax)  # (3, T) vertex ids on the extended grid
+    va, vb, vc = (base + _take(corners[c], tid) for c in range(3))  # (K,) flat vertex index of each corner
     su, sv, sz = u.reshape(-1), v.reshape(-1), wz.reshape(-1)
     au, bu, cu, av, bv, cv = (_take(t, x) for t in (su, sv) for x in (va, vb, vc))
     za, zb, zc = _take(sz, va), _take(sz, vb), _take(sz, vc)  # (K,) heights
@@ -207,17 +218,16 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     count = bw * _take(bh, sub)
     j = torch.repeat_interleave(torch.arange(len(count), device=dev), count)  # (N,) triangle per candidate
     k = torch.arange(len(j), device=dev) - _take(torch.cumsum(count, 0) - count, j)
-    bwj = _take(bw, j)
-    dy = torch.div(k, bwj, rounding_mode="floor")
-    dx = k - dy * bwj
-    dxf, dyf = dx.float(), dy.float()
+    kf, bwj = k.float(), _take(bw, j).float()
+    dyf = torch.floor((kf + 0.5) / bwj)  # row in the box: exact in float32 (k < 2**24, bw <= size)
+    dxf = kf - dyf * bwj
     pa0, pb0, pc0, pa1, pb1, pc1 = (_take(t, j) for t in planes)
     w0 = pa0 * dxf + pb0 * dyf + pc0  # (N,)
     w1 = pa1 * dxf + pb1 * dyf + pc1
     w2 = 1.0 - w0 - w1
     inside = torch.nonzero((w0 >= _EPS) & (w1 >= _EPS) & (w2 >= _EPS)).squeeze(1)
     j, w0, w1, w2 = _take(j, inside), _take(w0, inside), _take(w1, inside), _take(w2, inside)
-    pix = _take(pbase, j) + _take(dy, inside) * size + _take(dx, inside)  # (N',) flat pixel over the batch
+    pix = _take(pbase, j) + (_take(dyf, inside) * size + _take(dxf, inside)).long()  # (N',) flat pixel, batch
     hz = _take(zc, j) + w0 * _take(dza, j) + w1 * _take(dzb, j)  # (N',) height
     zbuf = torch.full((n_req * hw,), float("-inf"), dtype=torch.float32, device=dev).scatter_reduce(
         0, pix, hz, "amax"
@@ -233,9 +243,7 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     bary = torch.zeros((n_req * hw, 3), dtype=torch.float32, device=dev).index_copy_(
         0, pix, torch.stack(ws, -1)
     )  # (R*HW, 3)
-    tris_x = torch.as_tensor(grid.tris + grid.tris // n_az, device=dev)  # (T, 3) vertex ids on the extended grid
-    verts = tris_x.index_select(0, t_sel) + r_sel[:, None] * (n_el * n_ax)  # (M, 3)
-    vs = [verts[:, i].contiguous() for i in range(3)]  # (M,) each
+    vs = [_take(corners[c], t_sel) + r_sel * (n_el * n_ax) for c in range(3)]  # (M,) each
     nrm = []
     for c in range(3):
         sn = nw[c].reshape(-1)
