@@ -3,7 +3,7 @@ Fourier transforms (torch, float32 on the CPU), the same draws.
 
 scipy's ``gaussian_filter`` in mode ``wrap`` is a circular convolution with the kernel of ``gaussian_filter1d``
 (radius ``int(4 * sigma + 0.5)``, normalised); placed circularly on the image grid, its transfer function times
-the fields' spectra is the same filter. The normals are the reference's (one ``standard_normal`` call per
+the fields' spectra is the same filter. The normals are the reference's (one ``speckle_normals`` draw per
 speckle field, from the sample's own stream), so both backends hold the same speckle to float32 rounding (about
 3e-7 of its peak, tests/sim/test_batch.py). The PSF stays thz.psf_blur: its windowed slabs beat an FFT at these
 sizes. Each field is transformed on its own, so a sample's bytes do not depend on its batch.
@@ -16,7 +16,7 @@ import functools
 import numpy as np
 import torch
 
-from thzface.sim.thz import FILTERS, Filters, _psf_energy
+from thzface.sim.thz import FILTERS, Filters, _psf_energy, speckle_normals
 
 TRUNCATE = 4.0  # scipy's default kernel extent in sigmas (thz.speckle)
 
@@ -49,7 +49,7 @@ def speckle_fft(shape: tuple[int, int], w_mm: float, pitch: float, looks: int, r
     """thz.speckle by FFT: the same draw (looks, 2, H, W) from ``rng``, the grain as a circular product, unit mean
     gamma(looks) intensity (H, W) float64."""
     sig = max(w_mm / 2 / pitch, 0.3)
-    g = torch.from_numpy(rng.standard_normal((looks, 2, *shape)).astype(np.float32))  # (L, 2, H, W)
+    g = torch.from_numpy(speckle_normals(shape, looks, rng).astype(np.float32))  # (L, 2, H, W)
     g = torch.fft.irfft2(torch.fft.rfft2(g) * transfer(sig, *shape), s=shape)  # (L, 2, H, W)
     return (g * g).sum((0, 1)).double().numpy() / (looks * 2 * _psf_energy(sig))  # (H, W)
 

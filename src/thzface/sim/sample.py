@@ -28,7 +28,7 @@ from thzface.sim.render import RenderRequest, View, project_landmarks, render_re
 from thzface.sim.scene import Scene, SceneSetup, assemble_scene, setup_scene
 from thzface.sim.scene import build_scene as build_scene  # re-exported: the reference scene of one pose
 from thzface.sim.sensor import draw_sensor, measure, redraw_fields, to_uint8
-from thzface.sim.thz import FILTERS, Filters, active_scene, beam_w, box_down, draw_active
+from thzface.sim.thz import FILTERS, Filters, active_scene, beam_w, box_down, draw_active, speckle_normals
 from thzface.sim.visible import draw_lighting, render_rgb
 
 SAMPLE_STREAM = 2  # SeedSequence key of the per-sample draws
@@ -110,10 +110,14 @@ def identity_maps(cfg: SimConfig, surf: H.HeadSurface, traits: dict) -> tuple[np
     return region, 10 ** (traits["hair_scatter_db"] / 10) * (1 - t2)
 
 
-def _signals(cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c, rng_u=None, flt: Filters = FILTERS) -> dict:
+def _signals(
+    cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c, rng_u=None, flt: Filters = FILTERS, skip_u: bool = False
+) -> dict:
     """Output-resolution signals (noisy-to-be, clean) of both states of scene ``sc`` for the system ``draw``;
     speckle and carrier phase from ``rng_c`` (the unconcealed state draws its own from ``rng_u`` if given); the
-    PSF and speckle by the filters ``flt``."""
+    PSF and speckle by the filters ``flt``. ``skip_u``: the unconcealed state's noisy signal is not wanted (the
+    sample has its own unconcealed capture), so its speckle is drawn (``rng_u`` stays in step) but not filtered
+    and ``sig_u`` is None."""
     s, pitch = cfg.render_scale, sc.cam.pitch_mm
     region, scat = sc.skin.attr(idm[0]), sc.skin.attr(idm[1])
     if cfg.mode == "passive":
@@ -135,11 +139,14 @@ def _signals(cfg: SimConfig, sc: Scene, draw, idm: tuple, rng_c, rng_u=None, flt
         parts["spec_c"], parts["diff_c"] = parts["spec_u"], parts["diff_u"]
     spk_c = flt.speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_c)
     phase_c = rng_c.uniform(0, 2 * np.pi)
-    spk_u, phase_u = (spk_c, phase_c) if rng_u is None else (
-        flt.speckle(sc.skin.mask.shape, d.w0_mm, pitch, d.looks, rng_u), rng_u.uniform(0, 2 * np.pi))  # fmt: skip
+    spk_u, phase_u = spk_c, phase_c
+    if rng_u is not None:
+        shape = sc.skin.mask.shape
+        spk_u = speckle_normals(shape, d.looks, rng_u) if skip_u else flt.speckle(shape, d.w0_mm, pitch, d.looks, rng_u)
+        phase_u = rng_u.uniform(0, 2 * np.pi)
     k2 = 2 * P.wavenumber_per_mm(d.freq_ghz)
     return {
-        "sig_u": box_down(parts["spec_u"] + parts["diff_u"] * spk_u, s),
+        "sig_u": None if skip_u and rng_u is not None else box_down(parts["spec_u"] + parts["diff_u"] * spk_u, s),
         "sig_c": box_down(parts["spec_c"] + parts["diff_c"] * spk_c, s),
         "clean_u": box_down(parts["spec_u"] + parts["diff_u"], s),
         "clean_c": box_down(parts["spec_c"] + parts["diff_c"], s),
@@ -241,10 +248,11 @@ def simulate_sample(
 
 
 def finish_sample(
-    cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[View], flt: Filters = FILTERS
+    cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[View], flt: Filters = FILTERS, lean: bool = False
 ) -> SampleOutput:
     """Images and aux data of a prepared sample from its rendered views (in ``prep.requests()`` order), its PSF
-    and speckle by the filters ``flt``."""
+    and speckle by the filters ``flt``; ``lean`` skips work whose result no image uses (the concealed scene's
+    unconcealed speckle when the sample has its own unconcealed capture), the same draws and images."""
     ident, posture, rngs, surf, expr, fov = prep.ident, prep.posture, prep.rngs, prep.surf, prep.expr, prep.fov
     n_c = len(prep.setups[0].requests(surf))
     sc = assemble_scene(surf, expr, fov, prep.setups[0], views[:n_c])
@@ -253,7 +261,8 @@ def finish_sample(
     draw, sd, info = draw_system(cfg, sc, ident, rngs)
     idm = identity_maps(cfg, surf, ident.traits)
     s, n_out = cfg.render_scale, cfg.image_size
-    sig = _signals(cfg, sc, draw, idm, rngs["speckle"], rngs["speckle_u"] if cfg.pairing != "shared" else None, flt)
+    rng_u = rngs["speckle_u"] if cfg.pairing != "shared" else None
+    sig = _signals(cfg, sc, draw, idm, rngs["speckle"], rng_u, flt, skip_u=lean and capture)
     sig_u = _signals(cfg, sc_u, draw, idm, rngs["speckle_u"], None, flt) if capture else sig
     sd_u = sd if cfg.pairing == "shared" else redraw_fields(sd, cfg.sensor, n_out, rngs["sensor_u"])
     head = box_down(sc.skin.mask.astype(np.float64), s) > 0.5

@@ -248,12 +248,18 @@ def speckle(shape: tuple[int, int], w_mm: float, pitch: float, looks: int, rng: 
     The looks' real and imaginary fields are drawn in one call (the same stream as one look at a time) and
     filtered as one stack (the same arithmetic as a complex filter, which filters the two parts apart)."""
     sig = max(w_mm / 2 / pitch, 0.3)
-    g = rng.standard_normal((looks, 2, *shape))  # (L, 2, H, W) real, imaginary per look
+    g = speckle_normals(shape, looks, rng)  # (L, 2, H, W) real, imaginary per look
     g = ndimage.gaussian_filter(g, (0, 0, sig, sig), mode="wrap")
     acc = np.zeros(shape)
     for k in range(looks):
         acc += np.abs(g[k, 0] + 1j * g[k, 1]) ** 2
     return acc / (looks * 2 * _psf_energy(sig))
+
+
+def speckle_normals(shape: tuple[int, int], looks: int, rng: np.random.Generator) -> np.ndarray:
+    """The draw of one speckle field, (looks, 2, H, W) standard normals: every speckle filter takes exactly this
+    draw, so a field that is drawn but not filtered keeps its stream in step."""
+    return rng.standard_normal((looks, 2, *shape))
 
 
 @functools.lru_cache(maxsize=256)
