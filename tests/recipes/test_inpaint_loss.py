@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from thzface.losses.inpaint import hole_l1, inpaint_l1
+from thzface.losses.inpaint import hole_l1, hole_ssim_loss, inpaint_l1
 
 # two 1x2x2 images; errors |pred - target| = [[0.1, 0.2], [0.3, 0.4]] and [[0.5, 0.5], [0.5, 0.5]]
 TARGET = torch.zeros(2, 1, 2, 2)
@@ -49,3 +49,15 @@ def test_bad_input_messages():
         hole_l1(PRED, TARGET, MASK[:, :, :1])
     with pytest.raises(ValueError, match="inpaint_l1: w_hole must be finite and >= 0"):
         inpaint_l1(PRED, TARGET, MASK, w_hole=-1.0)
+
+
+def test_hole_ssim_loss_golden_value_and_empty_hole():
+    # constant images 0.5 vs 0.25: SSIM = (2·0.5·0.25 + C1) / (0.5² + 0.25² + C1) · (0 + C2) / (0 + C2), C1 = 1e-4
+    pred, target = torch.full((2, 1, 16, 16), 0.5), torch.full((2, 1, 16, 16), 0.25)
+    mask = torch.zeros(2, 1, 16, 16)
+    mask[0, :, 4:9, 3:12] = 1.0  # image 1: empty hole, counts 0
+    want = (1.0 - (0.25 + 1e-4) / (0.3125 + 1e-4)) / 2  # 0.199936 / 2
+    assert float(hole_ssim_loss(pred, target, mask)) == pytest.approx(want, rel=1e-5)
+    assert float(hole_ssim_loss(target, target, mask)) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="hole_ssim_loss"):
+        hole_ssim_loss(pred, target, mask[:, :, :8])

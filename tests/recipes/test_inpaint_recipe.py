@@ -352,7 +352,8 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
     save_config(mtl, configs / "mtl-default.yaml")
     args = SimpleNamespace(data=str(data), budget_s=1.0, out=str(tmp_path / "b"), workers=1, seeds=1, configs=configs)
     res = run_bench("inpaint", args)
-    assert set(res["arms"]) == {"default", "paper", "mean-fill", "diffusion-fill"}
+    fills = {"mean-fill", "diffusion-fill", "mean-face-fill", "eigen-fill"}
+    assert set(res["arms"]) == {"default", "paper", *fills}
     assert "hole_psnr_30-50" in res["table"] and "identity_cos_10-30" in res["table"]
     means = res["arms"]["mean-fill"]["sets"]
     assert means["30-50"]["known_max_abs_change"] == 0.0
@@ -362,7 +363,14 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
     sets = list(means)
     mean_over = {a: np.mean([res["arms"][a]["mean"][f"hole_ssim_{s}"] for s in sets]) for a in res["arms"]}
     assert h["system"] == pytest.approx(mean_over["default"]) and h["higher_is_better"] and h["spread"] == 0.0
-    assert h["baseline"] == pytest.approx(max(mean_over["mean-fill"], mean_over["diffusion-fill"]))
+    classical = ("mean-fill", "diffusion-fill", "mean-face-fill")  # eigen-fill: default's own start, beside
+    assert h["baseline"] == pytest.approx(max(mean_over[f] for f in classical))
+    margins = saved["buckets"]["hole_ssim"]
+    assert set(margins) == set(sets) and all(m["best_fill"] in classical for m in margins.values())
+    assert margins["30-50"]["margin"] == pytest.approx(
+        res["arms"]["default"]["mean"]["hole_ssim_30-50"]
+        - max(res["arms"][f]["mean"]["hole_ssim_30-50"] for f in classical)
+    )
     assert res["table"].splitlines()[-1].startswith("headline: hole-region SSIM")
 
 

@@ -1,12 +1,15 @@
-"""``thzface bench inpaint``: ``default`` vs ``paper`` (same wall-clock budget) vs trivial fills, same masks.
+"""``thzface bench inpaint``: ``default`` vs ``paper`` (same wall-clock budget) vs classical fills, same masks.
 
 Every arm is scored on the same fixed, seeded mask sets of the dataset's test images (buckets 10–30, 30–50,
 50–70 % of the head, plus the real garment silhouettes), on the THz unconcealed scans. Both presets run at the
 dataset's image size (the ``paper`` preset's 512² is the seed's; its parameter count does not depend on size)
-and on one-channel THz images. The stated identity embedder of every arm is ``args.embedder`` (a trained
-``mtl``/``distill`` run) when given, else a ``default`` ``mtl`` run trained here for the same budget; the
-identity loss is off in training (it would be scored by the same embedder).
-Hole-region numbers are the headline; whole-image numbers sit beside them.
+and on one-channel THz images; ``--arms`` picks presets (default: both). The classical fills are the masked
+mean, the diffusion fill and the mean face of the predicted posture (fitted to the training rows); the
+``eigen-fill`` row is the ``default`` model's own start (its linear face prior) used alone, reported beside so
+the network's own gain is visible. The identity embedder of every arm is ``args.embedder`` when given, else the
+shipped ``pretrained:mtl-default``: it scores the identity cosine and is the identity term of a preset that has
+one. Hole-region numbers are the headline; ``buckets`` in bench.json holds, per mask set, the system's margin
+over the best classical fill of that set (mean and spread over training seeds).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from thzface.recipes.inpaint.recipe import (
     HEADLINE,
     SPEED_MIN_S,
     evaluate_method,
+    fitted_baselines,
     full_batch,
     split_dataset,
     summary,
@@ -36,6 +40,7 @@ from thzface.recipes.inpaint.recipe import (
 from thzface.recipes.inpaint.recipe import RECIPE as INPAINT
 
 PRESETS = ("default", "paper")
+SHIPPED_EMBEDDER = "pretrained:mtl-default"
 
 
 @torch.no_grad()
@@ -67,27 +72,41 @@ def dataset_side(data: Path) -> int:
     return int(open_image(first).size[0])
 
 
-def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float, seed: int, side: int) -> dict:
-    """Train ``inpaint-<preset>`` on THz images at the dataset's size for ``budget_s`` seconds; fit's summary."""
+def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float, seed: int, side: int,
+              embedder: str) -> dict:  # fmt: skip
+    """Train ``inpaint-<preset>`` on THz images at the dataset's size for ``budget_s`` seconds; fit's summary.
+    A preset with an identity term gets ``embedder`` for it."""
+    cfg = load_config(configs / f"inpaint-{preset}.yaml")
+    identity = [f"loss.identity_run={embedder}"] if cfg.loss.identity_run and cfg.loss.w_identity > 0 else []
     cfg = load_config(
         configs / f"inpaint-{preset}.yaml",
         [f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.max_steps=-1", "train.progress=false",
          f"train.seed={seed}", f"data.image_size={side}", f"model.image_size={side}", "model.modality=thz",
-         "model.image_channels=1", "loss.w_identity=0", "loss.identity_run="],
+         "model.image_channels=1", *identity],
     )  # fmt: skip
     return fit(cfg, data, out / "run", resume=False)
 
 
-def embedder_config(configs: Path, data: Path, budget_s: float, side: int):
-    """``mtl-default`` for ``budget_s`` seconds at the dataset's size; P x K batches fitted to the identities."""
-    from thzface.data.csv import read_triplets
+def classical_fills(cfg, data: Path) -> dict:
+    """Every classical fill and the eigenface start, the data-fitted ones from ``data.train_csv``'s images."""
+    train = full_batch(split_dataset(cfg, data, cfg.data.train_csv))
+    m = cfg.model
+    return {**BASELINES, **fitted_baselines(train["image"], train["name"], m.eigen_k, m.eigen_ridge)}
 
-    ids = {r.anchor_name.identity for r in read_triplets(data / "train_val.csv", data)}
-    cfg = load_config(configs / "mtl-default.yaml")
-    batch = min(cfg.train.batch_size, cfg.train.pk_k * len(ids))
-    return load_config(configs / "mtl-default.yaml", [
-        f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.progress=false",
-        f"train.batch_size={batch}", f"data.image_size={side}", f"model.image_size={side}"])  # fmt: skip
+
+def bucket_margins(system_runs: list[dict], fills: dict[str, dict], sets: list[str], key: str = "hole_ssim") -> dict:
+    """Per mask set: the system's mean and the best classical fill of that set, the margin's mean and spread
+    (std over training seeds; the fills are deterministic)."""
+    out = {}
+    for s in sets:
+        k = f"{key}_{s}"
+        best = max((n for n in fills if fills[n].get(k) is not None), key=lambda n: fills[n][k])
+        sys_vals = np.array([r[k] for r in system_runs], dtype=float)
+        diff = sys_vals - fills[best][k]
+        out[s] = {"metric": key, "system": float(sys_vals.mean()), "best_fill": best,
+                  "best_fill_value": float(fills[best][k]), "margin": float(diff.mean()),
+                  "spread": float(diff.std()), "per_seed": diff.tolist()}  # fmt: skip
+    return out
 
 
 def run(args) -> dict:
@@ -97,18 +116,18 @@ def run(args) -> dict:
     out = Path(args.out)
     configs = Path(getattr(args, "configs", None) or find_config("mtl-default").parent)
     side = dataset_side(data)
-    emb_run = Path(args.embedder) if getattr(args, "embedder", None) else out / "embedder"
-    if not getattr(args, "embedder", None):
-        ecfg = embedder_config(configs, data, args.budget_s, side)
-        fit(ecfg, data, emb_run, resume=False)
+    emb_run = str(getattr(args, "embedder", None) or SHIPPED_EMBEDDER)
     embedder = load_embedder(emb_run)
+    presets = [a.strip() for a in (getattr(args, "arms", None) or ",".join(PRESETS)).split(",") if a.strip()]
+    if "default" not in presets or set(presets) - set(PRESETS):
+        raise ValueError(f"bench inpaint: --arms {presets} must include 'default' and name only {list(PRESETS)}")
     arms: dict = {}
     mask_cfg = None
-    for preset in PRESETS:
+    for preset in presets:
         rows = []
         for s in range(args.seeds):
             arm_out = out / preset / f"seed{s}"
-            trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side)
+            trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side, emb_run)
             run_dir = Path(trained["run"])
             metrics = INPAINT.evaluate(run_dir, data, arm_out / "report", embedder=emb_run)
             cfg, model, extra = load_run(run_dir)
@@ -120,11 +139,11 @@ def run(args) -> dict:
             row["train_s"] = float(trained["seconds"])
             rows.append(row)
         arms[preset] = {"mean": _mean_rows(rows), "runs": rows}
-    test = full_batch(split_dataset(load_config(configs / "inpaint-default.yaml",
-                                                [f"data.image_size={side}", f"model.image_size={side}"]), data,
-                                    "test.csv"))  # fmt: skip
+    dcfg = load_config(configs / "inpaint-default.yaml", [f"data.image_size={side}", f"model.image_size={side}"])
+    test = full_batch(split_dataset(dcfg, data, dcfg.data.test_csv))
     assert mask_cfg is not None  # set by the first trained arm (seeds >= 1)
-    for name, method in BASELINES.items():
+    fills = classical_fills(dcfg, data)
+    for name, method in fills.items():
         per_set, _ = evaluate_method(method, test, mask_cfg, embedder)
         image, mask = test["image"], torch.ones_like(test["image"][:, :1])
         row = flatten(per_set)
@@ -132,7 +151,8 @@ def run(args) -> dict:
                    ms_per_image_b16=ms_per_image(method, image, mask, 16))  # fmt: skip
         arms[name] = {"mean": row, "runs": [row], "sets": per_set}
     sets = list(arms["mean-fill"]["sets"])
-    headline = inpaint_headline(arms["default"]["runs"], {n: arms[n]["mean"] for n in BASELINES}, sets)
+    classical = {n: arms[n]["mean"] for n in fills if n != "eigen-fill"}
+    headline = inpaint_headline(arms["default"]["runs"], classical, sets)
     table = format_table({a: v["mean"] for a, v in arms.items()}, table_keys(sets), first="metric (set)")
     table += "\n" + headline_line(headline)
     return {
@@ -144,6 +164,11 @@ def run(args) -> dict:
         "identity_embedder": embedder.source,
         "arms": arms,
         "headline": headline,
+        "buckets": {
+            "hole_ssim": bucket_margins(arms["default"]["runs"], classical, sets),
+            "hole_psnr": bucket_margins(arms["default"]["runs"], classical, sets, "hole_psnr"),
+        },
+        "eigen_fill_margin": bucket_margins(arms["default"]["runs"], {"eigen-fill": arms["eigen-fill"]["mean"]}, sets),
         "table": table,
     }
 

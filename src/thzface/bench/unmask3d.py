@@ -5,9 +5,13 @@ clock: ``unmask3d`` (``unmask3d-default``), ``no-prior`` (the same with ``model.
 generator sees zeros instead of the render) and ``inpaint`` (``inpaint-default``, only when that recipe is
 registered). All are scored on the test rows' true garment masks (``@true``); ``unmask3d`` also end to end
 with its own N3D mask (``e2e``); two trivial fills (the concealed input as is, the training-mean target
-pasted into the mask) frame the numbers. A ``default`` ``mtl`` run trained on THz for the same budget is the
-identity embedder (identity similarity, Fréchet distance when the test set has more images than feature
-dimensions); it is not applied to visible photos (another modality), so those cells stay empty.
+pasted into the mask) frame the numbers, and ``start @true`` rows show the residual start alone (the joint eigen
+prior's completion, with or without the render) so the generator's own gain is visible. ``--arms`` picks the
+optional arms (``no-prior``, ``inpaint``, ``visible``: the visible modality; default all). The identity embedder
+is the shipped ``pretrained:mtl-default`` (``args.embedder`` replaces it): identity similarity, Fréchet distance
+when the test set has more images than feature dimensions; it is not applied to visible photos (another
+modality), so those cells stay empty. Diversity (mean pairwise L1 of K completions inside the mask) and the
+quality of those samples (``sample_quality``: their mean masked PSNR) are reported apart.
 """
 
 from __future__ import annotations
@@ -33,13 +37,16 @@ MODALITIES: dict[str, dict[str, list[str]]] = {
             "model.image_channels=3",
             "model.hole_fill=noise",
             "model.residual=false",
+            "model.start=input",
         ],
         "inpaint": ["model.modality=visible", "model.image_channels=3"],
     },
 }
+ARMS = ("no-prior", "inpaint", "visible")  # optional arms beside unmask3d (THz)
+SHIPPED_EMBEDDER = "pretrained:mtl-default"
 RECON = ("mask_psnr", "mask_ssim", "mask_l1", "psnr", "ssim", "clean_mask_ssim", "clean_ssim")  # clean_*: simulated
-KEYS = [*RECON, "identity_sim", "frechet", "diversity", "mask_iou", "coef_l1_std", "coef_l1_std_mean_baseline",
-        "pose_err_deg", "steps", "train_s"]  # fmt: skip
+KEYS = [*RECON, "identity_sim", "frechet", "diversity", "sample_quality", "mask_iou", "coef_l1_std",
+        "coef_l1_std_mean_baseline", "pose_err_deg", "steps", "train_s"]  # fmt: skip
 
 
 def train(config: str, data: Path, out: Path, budget_s: float, seed: int, extra: list[str]) -> dict:
@@ -72,6 +79,7 @@ def unmask3d_rows(name: str, metrics: dict, c: dict, summary: dict, embedder) ->
     coef = metrics["coefficients"]
     common = {
         "diversity": metrics["diversity"]["mean_pairwise_l1_in_mask"],
+        "sample_quality": metrics["fidelity_per_sample"]["mean"],
         "steps": summary["global_step"],
         "train_s": summary["seconds"],
         "mask_iou": metrics["mask"]["iou"],
@@ -83,6 +91,7 @@ def unmask3d_rows(name: str, metrics: dict, c: dict, summary: dict, embedder) ->
     return {
         f"{name} e2e": arm_row(rec["unmask3d"], c, c["out"], embedder, common),
         f"{name} @true": arm_row(rec["unmask3d@true_mask"], c, c["out_true_mask"], embedder, common),
+        f"{name} start @true": arm_row(rec["start@true_mask"], c, c["start_true_mask"], embedder),
     }
 
 
@@ -98,7 +107,9 @@ def inpaint_row(run: Path, c: dict, embedder, summary: dict) -> dict:
     )
 
 
-def run_modality(modality: str, data: Path, out: Path, budget_s: float, seed: int, embedder_run) -> tuple[dict, Path]:
+def run_modality(
+    modality: str, data: Path, out: Path, budget_s: float, seed: int, embedder_run, arms: set[str]
+) -> tuple[dict, Path]:
     over = MODALITIES[modality]
     emb_run = embedder_run if modality == "thz" else None
     embedder = None
@@ -111,12 +122,12 @@ def run_modality(modality: str, data: Path, out: Path, budget_s: float, seed: in
     s = train("unmask3d-default", data, base / "unmask3d", budget_s, seed, over["unmask3d"])
     metrics, c = UNMASK3D.evaluate_collected(base / "unmask3d", data, base / "unmask3d-report", emb_run)
     rows.update(unmask3d_rows("unmask3d", metrics, c, s, embedder))
-    s2 = train(
-        "unmask3d-default", data, base / "no-prior", budget_s, seed, [*over["unmask3d"], "model.use_render=false"]
-    )
-    m2, c2 = UNMASK3D.evaluate_collected(base / "no-prior", data, base / "no-prior-report", emb_run)
-    rows.update(unmask3d_rows("no-prior", m2, c2, s2, embedder))
-    if "inpaint" in RECIPES:
+    if "no-prior" in arms:
+        no_prior = [*over["unmask3d"], "model.use_render=false"]
+        s2 = train("unmask3d-default", data, base / "no-prior", budget_s, seed, no_prior)
+        m2, c2 = UNMASK3D.evaluate_collected(base / "no-prior", data, base / "no-prior-report", emb_run)
+        rows.update(unmask3d_rows("no-prior", m2, c2, s2, embedder))
+    if "inpaint" in RECIPES and "inpaint" in arms:
         s3 = train("inpaint-default", data, base / "inpaint", budget_s, seed, over["inpaint"])
         rows["inpaint @true"] = inpaint_row(base / "inpaint", c, embedder, s3)
     rec = metrics["reconstruction"]
@@ -124,6 +135,16 @@ def run_modality(modality: str, data: Path, out: Path, budget_s: float, seed: in
     mean_fill = rec["mean_fill@true_mask"]
     rows["mean fill @true"] = {k: mean_fill.get(k) for k in RECON}
     return rows, base / "unmask3d-report" / "samples.png"
+
+
+def prior_margin(thz_runs: list[dict], metric: str) -> dict | None:
+    """Under-the-garment SSIM of unmask3d (true mask) minus the same generator without the render, per seed
+    (the key the headline uses), with its mean and spread (std over seeds); None without the no-prior arm."""
+    key = "clean_mask_ssim" if "clean target" in metric else "mask_ssim"
+    if any("no-prior @true" not in r for r in thz_runs):
+        return None
+    diff = np.array([r["unmask3d @true"][key] - r["no-prior @true"][key] for r in thz_runs], dtype=float)
+    return {"metric": key, "margin": float(diff.mean()), "spread": float(diff.std()), "per_seed": diff.tolist()}
 
 
 def mean_rows(runs: list[dict]) -> dict:
@@ -139,7 +160,10 @@ def run(args) -> dict:
 
     data = resolve_data(args.data)
     out = Path(args.out)
-    emb = train("mtl-default", data, out / "embedder", args.budget_s, 0, [])
+    arms = {a.strip() for a in (getattr(args, "arms", None) or ",".join(ARMS)).split(",") if a.strip()}
+    if arms - set(ARMS):
+        raise ValueError(f"bench unmask3d: --arms {sorted(arms)} may name only {list(ARMS)}")
+    emb = str(getattr(args, "embedder", None) or SHIPPED_EMBEDDER)
     result: dict = {
         "data": str(data),
         "budget_s": args.budget_s,
@@ -148,10 +172,10 @@ def run(args) -> dict:
         "modalities": {},
     }
     tables = []
-    for modality in MODALITIES:
+    for modality in [m for m in MODALITIES if m == "thz" or m in arms]:
         runs, grids = [], []
         for seed in range(args.seeds):
-            rows, grid = run_modality(modality, data, out, args.budget_s, seed, out / "embedder")
+            rows, grid = run_modality(modality, data, out, args.budget_s, seed, emb, arms)
             runs.append(rows)
             grids.append(str(grid))
         mean = mean_rows(runs)
@@ -159,6 +183,7 @@ def run(args) -> dict:
         tables.append(f"[{modality}]\n" + format_table(mean, KEYS))
         if modality == "thz":
             result["headline"] = unmask3d_headline(runs)
+            result["prior_margin"] = prior_margin(runs, result["headline"]["metric"])
             tables[-1] += "\n" + headline_line(result["headline"])
     result["inpaint_compared"] = "inpaint" in RECIPES
     result["table"] = "\n\n".join(tables)

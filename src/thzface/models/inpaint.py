@@ -22,11 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from thzface.models.blocks import LRELU_SLOPE, is_exporting
+from thzface.models.eigenface import EigenFace
 
 MODALITIES = ("thz", "visible")
 NORMS = ("batch", "group")
 UPS = ("bilinear", "transpose")
-FILLS = ("zero", "mean", "diffusion")
+FILLS = ("zero", "mean", "diffusion", "eigen")
 DIFFUSION_ITERS = 60  # Jacobi iterations per pyramid level of the diffusion fill
 _AVG4 = torch.tensor([[0.0, 0.25, 0.0], [0.25, 0.0, 0.25], [0.0, 0.25, 0.0]])
 
@@ -41,8 +42,11 @@ class InpaintModelConfig:
     gate_ratio: float = 0.5  # inner channels of a gate = round(gate_ratio * skip channels), at least 1
     norm: Literal["batch", "group"] = "batch"  # normalisation inside the conv blocks and gates
     up: Literal["bilinear", "transpose"] = "bilinear"  # ×2 upsampling: bilinear (seed) or 2×2 transposed conv
-    fill: Literal["zero", "mean", "diffusion"] = "zero"  # hole content the network sees: zeros (seed), known mean,
-    # or a diffusion (harmonic) fill from the hole's border
+    fill: Literal["zero", "mean", "diffusion", "eigen"] = "zero"  # hole content the network sees: zeros (seed),
+    # known mean, a diffusion (harmonic) fill from the hole's border, or the eigenface completion (models.eigenface:
+    # a linear face prior fitted to the training images, its coefficients fitted to the known pixels)
+    eigen_k: int = 40  # fill eigen: principal directions of the face prior
+    eigen_ridge: float = 1.0  # fill eigen: ridge on the prior's SD-scaled coefficients (larger: closer to the mean)
     signed: bool = False  # True: images mapped to [-1, 1] inside and a tanh head (seed); False: sigmoid head
     residual: bool = False  # True: the (zero-initialised) head corrects the logit of the filled image, so an
     # untrained model returns the fill and training only has to learn the improvement
@@ -60,6 +64,8 @@ class InpaintModelConfig:
             raise ValueError(
                 f"{where}: image_size {self.image_size} is not a positive multiple of 2^{len(self.widths) - 1}"
             )
+        if self.eigen_k < 1 or self.eigen_ridge <= 0:
+            raise ValueError(f"{where}: eigen_k {self.eigen_k} must be >= 1 and eigen_ridge {self.eigen_ridge} > 0")
         if not 0.0 < self.gate_ratio <= 4.0:
             raise ValueError(f"{where}: gate_ratio {self.gate_ratio} must lie in (0, 4]")
         for name, allowed in (("modality", MODALITIES), ("norm", NORMS), ("up", UPS), ("fill", FILLS)):
@@ -188,6 +194,8 @@ class AttentionUNet(nn.Module):
         self.down.extend(ConvBlock(w[i - 1], w[i], cfg.norm) for i in range(1, len(w)))
         self.ups = nn.ModuleList(UpStage(w[i], w[i - 1], w[i - 1], cfg) for i in range(len(w) - 1, 0, -1))
         self.head = nn.Conv2d(w[0], cfg.image_channels, 1)
+        pixels = cfg.image_channels * cfg.image_size**2
+        self.prior = EigenFace(pixels, cfg.eigen_k, cfg.eigen_ridge) if cfg.fill == "eigen" else None
         if cfg.residual:
             for param in self.head.parameters():
                 nn.init.zeros_(param)
@@ -201,11 +209,17 @@ class AttentionUNet(nn.Module):
         if image.shape[2] % 2**n or image.shape[3] % 2**n:
             raise ValueError(f"AttentionUNet: H, W must be multiples of 2^{n}, got {tuple(image.shape[2:])}")
 
+    def fill(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The hole content the network sees (``cfg.fill``); the eigenface prior's when it has one."""
+        if self.prior is not None:
+            return self.prior.complete(image, mask, diffusion_fill)  # (B, C, H, W)
+        return hide_holes(image, mask, self.cfg.fill)  # (B, C, H, W)
+
     def inpaint(self, image: torch.Tensor, mask: torch.Tensor) -> InpaintOutput:
         """``image`` (B, C, H, W) in [0, 1] (hole content is ignored), ``mask`` (B, 1, H, W), 1 in the hole."""
         if not is_exporting():
             self._check(image, mask)
-        filled = hide_holes(image, mask, self.cfg.fill)  # (B, C, H, W)
+        filled = self.fill(image, mask)  # (B, C, H, W)
         x = 2.0 * filled - 1.0 if self.cfg.signed else filled
         h = torch.cat([x, mask], dim=1)  # (B, C+1, H, W)
         skips = []

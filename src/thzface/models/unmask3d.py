@@ -13,10 +13,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from thzface.models.eigenface import EigenFace, seamless
+from thzface.models.inpaint import diffusion_fill
 from thzface.models.unmask3d_nets import N3D, NORMS, Generator, N3DOutput, PatchDiscriminator
 
 MODALITIES = ("thz", "visible")
 FILLS = ("zeros", "noise", "keep")
+STARTS = ("input", "eigen")
 RENDER_CHANNELS = 3  # depth, Lambertian shading, region labels
 
 
@@ -34,8 +37,12 @@ class Unmask3DModelConfig:
     gen_res_blocks: int = 6  # residual blocks at the generator bottleneck
     z_dim: int = 8  # channels of the latent noise map (bottleneck size) added in every residual block (0: none)
     hole_fill: str = "noise"  # generator input inside the mask: zeros | noise (seeded uniform) | keep (as seen)
-    residual: bool = False  # keep only: output = input + net, clamped to [0, 1] with a straight-through gradient
+    residual: bool = False  # keep only: output = start + net, clamped to [0, 1] with a straight-through gradient
     # (THz garments are semi-transparent, so the generator learns a correction of the seen pixels)
+    start: str = "input"  # residual start: input (the concealed scan as seen) | eigen (the hole filled by a linear
+    # prior of target faces and, with use_render, their renders, fitted to the known pixels and the render)
+    eigen_k: int = 40  # start eigen: principal directions of the joint (target, render) prior
+    eigen_ridge: float = 1.0  # start eigen: ridge on the prior's SD-scaled coefficients
     disc_widths: tuple[int, ...] = (64, 128, 256)  # PatchGAN stride-2 conv channels
     norm: str = "instance"  # normalisation in N3D and generator: instance | batch | none
 
@@ -50,6 +57,10 @@ class Unmask3DModelConfig:
             raise ValueError(f"{where}.face_model: {self.face_model!r} is not 'builtin' or 'sfm'")
         if self.image_channels not in (1, 3) or (self.modality == "thz" and self.image_channels != 1):
             raise ValueError(f"{where}.image_channels: {self.image_channels} (thz: 1; visible: 1 or 3)")
+        if self.start not in STARTS or (self.start != "input" and not self.residual):
+            raise ValueError(f"{where}.start: {self.start!r} must be one of {list(STARTS)}; eigen needs residual")
+        if self.eigen_k < 1 or self.eigen_ridge <= 0:
+            raise ValueError(f"{where}: eigen_k {self.eigen_k} must be >= 1 and eigen_ridge {self.eigen_ridge} > 0")
         if self.residual and self.hole_fill != "keep":
             raise ValueError(f"{where}.residual: needs hole_fill 'keep' (a correction of pixels the network sees)")
         if not 0.5 <= self.render_grid_deg <= 5.0:
@@ -79,7 +90,7 @@ class Unmask3D(nn.Module):
     coef_std: torch.Tensor
     coef_stats_set: torch.Tensor
 
-    def __init__(self, cfg: Unmask3DModelConfig, n_coeffs: int) -> None:
+    def __init__(self, cfg: Unmask3DModelConfig, n_coeffs: int, image_size: int = 64) -> None:
         super().__init__()
         self.cfg = cfg
         c = cfg.image_channels
@@ -90,6 +101,8 @@ class Unmask3D(nn.Module):
         self.register_buffer("coef_mean", torch.zeros(n_coeffs))  # (K,) training-set mean
         self.register_buffer("coef_std", torch.ones(n_coeffs))  # (K,) training-set std
         self.register_buffer("coef_stats_set", torch.zeros((), dtype=torch.bool))  # set once from the training data
+        pixels = (c + RENDER_CHANNELS) * image_size**2
+        self.prior = EigenFace(pixels, cfg.eigen_k, cfg.eigen_ridge) if cfg.start == "eigen" else None
 
     @property
     def n_coeffs(self) -> int:
@@ -121,6 +134,20 @@ class Unmask3D(nn.Module):
         z = torch.randn(shape, generator=generator).to(image.device)  # (B, z_dim, h, w)
         return Noise(fill=fill, z=z)
 
+    def prior_input(self, image: torch.Tensor, render: torch.Tensor) -> torch.Tensor:
+        """What the joint prior models: ``cat(image, render)``, the render zeroed without ``use_render``."""
+        return torch.cat([image, render if self.cfg.use_render else torch.zeros_like(render)], dim=1)
+
+    def start(self, image: torch.Tensor, mask: torch.Tensor, render: torch.Tensor) -> torch.Tensor:
+        """Residual start (B, C, H, W): the input, or the hole filled by the prior fitted to the pixels outside
+        the mask and to the whole render (:func:`thzface.models.eigenface.seamless`)."""
+        if self.prior is None:
+            return image
+        x = self.prior_input(image, render)  # (B, C + 3, H, W)
+        known = torch.cat([(1.0 - mask).expand_as(image), torch.ones_like(render)], dim=1)  # render: seen everywhere
+        face = self.prior.reconstruct(x, known)[:, : image.shape[1]]  # (B, C, H, W)
+        return seamless(face, image, mask, diffusion_fill)
+
     def generator_input(
         self, image: torch.Tensor, mask: torch.Tensor, render: torch.Tensor, noise: Noise
     ) -> torch.Tensor:
@@ -144,7 +171,7 @@ class Unmask3D(nn.Module):
         z = noise.z if self.cfg.z_dim > 0 else None
         out = self.generator(self.generator_input(image, mask, render, noise), z)  # (B, C, H, W) logits
         if self.cfg.residual:
-            res = image + out  # (B, C, H, W)
+            res = self.start(image, mask, render) + out  # (B, C, H, W)
             return res + (res.clamp(0.0, 1.0) - res).detach()  # values clamped, gradient straight through
         return torch.sigmoid(out)  # (B, C, H, W)
 
@@ -164,5 +191,5 @@ def build_discriminator(cfg: Unmask3DModelConfig) -> PatchDiscriminator:
     return PatchDiscriminator(cfg.image_channels, cfg.disc_widths)
 
 
-def build_model(cfg: Unmask3DModelConfig, n_coeffs: int) -> Unmask3D:
-    return Unmask3D(cfg, n_coeffs)
+def build_model(cfg: Unmask3DModelConfig, n_coeffs: int, image_size: int = 64) -> Unmask3D:
+    return Unmask3D(cfg, n_coeffs, image_size)

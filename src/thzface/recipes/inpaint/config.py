@@ -17,7 +17,9 @@ from thzface.models.inpaint import AttentionUNet, InpaintModelConfig
 class ModelConfig(InpaintModelConfig):
     widths: tuple[int, ...] = (16, 32, 64, 128)  # four levels, 0.58 M parameters at 64 px
     up: Literal["bilinear", "transpose"] = "transpose"
-    fill: Literal["zero", "mean", "diffusion"] = "diffusion"  # hole pre-filled by diffusion from its border
+    fill: Literal["zero", "mean", "diffusion", "eigen"] = "eigen"  # hole pre-filled by the eigenface completion
+    eigen_k: int = 40  # principal directions of the linear face prior (fitted to the training images)
+    eigen_ridge: float = 1.0  # ridge on its SD-scaled coefficients
     residual: bool = True  # zero-initialised residual head over the fill
 
 
@@ -50,12 +52,14 @@ class LossConfig:
     w_l1: float = 1.0  # whole-image L1 on the raw output (the network also learns to reproduce the context)
     w_hole: float = 6.0  # hole-L1 weight (seed: 6)
     hole_norm: str = "hole"  # hole: mean over hole pixels per image; image: over all pixels (the seed code)
+    w_ssim: float = 1.0  # hole-region SSIM loss of the composite (1 - SSIM inside the hole; 0: off)
     w_perceptual: float = 0.0  # LPIPS of the composite; needs perceptual_path (off when empty, and said so)
     perceptual_path: str = ""  # local torchvision AlexNet/VGG16 weights (nothing is downloaded)
     perceptual_lin_path: str = ""  # optional LPIPS linear-layer weights (calibrated LPIPS; empty: baseline)
     perceptual_net: str = "alex"  # alex (seed) | vgg
-    w_identity: float = 0.0  # identity term weight; needs identity_run (off when empty, and said so)
-    identity_run: str = ""  # trained thzface embedder run (mtl/distill), frozen; also scores val identity
+    w_identity: float = 0.1  # identity term weight; needs identity_run (off when empty, and said so)
+    identity_run: str = "pretrained:mtl-default"  # trained thzface embedder (run or shipped weights), frozen;
+    # also scores val identity
     masks: MaskConfig = field(default_factory=Masks)  # occlusion kinds, curriculum, eval mask sets
 
     def __post_init__(self) -> None:

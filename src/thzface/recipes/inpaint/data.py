@@ -26,6 +26,7 @@ from thzface.data.naming import parse_name
 from thzface.data.split import split_validation
 
 MAX_BOXES = 8  # part boxes per image kept in a batch (padded with NaN)
+PRIOR_IMAGES = 2000  # training images (at most, a seeded draw) the eigenface fill is fitted to
 
 
 def image_source(cfg: Config, root: Path) -> tuple[Path, int]:
@@ -170,6 +171,12 @@ class InpaintDataModule(L.LightningDataModule):
         size = cfg.data.image_size
         self.train_set = InpaintDataset(self.root, folder, positives(train), size, channels)
         self.val_set = InpaintDataset(self.root, folder, positives(val or train[:64]), size, channels)
+
+    def prior_images(self) -> torch.Tensor:
+        """Training images (N, C, S, S) for the eigenface fill: all of them, or a seeded draw of PRIOR_IMAGES."""
+        n = len(self.train_set)
+        pick = np.random.default_rng(self.cfg.train.seed).permutation(n)[:PRIOR_IMAGES] if n > PRIOR_IMAGES else None
+        return torch.stack([self.train_set[int(i)]["image"] for i in (range(n) if pick is None else pick)])
 
     def train_dataloader(self) -> DataLoader:
         t, d = self.cfg.train, self.cfg.data

@@ -8,20 +8,21 @@ Config and deployable model in ``config.py``; objective in ``task.py``; masked-i
 from __future__ import annotations
 
 from thzface.engine.recipe import Recipe, no_verification
-from thzface.recipes.inpaint.baselines import BASELINES
+from thzface.recipes.inpaint.baselines import BASELINES, fitted_baselines
 from thzface.recipes.inpaint.config import MODEL
 from thzface.recipes.inpaint.data import InpaintDataModule, split_dataset
 from thzface.recipes.inpaint.evaluate import HEADLINE, SPEED_MIN_S, evaluate_method, full_batch, score, summary
 from thzface.recipes.inpaint.predict import InpaintOptions, predict
 from thzface.recipes.inpaint.task import build_task
 
-# what `thzface bench inpaint` uses besides the protocol: baselines on the same masks, the test batch, scoring
+# what `thzface bench inpaint` uses besides the protocol: fills on the same masks, the test batch, scoring
 __all__ = [
     "BASELINES",
     "HEADLINE",
     "RECIPE",
     "SPEED_MIN_S",
     "evaluate_method",
+    "fitted_baselines",
     "full_batch",
     "split_dataset",
     "summary",

@@ -2,8 +2,8 @@
 
 Training draws one mask per image and step (kinds and hole-size curriculum from ``loss.masks``, progress =
 the larger of step / total steps and elapsed / ``train.max_time_s``), optionally flips image and context
-(``aug.profile: flip``), and minimises ``w_l1 · L1(raw) + w_hole · hole-L1(raw)`` plus, only when their
-weights are given, LPIPS of the composite (``loss.perceptual_path``) and an identity term
+(``aug.profile: flip``), and minimises ``w_l1 · L1(raw) + w_hole · hole-L1(raw) + w_ssim · (1 − hole SSIM of
+the composite)`` plus, only when their weights are given, LPIPS of the composite (``loss.perceptual_path``) and an identity term
 ``1 - cos(e(output), e(target))`` from a trained thzface embedder run (``loss.identity_run``).
 Validation scores fixed seeded masks (bucket = image index mod number of buckets).
 """
@@ -21,7 +21,7 @@ from thzface.config import Config
 from thzface.data.augment import mirror
 from thzface.data.masks import MaskConfig, eval_mask, sample_mask
 from thzface.engine.task import Task
-from thzface.losses.inpaint import inpaint_l1
+from thzface.losses.inpaint import hole_ssim_loss, inpaint_l1
 from thzface.models.inpaint import AttentionUNet
 from thzface.recipes.inpaint.config import LossConfig, build_model
 from thzface.recipes.inpaint.data import contexts
@@ -88,6 +88,12 @@ class InpaintTask(Task):
         """``self.model``, typed."""
         return cast(AttentionUNet, self.model)
 
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        prior = self.unet.prior
+        if prior is not None and not bool(prior.fitted):  # the eigenface fill: fitted once, kept in the weights
+            prior.fit(self.trainer.datamodule.prior_images().to(self.device))  # type: ignore[attr-defined]
+
     def export_extra(self) -> dict:
         return {"loss_terms": self.terms_status}
 
@@ -109,6 +115,9 @@ class InpaintTask(Task):
         l_pix = inpaint_l1(out.raw, image, mask, w_l1=lc.w_l1, w_hole=lc.w_hole, hole_norm=lc.hole_norm)
         terms = {"pixel": l_pix}
         total = l_pix
+        if lc.w_ssim > 0:
+            terms["ssim"] = hole_ssim_loss(out.output, image, mask)
+            total = total + lc.w_ssim * terms["ssim"]
         if self.perceptual is not None:
             terms["perceptual"] = self.perceptual(out.output, image)
             total = total + lc.w_perceptual * terms["perceptual"]

@@ -28,8 +28,14 @@ class ModelConfig(Unmask3DModelConfig):
     gen_widths: tuple[int, ...] = (16, 32, 64)
     gen_res_blocks: int = 4
     hole_fill: str = "keep"  # the generator sees the concealed pixels as they are
-    residual: bool = True  # output = input + net
+    residual: bool = True  # output = start + net
+    start: str = "eigen"  # the hole starts at the joint (target, render) prior's completion
     disc_widths: tuple[int, ...] = (32, 64, 128)
+
+
+@dataclass
+class DataConfig(C.DataConfig):
+    target: str = "clean"  # the noise-free unconcealed head at the concealed scan's pose (where the folder has it)
 
 
 @dataclass
@@ -88,7 +94,10 @@ class LossConfig:
 
 def build_model(cfg: Config) -> Unmask3D:
     m: ModelConfig = cfg.model
-    return Unmask3D(m, layout_for(m.face_model, m.face_model_path).size)
+    return Unmask3D(m, layout_for(m.face_model, m.face_model_path).size, cfg.data.image_size)
 
 
-MODEL = ModelSpec("unmask3d", ModelConfig, LossConfig, build_model, aug_config=AugConfig, train_config=TrainConfig)
+MODEL = ModelSpec(
+    "unmask3d", ModelConfig, LossConfig, build_model, data_config=DataConfig, aug_config=AugConfig,
+    train_config=TrainConfig,
+)  # fmt: skip

@@ -2,15 +2,16 @@
 
 Scored per test row: the N3D (mask IoU; coefficient error per group against the truth and against the
 predict-the-mean baseline, i.e. the training-set mean stored in the model); completions (PSNR/SSIM on the whole
-image and inside the true garment mask) for three variants — end to end (predicted mask + predicted render),
-the true mask with the predicted render (the comparison with other inpainters on the same masks), and the
-oracle (true mask + render of the true coefficients); two trivial baselines on the true mask (the concealed
-input as is, i.e. copy-the-input, and the training-mean target pasted in), all against the unconcealed scan and,
-on simulated THz folders, the clean target at the concealed scan's pose (``clean_*``; ``head_*`` in the head);
-K completions per image (diversity inside the mask and fidelity per sample); an expression edit (mean change
-inside the mask); identity similarity and Fréchet distance on a thzface embedder's features when an embedder run
-is given (``loss.identity_run`` or ``embedder_run``), the Fréchet distance only when the test set holds more
-images than feature dimensions.
+image and inside the true garment mask) for four variants — end to end (predicted mask + predicted render), the
+true mask with the predicted render (the comparison with other inpainters on the same masks), the oracle (true
+mask + render of the true coefficients), and the generator's residual start alone on the true mask
+(``start@true_mask``: the input, or the joint eigen prior's completion); two trivial baselines on the true mask
+(the concealed input as is, i.e. copy-the-input, and the training-mean target pasted in), all against the
+unconcealed scan and, on simulated THz folders, the clean target at the concealed scan's pose (``clean_*``;
+``head_*`` in the head); K completions per image (diversity inside the mask and fidelity per sample); an
+expression edit (mean change inside the mask); identity similarity and Fréchet distance on a thzface embedder's
+features when an embedder run is given (``loss.identity_run`` or ``embedder_run``), the Fréchet distance only
+when the test set holds more images than feature dimensions.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def collect(model: Unmask3D, cfg: Config, renderer: Renderer, ds: Unmask3DDatase
             "render_true": a_oracle.render,
             "out": complete(model, image, a, seeds),
             "out_true_mask": complete(model, image, a_mask, seeds),
+            "start_true_mask": model.start(image, b["mask"], a.render),  # the residual start alone
             "out_oracle": complete(model, image, a_oracle, seeds),
             "out_edit": complete(model, image, a_edit, seeds),
             "samples": samples(model, image, a_mask, EVAL_SAMPLES, EVAL_SEED),
@@ -147,6 +149,7 @@ def compute_metrics(c: dict, model: Unmask3D, renderer: Renderer, mean_target: n
         "unmask3d": c["out"],
         "unmask3d@true_mask": c["out_true_mask"],
         "unmask3d@oracle_render": c["out_oracle"],
+        "start@true_mask": c["start_true_mask"],
         "input_as_is": c["image"],
         "mean_fill@true_mask": fill,
     }

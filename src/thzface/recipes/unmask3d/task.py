@@ -36,6 +36,7 @@ from thzface.recipes.unmask3d.render import Renderer, project
 
 log = logging.getLogger(__name__)
 VAL_SEED = 7  # noise seed of the validation completions
+PRIOR_ROWS = 2000  # training rows (at most, the first) the joint eigen prior is fitted to
 
 
 class Unmask3DTask(Task):
@@ -121,6 +122,21 @@ class Unmask3DTask(Task):
         self.model.n3d.eval()
         self.model.n3d.requires_grad_(False)
         return analyse(self.model, self.renderer, batch["image"])
+
+    @torch.no_grad()
+    def fit_prior(self) -> None:
+        """Fit the joint eigen prior (``model.start: eigen``) to (target, render of the frozen N3D's coefficients)
+        of the training rows: the relation between a face and its render as the generator will see it."""
+        from torch.utils.data import DataLoader
+
+        xs: list[torch.Tensor] = []
+        for b in DataLoader(self.trainer.datamodule.train_set, batch_size=64, shuffle=False):  # type: ignore[attr-defined]
+            image, target = b["image"].to(self.device), b["target"].to(self.device)
+            xs.append(self.model.prior_input(target, analyse(self.model, self.renderer, image).render))
+            if sum(len(x) for x in xs) >= PRIOR_ROWS:
+                break
+        assert self.model.prior is not None
+        self.model.prior.fit(torch.cat(xs)[:PRIOR_ROWS])  # (N, C + 3, H, W)
 
     def generate(self, batch: dict, a, gen: torch.Generator):
         """One noise draw from ``gen`` → (noise, raw output, composite) with gradient to the generator."""
@@ -209,6 +225,8 @@ class Unmask3DTask(Task):
             self._step(opt_n3d, terms["loss"], lightning_step=True)
         else:
             a = self._frozen_analysis(batch)
+            if self.model.prior is not None and not bool(self.model.prior.fitted):
+                self.fit_prior()  # once, when the generator phase begins (the N3D is frozen from here on)
             gen = self._noise_gen()
             first = self.generate(batch, a, gen)
             d_terms = self.discriminator_losses(batch["target"], first[2].detach(), a.mask)
