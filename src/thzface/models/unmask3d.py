@@ -139,14 +139,14 @@ class Unmask3D(nn.Module):
         return torch.cat([image, render if self.cfg.use_render else torch.zeros_like(render)], dim=1)
 
     def start(self, image: torch.Tensor, mask: torch.Tensor, render: torch.Tensor) -> torch.Tensor:
-        """Residual start (B, C, H, W): the input, or the hole filled by the prior fitted to the pixels outside
-        the mask and to the whole render (:func:`thzface.models.eigenface.seamless`)."""
+        """Residual start (B, C, H, W) in [0, 1]: the input, or the hole filled by the prior fitted to the pixels
+        outside the mask and to the whole render (:func:`thzface.models.eigenface.seamless`)."""
         if self.prior is None:
             return image
         x = self.prior_input(image, render)  # (B, C + 3, H, W)
         known = torch.cat([(1.0 - mask).expand_as(image), torch.ones_like(render)], dim=1)  # render: seen everywhere
         face = self.prior.reconstruct(x, known)[:, : image.shape[1]]  # (B, C, H, W)
-        return seamless(face, image, mask, diffusion_fill)
+        return seamless(face, image, mask, diffusion_fill).clamp(0.0, 1.0)  # a linear model can leave [0, 1]
 
     def generator_input(
         self, image: torch.Tensor, mask: torch.Tensor, render: torch.Tensor, noise: Noise

@@ -18,8 +18,8 @@ class ModelConfig(InpaintModelConfig):
     widths: tuple[int, ...] = (16, 32, 64, 128)  # four levels, 0.58 M parameters at 64 px
     up: Literal["bilinear", "transpose"] = "transpose"
     fill: Literal["zero", "mean", "diffusion", "eigen"] = "eigen"  # hole pre-filled by the eigenface completion
-    eigen_k: int = 40  # principal directions of the linear face prior (fitted to the training images)
-    eigen_ridge: float = 1.0  # ridge on its SD-scaled coefficients
+    eigen_k: int = 60  # principal directions of the linear face prior (fitted to the training images)
+    eigen_ridge: float = 0.1  # ridge on its SD-scaled coefficients
     residual: bool = True  # zero-initialised residual head over the fill
 
 

@@ -30,6 +30,8 @@ class ModelConfig(Unmask3DModelConfig):
     hole_fill: str = "keep"  # the generator sees the concealed pixels as they are
     residual: bool = True  # output = start + net
     start: str = "eigen"  # the hole starts at the joint (target, render) prior's completion
+    eigen_k: int = 60
+    eigen_ridge: float = 0.1
     disc_widths: tuple[int, ...] = (32, 64, 128)
 
 
