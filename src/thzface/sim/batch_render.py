@@ -116,8 +116,8 @@ def _transform(reqs: list[RenderRequest], grid: Grid, dev: torch.device) -> tupl
             dot = (k[0] * vb[0] + k[1] * vb[1] + k[2] * vb[2]) * (1 - cos)  # (B,)
             return tuple(vb[c] * cos + kv[c] * sin + k[c] * dot for c in range(3))
 
-        pw = tuple(c.reshape(-1).index_copy(0, flat, t).reshape(c.shape) for c, t in zip(pw, turn(ph), strict=True))
-        nw = tuple(c.reshape(-1).index_copy(0, flat, t).reshape(c.shape) for c, t in zip(nw, turn(nh), strict=True))
+        for c, t in zip((*pw, *nw), (*turn(ph), *turn(nh)), strict=True):  # rigid's own tensors: in place, no copy
+            c.reshape(-1).index_copy_(0, flat, t)
     return tuple(pw[c] + shift[:, c : c + 1] for c in range(3)), nw
 
 
