@@ -146,11 +146,12 @@ def summary(metrics: dict) -> dict:
     return {name: {k: row.get(k) for k in keys if k in row} for name, row in metrics.items()}
 
 
-def unconceal(method: Method, cfg: Config, root: Path, keep: int = 6) -> tuple[dict, dict | None]:
+def unconceal(method: Method, cfg: Config, root: Path, keep: int = 6, embedder=None) -> tuple[dict, dict | None]:
     """Concealed test scans inpainted inside their garment silhouette (aux ``garment_mask``): routes ``inpaint``
     and ``copy_input`` (the concealed scan as is) by :func:`thzface.metrics.reconstruction.reconstruction_scores`
     against the unconcealed scan and the clean target; ``concealed_*`` inside the garment, ``head_*`` in the head
-    region. A ``note`` instead where the model or the data cannot be scored so. Also the first ``keep`` rows'
+    region; with an ``embedder`` and clean targets, ``identity_to_clean``: each route's mean identity cosine to the
+    clean face. A ``note`` instead where the model or the data cannot be scored so. Also the first ``keep`` rows'
     images for the report's grid (``clean`` None in real folders), or None when nothing was scored."""
     if cfg.model.modality != "thz":
         note = "not scored: clean targets and garment silhouettes are of THz scans (model.modality: thz)"
@@ -169,9 +170,17 @@ def unconceal(method: Method, cfg: Config, root: Path, keep: int = 6) -> tuple[d
     clean = load_clean_targets(root, names, size)  # (n, 1, S, S) or None (real folders)
     routes = {"inpaint": run_method(method, image, hole).numpy(), "copy_input": image.numpy()}
     rec = R.reconstruction_scores(routes, scan, clean, mask=hole, region=region)
+    out: dict = {"rows": len(names), "routes": rec}
+    if embedder is not None and clean is not None:
+        from thzface.embedder import identity_similarity
+
+        t = torch.from_numpy(clean)  # (n, 1, S, S)
+        out["identity_to_clean"] = {
+            r: float(identity_similarity(embedder, torch.from_numpy(v), t).mean()) for r, v in routes.items()
+        }
     k = min(keep, len(names))
     shown = {"input": image[:k].numpy(), "mask": hole[:k].numpy(), "output": routes["inpaint"][:k], "scan": scan[:k]}
-    return {"rows": len(names), "routes": rec}, {**shown, "clean": None if clean is None else clean[:k]}
+    return out, {**shown, "clean": None if clean is None else clean[:k]}
 
 
 def model_method(model: AttentionUNet) -> Method:
@@ -209,7 +218,7 @@ def score(ev: EvalInput) -> Scored:
     per_set, samples = evaluate_method(model_method(model), batch, cfg.loss.masks, emb)
     mid = list(per_set)[min(1, len(per_set) - 1)]
     s = samples[mid]
-    rec, unconcealed = unconceal(model_method(model), cfg, root)
+    rec, unconcealed = unconceal(model_method(model), cfg, root, embedder=emb)
     head = {"unconceal": R.headline(rec["routes"], "inpaint")} if "routes" in rec else {}
     metrics = {
         "summary": {**summary(per_set), **head},

@@ -78,6 +78,10 @@ def unconceal_section(metrics: dict, shown: dict | None = None, figures: dict | 
         return f"<p class=note>{html.escape(str(rec.get('note', 'not scored')))}</p>"
     scored = f"{rec['rows']} concealed test scans inpainted inside their garment silhouette"
     out = reconstruction_table(rec["routes"], "route", scored)
+    ident = rec.get("identity_to_clean")
+    if ident:
+        cells = ", ".join(f"{html.escape(r)} {v:.3f}" for r, v in ident.items())
+        out += f"<p class=note>identity cosine to the clean face (shipped/stated embedder): {cells}</p>"
     if shown is None:
         return out
     png = mosaic(unconceal_columns(shown))

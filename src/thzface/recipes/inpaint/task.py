@@ -3,8 +3,9 @@
 Training draws one mask per image and step (kinds and hole-size curriculum from ``loss.masks``, progress =
 the larger of step / total steps and elapsed / ``train.max_time_s``), optionally flips image and context
 (``aug.profile: flip``), and minimises ``w_l1 · L1(raw) + w_hole · hole-L1(raw) + w_ssim · (1 − hole SSIM of
-the composite)`` plus, only when their weights are given, LPIPS of the composite (``loss.perceptual_path``) and an identity term
-``1 - cos(e(output), e(target))`` from a trained thzface embedder run (``loss.identity_run``).
+the composite)`` plus, only when their weights are given, LPIPS of the composite (``loss.perceptual_path``) and
+an identity term ``1 - cos(e(output), e(target))`` from a trained thzface embedder (``loss.identity_run``; the
+default preset's is the shipped ``pretrained:mtl-default``).
 Validation scores fixed seeded masks (bucket = image index mod number of buckets).
 """
 
