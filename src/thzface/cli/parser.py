@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--arms",
         default=None,
         help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained]; "
-        "ARM+mirror, ARM+single-view: an arm with that training change); distill: arms beside mtl and "
-        "distill-joint (e.g. mtl-steps); twin: systems (fused, fused-mlp, parts)",
+        "ARM+mirror, ARM+single-view, ARM+pose-curriculum, ARM+positive-target: an arm with that training "
+        "change); distill: arms beside mtl and distill-joint (e.g. mtl-steps); twin: systems (fused, fused-mlp, "
+        "parts); inpaint: presets (default, paper; default always); unmask3d: no-prior, inpaint, visible",
     )
     b.set_defaults(fn=train.cmd_bench)
 
