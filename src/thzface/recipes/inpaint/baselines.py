@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from thzface.data.naming import parse_name
+from thzface.data.naming import NUM_POSTURES, parse_name
+from thzface.metrics.reconstruction import mean_face_by_posture
 from thzface.models.eigenface import EigenFace, seamless
 from thzface.models.inpaint import diffusion_fill, hide_holes
 
@@ -30,9 +31,10 @@ BASELINES: dict[str, Method] = {"mean-fill": mean_fill, "diffusion-fill": diffus
 
 
 def posture_means(images: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
-    """Mean image per posture present in ``names`` (K, C, H, W), from (N, C, H, W) images named as the seed."""
-    postures = torch.tensor([parse_name(n).posture for n in names])  # (N,)
-    return torch.stack([images[postures == p].mean(0) for p in sorted(set(postures.tolist()))])  # (K, C, H, W)
+    """Mean image per posture (K, C, H, W) of (N, C, H, W) images named as the seed (mtl's mean-face baseline,
+    :func:`thzface.metrics.reconstruction.mean_face_by_posture`)."""
+    postures = [parse_name(n).posture for n in names]
+    return torch.from_numpy(mean_face_by_posture(images, postures, NUM_POSTURES)).to(images)  # (K, C, H, W)
 
 
 def mean_face_fill(means: torch.Tensor) -> Method:
