@@ -59,6 +59,6 @@ def simulate_batch(
     views = render_batch([q for r in reqs for q in r], preps[0].surf.grid, device or sim_device())
     out, k = [], 0
     for p, r in zip(preps, reqs, strict=True):
-        out.append(finish_sample(cfg, model, p, views[k : k + len(r)], FFT_FILTERS, lean=True))
+        out.append(finish_sample(cfg, model, p, views[k : k + len(r)], FFT_FILTERS))
         k += len(r)
     return out

@@ -248,7 +248,7 @@ def simulate_sample(
 
 
 def finish_sample(
-    cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[View], flt: Filters = FILTERS, lean: bool = False
+    cfg: SimConfig, model: FaceModel, prep: Prepared, views: list[View], flt: Filters = FILTERS, lean: bool = True
 ) -> SampleOutput:
     """Images and aux data of a prepared sample from its rendered views (in ``prep.requests()`` order), its PSF
     and speckle by the filters ``flt``; ``lean`` skips work whose result no image uses (the concealed scene's
