@@ -21,6 +21,7 @@ import torch
 
 from thzface.bench import format_table
 from thzface.bench.headline import headline_line, inpaint_headline
+from thzface.bench.mtl import PRETRAINED
 from thzface.data.io import open_image
 from thzface.embedder import load_embedder
 from thzface.engine.timing import timed_rate
@@ -40,7 +41,6 @@ from thzface.recipes.inpaint.recipe import (
 from thzface.recipes.inpaint.recipe import RECIPE as INPAINT
 
 PRESETS = ("default", "paper")
-SHIPPED_EMBEDDER = "pretrained:mtl-default"
 
 
 @torch.no_grad()
@@ -116,7 +116,7 @@ def run(args) -> dict:
     out = Path(args.out)
     configs = Path(getattr(args, "configs", None) or find_config("mtl-default").parent)
     side = dataset_side(data)
-    emb_run = str(getattr(args, "embedder", None) or SHIPPED_EMBEDDER)
+    emb_run = str(getattr(args, "embedder", None) or PRETRAINED)
     embedder = load_embedder(emb_run)
     presets = [a.strip() for a in (getattr(args, "arms", None) or ",".join(PRESETS)).split(",") if a.strip()]
     if "default" not in presets or set(presets) - set(PRESETS):

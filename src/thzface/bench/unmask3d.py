@@ -23,6 +23,7 @@ import torch
 
 from thzface.bench import format_table
 from thzface.bench.headline import headline_line, unmask3d_headline
+from thzface.bench.mtl import PRETRAINED
 from thzface.metrics.separability import frechet_distance
 from thzface.recipes import RECIPES, find_config, load_config, load_run
 from thzface.recipes import train as fit
@@ -43,7 +44,6 @@ MODALITIES: dict[str, dict[str, list[str]]] = {
     },
 }
 ARMS = ("no-prior", "inpaint", "visible")  # optional arms beside unmask3d (THz)
-SHIPPED_EMBEDDER = "pretrained:mtl-default"
 RECON = ("mask_psnr", "mask_ssim", "mask_l1", "psnr", "ssim", "clean_mask_ssim", "clean_ssim")  # clean_*: simulated
 KEYS = [*RECON, "identity_sim", "frechet", "diversity", "sample_quality", "mask_iou", "coef_l1_std",
         "coef_l1_std_mean_baseline", "pose_err_deg", "steps", "train_s"]  # fmt: skip
@@ -163,7 +163,7 @@ def run(args) -> dict:
     arms = {a.strip() for a in (getattr(args, "arms", None) or ",".join(ARMS)).split(",") if a.strip()}
     if arms - set(ARMS):
         raise ValueError(f"bench unmask3d: --arms {sorted(arms)} may name only {list(ARMS)}")
-    emb = str(getattr(args, "embedder", None) or SHIPPED_EMBEDDER)
+    emb = str(getattr(args, "embedder", None) or PRETRAINED)
     result: dict = {
         "data": str(data),
         "budget_s": args.budget_s,
