@@ -174,3 +174,23 @@ def test_training_batches_never_hold_a_validation_identity(make_ds) -> None:
     assert seen == set(split.train) and seen.isdisjoint(split.val)
     val = CaptureBank.from_rows(root, val_rows, 16)
     assert set(val.classes) == set(split.val)
+
+
+def test_bank_carries_each_persons_site_for_within_scanner_scoring(make_ds) -> None:
+    import json
+
+    from thzface.data.geometry import person_sites
+
+    root = make_ds(identities=IDS, postures=2, samples=1, size=16)
+    assert person_sites(root) is None  # a real folder: no identities.json, one scanner
+    record = {i: {"shape": [0.0], "traits": {"site": s}} for i, s in zip(IDS, (0, 0, 1, 1), strict=True)}
+    (root / "identities.json").write_text(json.dumps(record))
+    sites = person_sites(root)
+    assert sites == {"ida": "0", "idb": "0", "idc": "1", "idd": "1"}
+    names = [format_name(i, p, True, 0) for i in IDS for p in range(2)]
+    b = CaptureBank.from_names(root, names, 16, sites=sites).batch(torch.arange(8))
+    assert b["site"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert "site" not in CaptureBank.from_names(root, names, 16).batch(torch.arange(8))
+    one = {i: {"shape": [0.0], "traits": {"site": 0}} for i in IDS}
+    (root / "identities.json").write_text(json.dumps(one))
+    assert person_sites(root) is None  # one site: every pair is within it

@@ -220,3 +220,21 @@ def test_probe_gallery_eer_leaves_each_counterpart_out():
     assert all(np.isnan(probe_gallery_eer(s[:2, :2], ids[:2])))  # one person: no impostor pairs
     with pytest.raises(ValueError, match="need to be \\(3, 3\\)"):
         probe_gallery_eer(s[:2], ids)
+
+
+def test_probe_gallery_eer_scores_impostors_within_a_domain_only():
+    from thzface.metrics.verification import probe_gallery_eer
+
+    # captures 0, 1 of person a and 2 of b at site 0; capture 3 of person c at site 1. Across sites the scores are
+    # low (the scanner tells the people apart); within site 0 the impostor b scores above a's genuine pair.
+    ids, sites = np.array(["a", "a", "b", "c"]), np.array([0, 0, 0, 1])
+    s = np.full((4, 4), -1.0)
+    s[0, 1], s[1, 0] = 0.6, 0.5  # genuine
+    s[0, 2], s[2, 0], s[1, 2], s[2, 1] = 0.7, 0.1, 0.2, 0.3  # impostors within site 0
+    s[3, :3], s[:3, 3] = 0.0, 0.0  # impostors across sites
+    every = probe_gallery_eer(s, ids)[0]
+    within = probe_gallery_eer(s, ids, sites)[0]
+    # within site 0: genuine 0.6, 0.5 vs impostors 0.7, 0.1, 0.2, 0.3 -> FRR 1/2 meets FAR 1/4..0 (interpolated)
+    assert within == pytest.approx(eer(np.array([0.6, 0.5, 0.7, 0.1, 0.2, 0.3]), np.array([1, 1, 0, 0, 0, 0]))[0])
+    assert every < within  # the six easy cross-site impostors (score 0.0) dilute the hard one
+    assert all(np.isnan(probe_gallery_eer(s[2:, 2:], ids[2:], sites[2:])))  # b and c never meet: no impostors

@@ -44,3 +44,12 @@ def test_by_posture_scores_each_group_apart_and_leaves_out_one_sided_groups() ->
     # cross: genuine 0.8, 0.1; impostor 0.3, 0.7 → AUC = P(g > i) = (1 + 1 + 0 + 0) / 4
     assert out["cross"]["pairs"] == 4 and out["cross"]["roc_auc"] == pytest.approx(0.5)
     assert set(by_posture(scores[:2], labels[:2] * 0, same[:2])) == set()  # no genuine pair: nothing scored
+
+
+def test_a_multi_site_world_scores_impostors_within_a_site_only() -> None:
+    c = {**C, "site": np.array(["s0", "s0", "s1"])}  # B at another scanner than A
+    i, j, same = probe_gallery_pairs(c, np.arange(3))
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (1, 0)]  # A's genuine pairs only
+    c["site"] = np.array(["s0", "s1", "s0"])  # a person's site is one; a per-row site still gates impostors only
+    i, j, _ = probe_gallery_pairs(c, np.arange(3))
+    assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 0), (2, 0)]

@@ -20,7 +20,7 @@ evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +88,12 @@ def _to_u8(img: np.ndarray, size: int, where: str) -> torch.Tensor:
     return torch.from_numpy(np.round(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8))  # (1, size, size)
 
 
+def site_index(sites: Sequence[str]) -> torch.Tensor:
+    """(N,) int64 index of each name in the sorted distinct ``sites`` (a person missing from the map: ``""``)."""
+    codes = {s: i for i, s in enumerate(sorted(set(sites)))}
+    return torch.tensor([codes[s] for s in sites], dtype=torch.long)
+
+
 @dataclass(frozen=True)
 class CaptureBank:
     """Every capture of a split, decoded once: uint8 images plus labels, indexable by capture index."""
@@ -104,6 +110,7 @@ class CaptureBank:
     shape: torch.Tensor | None = None  # (N, S) float32 person's shape coefficients (simulated folders, training only)
     pose: torch.Tensor | None = None  # (N, 5) float32 yaw, pitch, roll (deg), dx, dy (mm) of the concealed scan
     has_geometry: torch.Tensor | None = None  # (N,) bool: shape and pose were read for the capture
+    site: torch.Tensor | None = None  # (N,) int64 site (scanner) index of the person (multi-site simulated folders)
 
     @classmethod
     def from_names(
@@ -115,9 +122,11 @@ class CaptureBank:
         clean: CleanReader | None = None,
         region: RegionReader | None = None,
         geometry: GeometryReader | None = None,
+        sites: Mapping[str, str] | None = None,
     ) -> CaptureBank:
         """Load the concealed scans ``names`` (deduplicated, sorted) from ``root/thz`` with their counterparts
-        (and, given a ``geometry`` reader, the person's shape and the scan's pose)."""
+        (and, given a ``geometry`` reader, the person's shape and the scan's pose; given ``sites``, {person: site},
+        each capture's site index)."""
         uniq = sorted(set(names))
         if not uniq:
             raise ValueError(f"{root}: CaptureBank needs at least one capture")
@@ -151,6 +160,7 @@ class CaptureBank:
             posture=torch.tensor([p.posture for p in parsed], dtype=torch.long),  # (N,)
             classes=classes,
             **({} if geometry is None else geometry_tensors([geometry(n) for n in uniq])),
+            site=None if sites is None else site_index([sites.get(p.identity, "") for p in parsed]),  # (N,)
         )
 
     @classmethod
@@ -163,9 +173,10 @@ class CaptureBank:
         clean: CleanReader | None = None,
         region: RegionReader | None = None,
         geometry: GeometryReader | None = None,
+        sites: Mapping[str, str] | None = None,
     ) -> CaptureBank:
         """The bank of the rows' anchors (their positives must be the anchors' counterparts: the seed format)."""
-        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean, region, geometry)
+        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean, region, geometry, sites)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -176,7 +187,8 @@ class CaptureBank:
         """Gather captures ``index`` (B,) as float batches in [0, 1]; inputs augmented when ``augment`` is given.
 
         Keys: ``thz``, ``target`` (and ``clean``) (B, 1, S, S) float32; ``region`` (B, 1, S, S) bool when the
-        bank has one (not warped: evaluation only); ``has_clean``, ``identity``, ``posture``, ``index`` (B,).
+        bank has one (not warped: evaluation only); ``has_clean``, ``identity``, ``posture``, ``index`` (B,);
+        ``site`` (B,) when the bank has sites.
         A capture the augmentation mirrors (``Augment.mirror``) has its input and targets mirrored and the
         mirrored posture label (left <-> right).
         """
@@ -208,6 +220,8 @@ class CaptureBank:
             out["clean"] = targets[1]
         if self.region is not None:
             out["region"] = self.region[index]  # (B, 1, S, S)
+        if self.site is not None:
+            out["site"] = self.site[index]  # (B,)
         if self.shape is not None and self.pose is not None and self.has_geometry is not None:
             out.update(shape=self.shape[index], pose=self.pose[index], has_geometry=self.has_geometry[index])
             if flip is not None:  # a mirrored face is not the person's shape: left out

@@ -55,6 +55,19 @@ def folder_sites(root: str | Path) -> dict[str, str]:
         raise ValueError(f"{e}; {why}") from None
 
 
+def person_sites(root: str | Path) -> dict[str, str] | None:
+    """The site (scanner) of every person of a multi-site simulated folder, for scoring impostor pairs within a
+    scanner as a deployment meets them; None for a folder without ``identities.json`` (real data), a world before
+    sites, or a world of one site."""
+    if not (Path(root) / IDENTITIES).is_file():
+        return None
+    try:
+        sites = read_identities(root, "traits", lambda traits: str(traits.get("site", "")))
+    except ValueError:
+        return None
+    return sites if "" not in sites.values() and len(set(sites.values())) > 1 else None
+
+
 def geometry_tensors(read: list[tuple[np.ndarray, np.ndarray] | None]) -> dict[str, torch.Tensor]:
     """``shape`` (N, S), ``pose`` (N, 5) and ``has_geometry`` (N,) of the captures' readings (zeros where None)."""
     dim = next((len(g[0]) for g in read if g is not None), 0)

@@ -30,7 +30,7 @@ from thzface.data.augment import build_augment
 from thzface.data.captures import CaptureBank, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
-from thzface.data.geometry import folder_geometry, folder_sites
+from thzface.data.geometry import folder_geometry, folder_sites, person_sites
 from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
 from thzface.data.joint import PKJointBatches
 from thzface.data.sampler import PKSampler
@@ -178,7 +178,9 @@ class JointDataModule(L.LightningDataModule):
         geometry = folder_geometry(self.root)  # simulated folders: shape and pose targets of training-only heads
         self.bank = CaptureBank.from_rows(self.root, self.train_rows, size, self.split.train, clean=clean,
                                           geometry=geometry)  # fmt: skip
-        self.val_bank = CaptureBank.from_rows(self.root, self.val_rows, size, self.split.val, clean=clean)
+        self.sites = person_sites(self.root)  # multi-site worlds: validation scores impostors within a scanner
+        self.val_bank = CaptureBank.from_rows(self.root, self.val_rows, size, self.split.val, clean=clean,
+                                              sites=self.sites)  # fmt: skip
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -237,7 +239,7 @@ class JointDataModule(L.LightningDataModule):
         chosen = {people[int(i)] for i in rng.choice(len(people), size=n, replace=False)}
         rows = [r for r in self.train_rows if r.anchor_name.identity in chosen]
         return CaptureBank.from_rows(self.root, rows, self.cfg.data.image_size, sorted(chosen),
-                                     clean=clean_folder(self.root))  # fmt: skip
+                                     clean=clean_folder(self.root), sites=self.sites)  # fmt: skip
 
 
 class BankPass:

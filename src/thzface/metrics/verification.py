@@ -87,17 +87,24 @@ def _roc_points(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return fpr, tpr, np.r_[np.inf, s[roc.order][roc.ends]]
 
 
-def probe_gallery_eer(scores: Any, identities: Any) -> tuple[float, float]:
+def probe_gallery_eer(scores: Any, identities: Any, domains: Any = None) -> tuple[float, float]:
     """(EER, threshold) of a probe × gallery score matrix (N, N) whose row i and column i are one capture's two
     scans (concealed probe, unconcealed gallery): those counterpart pairs are left out, the other pairs are
-    genuine when the identities (N,) match. (NaN, NaN) without both genuine and impostor pairs."""
+    genuine when the identities (N,) match. With ``domains`` (N,) (the simulated site = scanner of each capture's
+    person), impostor pairs across domains are left out too: a deployment compares scans of one scanner, and a
+    pair whose scanners differ is told apart by the scanner alone. (NaN, NaN) without both genuine and impostor
+    pairs."""
     s = np.asarray(scores, dtype=np.float64)
     ids = np.asarray(identities)
     if s.ndim != 2 or s.shape != (len(ids), len(ids)):
         raise ValueError(f"probe_gallery_eer: scores of shape {s.shape} need to be ({len(ids)}, {len(ids)})")
-    off = ~np.eye(len(ids), dtype=bool)  # (N, N)
-    y = (ids[:, None] == ids[None, :])[off]
-    return eer(s[off], y) if 0 < y.sum() < y.size else (float("nan"), float("nan"))
+    same = ids[:, None] == ids[None, :]  # (N, N)
+    keep = ~np.eye(len(ids), dtype=bool)  # (N, N)
+    if domains is not None:
+        dom = np.asarray(domains)
+        keep &= same | (dom[:, None] == dom[None, :])
+    y = same[keep]
+    return eer(s[keep], y) if 0 < y.sum() < y.size else (float("nan"), float("nan"))
 
 
 def roc_curve(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from thzface.config import Config
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list, load_aux_mask
+from thzface.data.geometry import person_sites
 from thzface.data.identity_split import identity_protocols
 from thzface.data.naming import POSTURES
 from thzface.data.targets import load_clean_targets
@@ -75,6 +76,8 @@ def collect(model: MultiTaskModel, cfg: Config, root: Path, rows: list[TripletRo
     res["posture"] = np.array([r.anchor_name.posture for r in rows])
     res["sample"] = np.array([r.anchor_name.sample for r in rows])
     res["names"] = [r.anchor for r in rows]
+    sites = person_sites(root)  # multi-site worlds: impostor pairs are scored within a site (probe_gallery_pairs)
+    res["site"] = None if sites is None else np.array([sites.get(i, "") for i in res["identity"]])
     res["clean"] = load_clean_targets(root, res["names"], cfg.data.image_size)  # (N, 1, S, S) or None
     heads = [
         load_aux_mask(root / "aux" / (Path(n).stem + ".npz"), cfg.data.image_size, "face_mask") for n in res["names"]

@@ -16,11 +16,16 @@ from thzface.report.html import img_tag, reconstruction_table, table
 
 def probe_gallery_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The scored pairs inside subset ``idx``: every concealed probe ``i`` × unconcealed gallery image ``j``
-    (positions in ``idx``) except the probe's own counterpart (same identity, posture and sample); returns
-    ``(i, j, same_posture)``, each (M,), in row-major order."""
+    (positions in ``idx``) except the probe's own counterpart (same identity, posture and sample) and, where ``c``
+    has a ``site`` per row (a multi-site simulated world), impostor pairs across sites (a deployment compares scans
+    of one scanner; across scanners the scanner alone tells people apart); returns ``(i, j, same_posture)``, each
+    (M,), in row-major order."""
     ids, post, smp = c["identity"][idx], c["posture"][idx], c["sample"][idx]
-    same_post = post[:, None] == post[None, :]  # (n, n)
-    keep = ~((ids[:, None] == ids[None, :]) & same_post & (smp[:, None] == smp[None, :]))  # (n, n)
+    same_id, same_post = ids[:, None] == ids[None, :], post[:, None] == post[None, :]  # (n, n) each
+    keep = ~(same_id & same_post & (smp[:, None] == smp[None, :]))  # (n, n)
+    if c.get("site") is not None:
+        site = c["site"][idx]
+        keep &= same_id | (site[:, None] == site[None, :])
     i, j = np.nonzero(keep)  # (M,) each
     return i, j, same_post[keep]
 

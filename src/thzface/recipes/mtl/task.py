@@ -196,7 +196,9 @@ class MtlTask(Task):
         target = rec_target(batch, self.cfg.data.target) if joint else batch["target"]
         m = cast(MultiTaskModel, self.model)
         out = m.infer(x)  # the deployed embedding (MultiTaskModel.embed): the threshold is fit on what verify reads
+        site = {"site": batch["site"]} if "site" in batch else {}  # multi-site worlds: impostors within a scanner
         return {
+            **site,
             "emb_a": out.embedding,
             "emb_p": m.embed(gallery),
             "identity": batch["identity"],
@@ -207,9 +209,11 @@ class MtlTask(Task):
         }
 
     def validation_metrics(self, c: dict[str, torch.Tensor]) -> dict[str, float]:
-        """Validation identities: probe × gallery EER (own counterpart excluded) and its threshold (what the run
-        deploys), posture accuracy, SSIM; ``score`` = mean of (1 − EER, accuracy, SSIM) picks the checkpoint."""
-        eer, thr = V.probe_gallery_eer((c["emb_a"] @ c["emb_p"].T).numpy(), c["identity"].numpy())  # (N, N) pairs
+        """Validation identities: probe × gallery EER (own counterpart excluded; in a multi-site world impostor pairs
+        within a site only) and its threshold (what the run deploys), posture accuracy, SSIM; ``score`` = mean of
+        (1 − EER, accuracy, SSIM) picks the checkpoint."""
+        site = c["site"].numpy() if "site" in c else None
+        eer, thr = V.probe_gallery_eer((c["emb_a"] @ c["emb_p"].T).numpy(), c["identity"].numpy(), site)  # (N, N)
         acc = C.accuracy(c["posture"].numpy(), c["pred"].numpy())
         ssim = float(c["ssim"].mean())
         score = float(np.nanmean([1 - eer, acc, ssim]))

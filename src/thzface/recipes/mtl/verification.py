@@ -49,6 +49,10 @@ def by_scans(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
         except ValueError:  # no person has k captures in a half
             break
         sc = P.cross_scores(ps, gs, pid, gid)
+        if c.get("site") is not None:  # a multi-site world: impostor sets within a site (probe_gallery_pairs)
+            site = dict(zip(ids, c["site"][idx], strict=True))
+            keep = np.array([site[a] == site[b] for a, b in zip(pid[sc.pairs[:, 0]], gid[sc.pairs[:, 1]], strict=True)])
+            sc = P.PairScores(sc.scores[keep], sc.labels[keep], sc.pairs[keep])
         if sc.labels.all() or not sc.labels.any():
             break
         out[str(k)] = {"eer": V.eer(sc.scores, sc.labels)[0], "genuine": int(sc.labels.sum()),
@@ -87,6 +91,7 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | Non
         "triplet_accuracy": V.triplet_accuracy(d_ap, d_an),
         "by_posture": by_posture(scores, labels, same_posture),
         "identities": int(len(np.unique(ids))),
+        "sites": 1 if c.get("site") is None else int(len(np.unique(c["site"][idx]))),  # impostors within each
         **intervals(scores, labels, pair_ids, seed),
         "by_scans": by_scans(c, idx, seed),
     }
