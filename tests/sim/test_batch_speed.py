@@ -1,6 +1,7 @@
-"""The batched backend's speed-ups keep what a world means: the FFT speckle is thz.speckle's field, a world lofts
-each person once (the samples and the geometry probe share the face model's per-person cache), the lean finish
-gives the same images, and the renderer's corner table is the grid's triangles."""
+"""The batched backend's speed-ups keep what a world means: the FFT speckle is thz.speckle's field, the lookup
+skin optics and one-pass curvature are thz's, a world lofts each person once (the samples and the geometry probe
+share the backend's per-person cache), the lean finish gives the same images, and the renderer's corner table is
+the grid's triangles."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import pytest
 import torch
 from scipy import ndimage
 
-from thzface.sim import builtin_face
-from thzface.sim.batch_filters import FFT_FILTERS, kernel, speckle_fft
+from thzface.sim import batch_face, builtin_face
+from thzface.sim import head as H
+from thzface.sim.batch_filters import FFT_FILTERS, curvature_fast, kernel, skin_optics_lut, speckle_fft
 from thzface.sim.batch_render import _corners, render_batch
 from thzface.sim.face_model import build_face_model, make_identities
 from thzface.sim.head import make_grid
 from thzface.sim.presets import get_preset
 from thzface.sim.sample import finish_sample, prepare_sample
-from thzface.sim.thz import speckle
+from thzface.sim.thz import curvature, skin_optics, speckle
 from thzface.sim.world import synthesize
 
 
@@ -40,14 +42,31 @@ def test_fft_speckle_is_the_reference_field(looks, w_mm, shape):
     assert np.abs(a - other).max() > 0.1 * a.max()  # a different draw is a different field
 
 
-def test_a_world_lofts_each_person_once(tmp_path, fast, monkeypatch):
-    calls = []
-    loft = builtin_face.loft_radius
-    monkeypatch.setattr(builtin_face, "loft_radius", lambda *a, **k: calls.append(1) or loft(*a, **k))
-    cfg = get_preset("tiny", [*fast, "write_visible=false", "write_aux=false"])
+@pytest.mark.parametrize("backend", ["reference", "batched"])
+def test_a_world_lofts_each_person_once(tmp_path, fast, monkeypatch, backend):
+    calls: dict[str, list] = {"reference": [], "batched": []}
+    for mod, name, key in ((builtin_face, "loft_radius", "reference"), (batch_face, "loft_radius_torch", "batched")):
+        loft = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _f=loft, _k=key, **k: calls[_k].append(1) or _f(*a, **k))
+    cfg = get_preset("tiny", [*fast, "write_visible=false", "write_aux=false", f"backend={backend}"])
     meta = synthesize(cfg, tmp_path / "w", seed=1, workers=1, progress=False)
     assert meta["probes"]["geometry_landmarks_mm"]["between"] > 0  # the probe built heads
-    assert len(calls) == len(meta["identities"])  # samples and geometry probe: one loft per person
+    assert len(calls[backend]) == len(meta["identities"])  # samples and geometry probe: one loft per person
+    assert not calls["reference" if backend == "batched" else "batched"]  # each backend its own loft
+
+
+def test_batched_skin_optics_and_curvature_are_thzs(fast):
+    cfg = get_preset("tiny", fast)
+    model = build_face_model(cfg.face_model)
+    prep = prepare_sample(cfg, model, make_identities(model, cfg, 0)[0], 1, 0, 3)
+    views = render_batch(prep.requests(), model.grid)
+    labels = views[0].attr(prep.surf.labels, nearest=True)
+    assert {H.LIPS, H.EYES, H.HAIR, H.SKIN} <= set(np.unique(labels).tolist())
+    args = (labels, 0.6, 0.1, 0.4, cfg.skin, 340.0)
+    for a, b in zip(skin_optics(*args), skin_optics_lut(*args), strict=True):
+        assert np.allclose(a, b, rtol=1e-12, atol=0)
+    for v in views:
+        assert np.allclose(curvature(v.normal, v.mask, 1.7), curvature_fast(v.normal, v.mask, 1.7), rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("extra", [[], ["pairing=independent-noise"]])

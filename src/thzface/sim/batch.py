@@ -3,18 +3,23 @@ sample (``sim.backend: batched``).
 
 Every draw (visit traits, expression, pose, garments, instrument, noise) comes from the sample's own streams
 exactly as in the reference backend, so both backends hold the same people, poses and garments; only the
-rendering arithmetic (float32, batched) and the speckle filter (float32 FFT, sim/batch_filters.py) differ.
+rendering arithmetic (float32, batched), the speckle filter (float32 FFT, sim/batch_filters.py) and the head
+build (per-person caches, sim/batch_face.py) differ.
 Batches are fixed blocks of sample indices (:func:`blocks`) and a sample's bytes do not depend on the other
 samples of its batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from thzface.data.naming import NUM_POSTURES
 from thzface.sim.config import SimConfig
 from thzface.sim.face_model import FaceModel, Identity
+from thzface.sim.head import HeadSurface
 from thzface.sim.sample import SampleOutput, finish_sample, prepare_sample
 
 if TYPE_CHECKING:
@@ -41,6 +46,17 @@ def blocks(todo: range, size: int) -> list[range]:
     return out
 
 
+def head_build(cfg: SimConfig, model: FaceModel) -> Callable[[np.ndarray, np.ndarray, dict], HeadSurface] | None:
+    """The heads of ``cfg``'s backend: the batched backend's per-person caches (sim/batch_face.py), None for the
+    reference (``model.build``). The world's geometry probe builds with it too, so one process lofts a person
+    once."""
+    if cfg.backend != "batched":
+        return None
+    from thzface.sim.batch_face import head_builder  # torch: only the batched backend imports it
+
+    return head_builder(model)
+
+
 def simulate_batch(
     cfg: SimConfig,
     model: FaceModel,
@@ -52,7 +68,8 @@ def simulate_batch(
     from thzface.sim.batch_filters import FFT_FILTERS  # torch: only the batched backend imports these
     from thzface.sim.batch_render import render_batch, sim_device
 
-    preps = [prepare_sample(cfg, model, ident, posture, seed, index) for ident, posture, index in jobs]
+    build = head_build(cfg, model)
+    preps = [prepare_sample(cfg, model, ident, posture, seed, index, build) for ident, posture, index in jobs]
     if not preps:
         return []
     reqs = [p.requests() for p in preps]

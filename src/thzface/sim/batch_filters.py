@@ -1,5 +1,6 @@
-"""FFT speckle of the batched backend: :func:`thz.speckle`'s wrap-mode Gaussian grain as a product of discrete
-Fourier transforms (torch, float32 on the CPU), the same draws.
+"""Numerics of the batched backend's image formation (``thz.Filters``): :func:`thz.speckle`'s wrap-mode Gaussian
+grain as a product of discrete Fourier transforms (torch, float32 on the CPU, the same draws), the skin optics by
+a lookup table and the curvature in one pass (the same per-pixel arithmetic as thz's, float64).
 
 scipy's ``gaussian_filter`` in mode ``wrap`` is a circular convolution with the kernel of ``gaussian_filter1d``
 (radius ``int(4 * sigma + 0.5)``, normalised); placed circularly on the image grid, its transfer function times
@@ -15,7 +16,11 @@ import functools
 
 import numpy as np
 import torch
+from scipy import ndimage
 
+from thzface.sim import head as H
+from thzface.sim import physics as P
+from thzface.sim.config import SkinConfig
 from thzface.sim.thz import FILTERS, Filters, _psf_energy, speckle_normals
 
 TRUNCATE = 4.0  # scipy's default kernel extent in sigmas (thz.speckle)
@@ -54,4 +59,26 @@ def speckle_fft(shape: tuple[int, int], w_mm: float, pitch: float, looks: int, r
     return (g * g).sum((0, 1)).double().numpy() / (looks * 2 * _psf_energy(sig))  # (H, W)
 
 
-FFT_FILTERS = Filters(FILTERS.blur, speckle_fft)
+def skin_optics_lut(labels: np.ndarray, water: float, fd_skin: float, fd_hair: float, cfg: SkinConfig, freq: float):
+    """thz.skin_optics by lookup: the skin index of its three water contents (skin, lips, eyes) computed once and
+    taken per label, the diffuse fraction per label (the same per-pixel values)."""
+    n3 = P.skin_index(freq, np.array([water, min(water + cfg.lip_water_add, 1.0), cfg.eye_water]), cfg.temp_k,
+                      complex(cfg.dry_eps[0], cfg.dry_eps[1]))  # fmt: skip
+    cls, fd = np.zeros(256, np.int64), np.full(256, fd_skin)
+    cls[H.LIPS], cls[H.EYES], fd[[H.HAIR, H.BROWS]] = 1, 2, fd_hair
+    return n3[cls[labels]], fd[labels]
+
+
+def curvature_fast(normal: np.ndarray, mask: np.ndarray, pitch: float) -> np.ndarray:
+    """thz.curvature with the three components' gradients taken together (np.gradient's arithmetic: central
+    differences inside, one-sided at the edges)."""
+    g_r, g_c = np.empty_like(normal), np.empty_like(normal)  # (H, W, 3) d/drow, d/dcol
+    g_r[1:-1] = (normal[2:] - normal[:-2]) / (2.0 * pitch)
+    g_r[0], g_r[-1] = (normal[1] - normal[0]) / pitch, (normal[-1] - normal[-2]) / pitch
+    g_c[:, 1:-1] = (normal[:, 2:] - normal[:, :-2]) / (2.0 * pitch)
+    g_c[:, 0], g_c[:, -1] = (normal[:, 1] - normal[:, 0]) / pitch, (normal[:, -1] - normal[:, -2]) / pitch
+    k = np.sqrt((g_r * g_r + g_c * g_c).sum(-1) / 2.0)
+    return np.where(ndimage.binary_erosion(mask), k, 0.05) * mask
+
+
+FFT_FILTERS = Filters(FILTERS.blur, speckle_fft, skin_optics_lut, curvature_fast)

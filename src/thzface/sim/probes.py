@@ -138,27 +138,28 @@ def _nanmean(v: list[float]) -> float:
     return float(a[~np.isnan(a)].mean()) if (~np.isnan(a)).any() else float("nan")
 
 
-def geometry_distances(model, ids: list, sigma: float, seed: int) -> dict[str, float]:
-    """Between / within identity distances of centred 3-D landmarks (mm) under expression draws (no pose)."""
+def geometry_distances(model, ids: list, sigma: float, seed: int, build=None) -> dict[str, float]:
+    """Between / within identity distances of centred 3-D landmarks (mm) under expression draws (no pose); heads
+    by ``build`` (the world's backend's, default ``model.build``)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 9]))
     ids = ids[:GEOMETRY_IDS]
     vecs, owners = [], []
     for ident in ids:
         for _ in range(GEOMETRY_DRAWS):
-            lm = model.build(ident.shape, model.sample_expression(rng, sigma), ident.traits).landmarks
+            lm = (build or model.build)(ident.shape, model.sample_expression(rng, sigma), ident.traits).landmarks
             vecs.append((lm - lm.mean(0)).ravel())
             owners.append(ident.token)
     return pair_distances(np.stack(vecs), owners, {i.token: i.twin for i in ids if i.twin})
 
 
-def dataset_probes(folder: Path, meta: dict, model, ids: list, sigma: float) -> dict:
-    """The per-dataset probes of a finished folder (first MAX_IDS identities)."""
+def dataset_probes(folder: Path, meta: dict, model, ids: list, sigma: float, build=None) -> dict:
+    """The per-dataset probes of a finished folder (first MAX_IDS identities); heads by ``build``."""
     tokens = meta["identities"][:MAX_IDS]
     twins, n = meta["twins"], meta["samples"]
     return {
         "identities_probed": len(tokens),
         "nn_identity": nn_identity_accuracy(folder, tokens, n) if n > 1 else {},
-        "geometry_landmarks_mm": geometry_distances(model, ids, sigma, meta["seed"]),
+        "geometry_landmarks_mm": geometry_distances(model, ids, sigma, meta["seed"], build),
         "thz_unconcealed": pixel_distances(folder, tokens, twins, n, "thz", False),
         "clean_target": pixel_distances(folder, tokens, twins, n, "clean", False),
     }

@@ -129,7 +129,7 @@ def _signals(
         return {"sig_u": sig_u, "sig_c": sig_c, "clean_u": sig_u, "clean_c": sig_c, "maps": maps,
                 "psi_u": zero, "psi_c": zero}  # fmt: skip
     d = draw
-    maps = active_scene(sc.skin, sc.env, sc.garments, sc.labels, region, d, cfg.skin, pitch, 0.0, scat)
+    maps = active_scene(sc.skin, sc.env, sc.garments, sc.labels, region, d, cfg.skin, pitch, 0.0, scat, flt)
     lit = sc.skin.mask | (sc.env.mask if sc.env is not None else False)
     w_map = np.where(lit, beam_w(sc.front, 0.0, d), d.w0_mm)
     terms = _TERMS if sc.env is not None else _TERMS[:2]  # bare head: concealed terms equal the unconcealed
@@ -221,16 +221,18 @@ class Prepared:
         return [q for st in self.setups for q in st.requests(self.surf)]
 
 
-def prepare_sample(cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int) -> Prepared:
-    """Draw sample ``index`` up to rendering (both backends): visit traits, streams, expression, head surface,
-    poses and garments."""
+def prepare_sample(
+    cfg: SimConfig, model: FaceModel, ident: Identity, posture: int, seed: int, index: int, build=None
+) -> Prepared:
+    """Draw sample ``index`` up to rendering (both backends): visit traits, streams, expression, head surface (by
+    ``build``, default ``model.build``), poses and garments."""
     children = np.random.SeedSequence([seed, SAMPLE_STREAM, index]).spawn(len(STREAMS))
     rngs = {k: np.random.default_rng(c) for k, c in zip(STREAMS, children, strict=True)}
     ident, site = visit_identity(cfg, ident, seed, index), ident.traits.get("site", 0)  # this visit's traits
     if cfg.instrument == "per_dataset":  # the same instrument draw for every sample of this seed
         rngs["system"] = np.random.default_rng(np.random.SeedSequence(site_key(cfg, INSTRUMENT_STREAM, seed, site)))
     expr = model.sample_expression(rngs["expr"], cfg.face_model.expression_sigma)
-    head = model.build(ident.shape, expr, ident.traits)
+    head = (build or model.build)(ident.shape, expr, ident.traits)
     fov = dataset_fov(cfg, seed, site)
     setups = [setup_scene(cfg, head, draw_pose(cfg, ident, posture, rngs["pose"]), fov, rngs["garments"])]
     if cfg.pairing == "independent-capture":  # the person steps back in front of the scanner

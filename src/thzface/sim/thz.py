@@ -160,15 +160,17 @@ def active_scene(
     pitch: float,
     h_ref: float,
     hair_scatter: np.ndarray | None = None,
+    flt: Filters | None = None,
 ) -> dict[str, np.ndarray]:
     """Fine-grid specular and diffuse intensity (relative to P0 = 1) for the unconcealed and concealed scene.
 
     ``hair_scatter`` (H, W): backscatter of the hair layer (its loss is already in ``region``); each garment
-    adds its textured yarn-scale backscatter on top of the diffuse fabric reflection."""
-    f = d.freq_ghz
-    n_skin, fd = skin_optics(labels, d.water, d.fd_skin, d.fd_hair, cfg, f)
+    adds its textured yarn-scale backscatter on top of the diffuse fabric reflection; skin optics and curvature by
+    the backend's ``flt`` (default this module's)."""
+    f, flt = d.freq_ghz, flt or FILTERS
+    n_skin, fd = flt.skin_optics(labels, d.water, d.fd_skin, d.fd_hair, cfg, f)
     cos_s = np.clip(skin.normal[..., 2], 0, 1) * skin.mask
-    theta_c = P.curvature_broadening(beam_w(skin.height, h_ref, d), curvature(skin.normal, skin.mask, pitch))
+    theta_c = P.curvature_broadening(beam_w(skin.height, h_ref, d), flt.curvature(skin.normal, skin.mask, pitch))
     lobe_s = P.glint_lobe(np.arccos(cos_s), d.theta0, theta_c) * skin.mask
     gamma_s = P.fresnel_normal(1.0, n_skin) * np.sqrt(region)
     r_s = np.abs(gamma_s) ** 2 * skin.mask
@@ -183,7 +185,8 @@ def active_scene(
     px = garment_pixels(garments, env, sel)
     n, dd, n_back, fab = garment_stack(garments, px, env, skin, n_skin, sel)
     cos_f = np.clip(env.normal[..., 2][sel], 0, 1)
-    theta_cf = P.curvature_broadening(beam_w(env.height[sel], h_ref, d), curvature(env.normal, env.mask, pitch)[sel])
+    kappa_f = flt.curvature(env.normal, env.mask, pitch)[sel]
+    theta_cf = P.curvature_broadening(beam_w(env.height[sel], h_ref, d), kappa_f)
     lobe_f = P.glint_lobe(np.arccos(cos_f), d.theta0, theta_cf)
     fd_fab = outer_value(garments, px, "diffuse")
     air = np.ones_like(n_back)
@@ -277,11 +280,14 @@ def box_down(img: np.ndarray, s: int) -> np.ndarray:
 
 
 class Filters(NamedTuple):
-    """The blurs of image formation: the PSF (``psf_blur``'s signature) and the speckle (``speckle``'s). The
-    reference backend uses this module's (scipy); the batched backend an FFT speckle (sim/batch_filters.py)."""
+    """A backend's numerics of image formation: the PSF (``psf_blur``'s signature), the speckle (``speckle``'s),
+    skin optics and normal-field curvature. The reference backend uses this module's; the batched backend an FFT
+    speckle, a lookup-table skin optics and a one-pass curvature (sim/batch_filters.py)."""
 
     blur: Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]
     speckle: Callable[[tuple[int, int], float, float, int, np.random.Generator], np.ndarray]
+    skin_optics: Callable[..., tuple[np.ndarray, np.ndarray]] = skin_optics
+    curvature: Callable[[np.ndarray, np.ndarray, float], np.ndarray] = curvature
 
 
 FILTERS = Filters(psf_blur, speckle)

@@ -13,6 +13,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 import thzface
 from thzface.config import atomic_write_bytes, atomic_write_text
 from thzface.data.naming import NUM_POSTURES, POSTURES, format_name
-from thzface.sim.batch import block_size, blocks, simulate_batch
+from thzface.sim.batch import block_size, blocks, head_build, simulate_batch
 from thzface.sim.config import SimConfig, sim_config_from_dict, sim_config_to_dict
 from thzface.sim.face_model import FaceModel, Identity, build_face_model, make_identities
 from thzface.sim.io import npz_bytes, png_bytes
@@ -76,6 +77,8 @@ def _init(cfg_dict: dict, identities: list[Identity], out: str, seed: int, model
     serves the samples and the dataset's geometry probe alike)."""
     cfg = sim_config_from_dict(cfg_dict)
     model = model if model is not None else build_face_model(cfg.face_model)
+    if "torch" in sys.modules:  # a forked worker: the parent's torch, one intra-op thread (no OpenMP pool)
+        sys.modules["torch"].set_num_threads(1)
     _STATE.update(cfg=cfg, model=model, ids=identities, out=Path(out), seed=seed)
 
 
@@ -147,7 +150,9 @@ def _run(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, seed:
         saved = {k: os.environ.get(k) for k in _THREAD_VARS}
         os.environ.update({k: "1" for k in _THREAD_VARS})  # one BLAS/OpenMP thread per worker process
         try:
-            pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=args)
+            fork = sys.platform.startswith("linux")  # forked workers inherit the imports (torch ~2 CPU-s), model
+            ctx, init = mp.get_context("fork" if fork else "spawn"), (*args, model if fork else None)
+            pool = ctx.Pool(workers, initializer=_init, initargs=init)
         finally:
             for k, v in saved.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -197,7 +202,7 @@ def _finish(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, se
         {
             **aggregate_probes([(n, c, p) for n, c, p in probes]),
             "glints": {g: stats[g]["glints"]["mean"] for g in ("concealed", "unconcealed") if g in stats},
-            **dataset_probes(out, meta, model, ids, cfg.face_model.expression_sigma),
+            **dataset_probes(out, meta, model, ids, cfg.face_model.expression_sigma, head_build(cfg, model)),
         }
     )
     write_identities(out, ids)
