@@ -76,4 +76,4 @@ def test_models_to_time_builds_presets_variants_and_the_run(tiny_run) -> None:
     model, size, batch, route = models["run"]
     assert size == 32 and model.cfg.image_size == 32 and batch > 0 and route in ("predicted", "soft", "oracle")
     assert models["paper"][0].cfg.arch == "paper" and models["paper"][2] == 64
-    assert models["lean-s2"][0].cfg.stem_stride == 2 and models["default"][0].cfg.stem_stride == 1
+    assert models["lean-s2"][0].cfg.widths == (32, 64, 96, 128) and models["default-s1"][0].cfg.stem_stride == 1

@@ -192,7 +192,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="decoder_widths"):
         MtlModelConfig(decoder_widths=(8, 8))
-    with pytest.raises(ValueError, match="multiple of 2\\^4"):
+    with pytest.raises(ValueError, match="multiple of 2\\^3 · stem_stride 2 = 16"):
         MtlModelConfig(image_size=24)
     with pytest.raises(ValueError, match="decoder 'moe' is not one of"):
         MtlModelConfig(decoder="moe")  # type: ignore[arg-type]
@@ -203,7 +203,7 @@ def test_config_validation() -> None:
     with pytest.raises(ConfigError, match="decoder"):
         from_dict(MtlModelConfig, {"decoder": "moe"})
     cfg = from_dict(MtlModelConfig, {"widths": [8, 16], "decoder_widths": [8, 4], "image_size": 16})
-    assert cfg.widths == (8, 16) and build_model(cfg).encoder.reduction == 4
+    assert cfg.widths == (8, 16) and build_model(cfg).encoder.reduction == 8  # the default stem is stride 2
     with pytest.raises(ValueError, match="expected MtlModelConfig"):
         build_model({"arch": "paper"})  # type: ignore[arg-type]
 

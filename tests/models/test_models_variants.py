@@ -127,8 +127,8 @@ def test_flatten_trunk_knows_where_a_feature_is_and_needs_the_exact_size() -> No
 def test_variant_fields_round_trip_through_the_config_loader() -> None:
     from thzface.config import from_dict
 
-    cfg = from_dict(MtlModelConfig, {"stem_stride": 2, "depths": [1, 2, 2, 1], "separable": True})
-    assert cfg.depths == (1, 2, 2, 1) and cfg.stem_stride == 2 and cfg.separable and not cfg.channels_last
+    cfg = from_dict(MtlModelConfig, {"stem_stride": 1, "depths": [1, 2, 2], "separable": True})
+    assert cfg.depths == (1, 2, 2) and cfg.stem_stride == 1 and cfg.separable and not cfg.channels_last
 
 
 def test_channels_last_weights_round_trip_through_safetensors(tmp_path) -> None:

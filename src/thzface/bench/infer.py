@@ -34,23 +34,28 @@ PRESETS: tuple[str, ...] = ("default", "paper")
 BATCHES: tuple[int, ...] = (1, 64)
 ROUNDS = 3  # passes over all models; each rate keeps its best window
 ONE_VIEW = {"flip_test": False}  # the embedding of the scan alone: half the embedding cost of the default's flip test
+S1 = {
+    "stem_stride": 1,
+    "widths": (32, 64, 96, 128),
+    "decoder_widths": (64, 48, 32, 16),
+}  # the default until the 8th session
 VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders / decoders: overrides of the default preset's model config
     "default-1view": ONE_VIEW,  # what the default's flip test costs
     "default-attn": {"pool": "attn"},  # the attention-pooled trunk of the default before the sixth session
     "default-cl": {"channels_last": True, **ONE_VIEW},
-    "lean-w16": {"stem_width": 16, "widths": (16, 32, 64, 128), "channels_last": True, **ONE_VIEW},
-    "lean-s2": {"stem_stride": 2, "channels_last": True, **ONE_VIEW},  # = the mtl-lean-s2 preset
-    "lean-s2-d2": {"stem_stride": 2, "depths": (1, 2, 2, 1), "channels_last": True, **ONE_VIEW},
-    "lean-sep": {"separable": True, "depths": (1, 2, 2, 1), "channels_last": True, **ONE_VIEW},
-    "lean-s2-dec": {
-        "stem_stride": 2,
+    "default-s1": S1,  # the stride-1 stem over four stages: the default before the eighth session
+    "lean-w16": {"stem_width": 16, "widths": (32, 64, 128), "channels_last": True, **ONE_VIEW},
+    "lean-s2": {**S1, "stem_stride": 2, "channels_last": True, **ONE_VIEW},  # the mtl-lean-s2 encoder, flattened
+    "lean-d2": {"depths": (1, 2, 2), "channels_last": True, **ONE_VIEW},
+    "lean-sep": {"separable": True, "depths": (1, 2, 2), "channels_last": True, **ONE_VIEW},
+    "lean-dec": {
         "channels_last": True,
         "decoder_reduce": 64,
-        "decoder_widths": (48, 32, 24, 16),
+        "decoder_widths": (48, 24, 16),
         "rdb_layers": 3,
         **ONE_VIEW,
-    },  # fmt: skip
-    "dec-small": {"decoder_reduce": 64, "decoder_widths": (48, 32, 24, 16), "rdb_layers": 3},  # default encoder
+    },
+    "dec-small": {"decoder_reduce": 64, "decoder_widths": (48, 24, 16), "rdb_layers": 3},  # default encoder
 }
 RATES: tuple[str, ...] = (
     *(f"embed_img_per_s_batch{b}" for b in BATCHES),

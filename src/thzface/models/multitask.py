@@ -41,8 +41,9 @@ class MtlModelConfig:
     out_channels: int = 1  # reconstruction channels
     image_size: int = 64  # nominal input size; paper needs exactly this, default any multiple of 2^len(widths)
     stem_width: int = 32  # channels of the conv3×3 stem
-    stem_stride: int = 1  # stride of the stem (2: every stage runs at half the size, ~¼ of the encoder FLOPs)
-    widths: tuple[int, ...] = (32, 64, 96, 128)  # channels of the residual stride-2 stages
+    stem_stride: int = 2  # stride of the stem (2: every stage runs at half the size, ~¼ of the encoder FLOPs;
+    # at equal wall-clock the pretraining learns faster so: docs/benchmarks.md, eighth session)
+    widths: tuple[int, ...] = (48, 96, 128)  # channels of the residual stride-2 stages
     depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
     separable: bool = False  # depthwise-separable conv3×3 in the encoder stages
     channels_last: bool = False  # conv weights and activations channels-last (NHWC): a speed layout, same math
@@ -55,7 +56,7 @@ class MtlModelConfig:
     num_postures: int = 5  # posture classes (= experts of a mixture decoder)
     decoder: Literal["moe_hard", "moe_soft", "film"] = "film"  # reconstruction decoder kind (module docstring)
     decoder_reduce: int = 96  # channels after the decoder's 1×1 bottleneck reduction
-    decoder_widths: tuple[int, ...] = (64, 48, 32, 16)  # channels of the ×2 up stages (one per encoder stage)
+    decoder_widths: tuple[int, ...] = (64, 32, 16)  # channels of the ×2 up stages (one per encoder stage)
     rdb_growth: int = 16  # growth of the decoder's residual dense block
     rdb_layers: int = 5  # convs in the residual dense block (0: no block)
     gate_grad: bool = False  # soft routing: let the reconstruction loss train the posture head via the gate
@@ -108,6 +109,7 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
             arch="paper",
             image_size=64,
             stem_width=64,
+            stem_stride=1,
             widths=(64, 128, 256, 512),
             trunk_dim=512,
             dropout=0.5,
@@ -125,6 +127,7 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
         "tiny": MtlModelConfig(
             image_size=32,
             stem_width=8,
+            stem_stride=1,
             widths=(8, 16, 24, 32),
             trunk_dim=64,
             embed_hidden=64,
