@@ -23,7 +23,15 @@ import numpy as np
 import torch
 
 from thzface.sim import head as H
-from thzface.sim.builtin_face import BuiltinFaceModel, _bump, _loft, ear_height, measures_from_coeffs
+from thzface.sim.builtin_face import (
+    BuiltinFaceModel,
+    _bump,
+    _loft,
+    ear_height,
+    expression_bumps,
+    fixed_features,
+    measures_from_coeffs,
+)
 from thzface.sim.builtin_face import template_landmarks as template
 from thzface.sim.face_model import FaceModel
 
@@ -58,46 +66,6 @@ def loft_radius_torch(m: dict[str, float], p: np.ndarray, dirs: np.ndarray, iter
         inside &= (y > y_lo) & (y < top)
         lo, hi = torch.where(inside, t, lo), torch.where(inside, hi, t)
     return (0.5 * (lo + hi)).double().numpy().reshape(dirs.shape[:-1])
-
-
-def fixed_features(m: dict[str, float], p: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """The feature bumps of builtin_face.feature_height that no expression moves, at ``pts`` (F, 3), before the
-    front taper."""
-    x, y = pts[:, 0], pts[:, 1]
-    y_n, y_tip, y_sn, y_sto = p[27, 1], p[30, 1], p[33, 1], p[62, 1]
-    f = np.zeros_like(x)
-    for s in (-1, 1):
-        ex = s * 0.5 * (abs(p[36, 0]) + abs(p[39, 0]))
-        ey = p[36:42, 1].mean()
-        f += -m["eye_socket"] * _bump(x, y, ex, ey, 22, 15)
-        f += (m["eye_socket"] - 3.0) * _bump(x, y, ex, ey, 12.5, 12.5, 1.0)
-        f += m["cheekbone"] * _bump(x, y, s * (m["bizygomatic"] / 2 - 20), ey - 22, 24, 17)
-        f += m["cheek_fullness"] * _bump(x, y, s * (m["bigonial"] / 2 - 12), y_sto + 4, 22, 20)
-        f += 0.4 * m["nose_projection"] * _bump(x, y, s * (m["nasal_width"] / 2 - 6), y_sn + 5, 8, 7, 1.5)
-        f += 3.0 * _bump(x, y, s * 28, y_n + 45, 30, 25)  # frontal bossing
-    t = np.clip((y_n - y) / max(y_n - y_tip, 1.0), 0, None)
-    prof = np.where(t <= 1, m["nose_bridge"] + (m["nose_projection"] - m["nose_bridge"]) * t**1.3, 0.0)
-    under = (y < y_tip) & (y > y_sn)
-    prof = np.where(under, m["nose_projection"] * np.sqrt(np.clip(1 - ((y_tip - y) / (y_tip - y_sn)) ** 2, 0, 1)), prof)
-    prof = np.where(y > y_n, m["nose_bridge"] * np.clip(1 - (y - y_n) / 12, 0, 1) ** 2, prof)
-    half = 7.0 + (m["nose_tip_width"] - 7.0) * np.clip(t, 0, 1)
-    return f + prof * np.clip(1 - (x / half) ** 2, 0, None) ** 1.5
-
-
-def expression_bumps(m: dict[str, float], p: np.ndarray, e: np.ndarray) -> list[tuple[float, ...]]:
-    """(weight, cx, cy, rx, ry, power) of the feature bumps the expression moves (builtin_face.feature_height)."""
-    y_sto, y_me, mw, lf = p[62, 1], p[8, 1], 0.5 * (p[54, 0] - p[48, 0]), m["lip_fullness"]
-    out = []
-    for s in (-1, 1):
-        ex = s * 0.5 * (abs(p[36, 0]) + abs(p[39, 0]))
-        out.append((m["brow_ridge"], ex, p[19, 1] - 1, 20.0, 7.0, 2.0))
-    return out + [
-        (lf, 0.0, p[51, 1] - 3, mw, 6.5, 1.5),
-        (1.2 * lf, 0.0, p[57, 1] + 4, mw - 4, 7.0, 1.5),
-        (-(2.0 + 4 * e[0]), 0.0, y_sto + (p[66, 1] - y_sto) / 2, mw * 0.95, 1.5 + 4 * e[0], 1.0),
-        (-3.0, 0.0, p[57, 1] - 6, 18.0, 5.0, 2.0),  # mentolabial sulcus
-        (2.0 + m["chin_projection"], 0.0, y_me + 16, m["chin_width"] / 2 + 6, 16.0, 1.5),
-    ]
 
 
 @dataclass
