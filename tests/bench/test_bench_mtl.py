@@ -19,7 +19,14 @@ def test_arms_add_the_fine_tune_from_a_given_run_and_filter():
 def test_variant_arms_run_on_request_only_with_their_overrides():
     assert list(B.arms(init="runs/pre")) == ["default", "paper", "default-pretrained"]  # the default set
     arms = B.arms(init="runs/pre", only="lean-s2,lean-s2-pretrained")
-    lean = ["model.stem_stride=2", "model.channels_last=true", "model.flip_test=false"]  # = the mtl-lean-s2 preset
+    lean = [  # = the mtl-lean-s2 preset: the previous four-stage encoder at stride 2, attention-pooled, one view
+        "model.stem_stride=2",
+        "model.widths=[32, 64, 96, 128]",
+        "model.decoder_widths=[64, 48, 32, 16]",
+        'model.pool="attn"',
+        "model.channels_last=true",
+        "model.flip_test=false",
+    ]
     assert arms["lean-s2"] == ("mtl-default", None, lean)
     assert arms["lean-s2-pretrained"] == ("mtl-default", "runs/pre", B.FINETUNE + lean)
     own = B.arms(only="lean-s2-pretrained,dec-small-pretrained")  # no --init-from: the variant's own shipped weights

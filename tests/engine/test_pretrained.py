@@ -36,3 +36,10 @@ def test_lean_weights_fit_the_lean_preset_which_is_default_with_a_stride_2_stem_
     assert (lean.train, lean.loss, lean.data, lean.aug) == (default.train, default.loss, default.data, default.aug)
     copied = init_from(build_task(lean), "pretrained:mtl-lean-s2")
     assert copied["copied"] == copied["of"] and copied["skipped"] == []
+
+
+def test_the_lean_bench_variant_is_the_lean_preset():
+    from thzface.bench.infer import VARIANTS
+
+    lean, default = load_config(find_config("mtl-lean-s2")), load_config(find_config("mtl-default"))
+    assert replace(default.model, **VARIANTS["lean-s2"]) == lean.model  # so lean-s2-pretrained fits its weights

@@ -45,7 +45,7 @@ VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders / decoders: overrides o
     "default-cl": {"channels_last": True, **ONE_VIEW},
     "default-s1": S1,  # the stride-1 stem over four stages: the default before the eighth session
     "lean-w16": {"stem_width": 16, "widths": (32, 64, 128), "channels_last": True, **ONE_VIEW},
-    "lean-s2": {**S1, "stem_stride": 2, "channels_last": True, **ONE_VIEW},  # the mtl-lean-s2 encoder, flattened
+    "lean-s2": {**S1, "stem_stride": 2, "pool": "attn", "channels_last": True, **ONE_VIEW},  # = the mtl-lean-s2 preset
     "lean-d2": {"depths": (1, 2, 2), "channels_last": True, **ONE_VIEW},
     "lean-sep": {"separable": True, "depths": (1, 2, 2), "channels_last": True, **ONE_VIEW},
     "lean-dec": {
