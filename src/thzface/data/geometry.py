@@ -59,13 +59,11 @@ def person_sites(root: str | Path) -> dict[str, str] | None:
     """The site (scanner) of every person of a multi-site simulated folder, for scoring impostor pairs within a
     scanner as a deployment meets them; None for a folder without ``identities.json`` (real data), a world before
     sites, or a world of one site."""
-    if not (Path(root) / IDENTITIES).is_file():
-        return None
     try:
-        sites = read_identities(root, "traits", lambda traits: str(traits.get("site", "")))
+        sites = folder_sites(root)
     except ValueError:
         return None
-    return sites if "" not in sites.values() and len(set(sites.values())) > 1 else None
+    return sites if len(set(sites.values())) > 1 else None
 
 
 def geometry_tensors(read: list[tuple[np.ndarray, np.ndarray] | None]) -> dict[str, torch.Tensor]:

@@ -87,22 +87,28 @@ def _roc_points(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return fpr, tpr, np.r_[np.inf, s[roc.order][roc.ends]]
 
 
+def scored_pairs(ids_a: Any, ids_b: Any, dom_a: Any = None, dom_b: Any = None) -> np.ndarray:
+    """(A, B) bool: the pairs of A probes × B gallery items a verification scores — all of them, or with domains
+    (the simulated site = scanner of each item's person) the genuine pairs and the impostor pairs within a domain:
+    a deployment compares scans of one scanner, and across scanners the scanner alone tells people apart."""
+    a, b = np.asarray(ids_a), np.asarray(ids_b)
+    if dom_a is None or dom_b is None:
+        return np.ones((len(a), len(b)), dtype=bool)
+    da, db = np.asarray(dom_a), np.asarray(dom_b)
+    return (a[:, None] == b[None, :]) | (da[:, None] == db[None, :])
+
+
 def probe_gallery_eer(scores: Any, identities: Any, domains: Any = None) -> tuple[float, float]:
     """(EER, threshold) of a probe × gallery score matrix (N, N) whose row i and column i are one capture's two
     scans (concealed probe, unconcealed gallery): those counterpart pairs are left out, the other pairs are
-    genuine when the identities (N,) match. With ``domains`` (N,) (the simulated site = scanner of each capture's
-    person), impostor pairs across domains are left out too: a deployment compares scans of one scanner, and a
-    pair whose scanners differ is told apart by the scanner alone. (NaN, NaN) without both genuine and impostor
-    pairs."""
+    genuine when the identities (N,) match. With ``domains`` (N,), impostor pairs across domains are left out too
+    (:func:`scored_pairs`). (NaN, NaN) without both genuine and impostor pairs."""
     s = np.asarray(scores, dtype=np.float64)
     ids = np.asarray(identities)
     if s.ndim != 2 or s.shape != (len(ids), len(ids)):
         raise ValueError(f"probe_gallery_eer: scores of shape {s.shape} need to be ({len(ids)}, {len(ids)})")
     same = ids[:, None] == ids[None, :]  # (N, N)
-    keep = ~np.eye(len(ids), dtype=bool)  # (N, N)
-    if domains is not None:
-        dom = np.asarray(domains)
-        keep &= same | (dom[:, None] == dom[None, :])
+    keep = ~np.eye(len(ids), dtype=bool) & scored_pairs(ids, ids, domains, domains)  # (N, N)
     y = same[keep]
     return eer(s[keep], y) if 0 < y.sum() < y.size else (float("nan"), float("nan"))
 

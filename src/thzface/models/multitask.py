@@ -41,8 +41,7 @@ class MtlModelConfig:
     out_channels: int = 1  # reconstruction channels
     image_size: int = 64  # nominal input size; paper needs exactly this, default any multiple of 2^len(widths)
     stem_width: int = 32  # channels of the conv3×3 stem
-    stem_stride: int = 2  # stride of the stem (2: every stage runs at half the size, ~¼ of the encoder FLOPs;
-    # at equal wall-clock the pretraining learns faster so: docs/benchmarks.md, eighth session)
+    stem_stride: int = 2  # stem stride (2: stages at half the size; learns faster per second: docs/benchmarks.md)
     widths: tuple[int, ...] = (48, 96, 128)  # channels of the residual stride-2 stages
     depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
     separable: bool = False  # depthwise-separable conv3×3 in the encoder stages

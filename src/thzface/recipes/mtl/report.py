@@ -21,11 +21,10 @@ def probe_gallery_pairs(c: dict, idx: np.ndarray) -> tuple[np.ndarray, np.ndarra
     of one scanner; across scanners the scanner alone tells people apart); returns ``(i, j, same_posture)``, each
     (M,), in row-major order."""
     ids, post, smp = c["identity"][idx], c["posture"][idx], c["sample"][idx]
-    same_id, same_post = ids[:, None] == ids[None, :], post[:, None] == post[None, :]  # (n, n) each
-    keep = ~(same_id & same_post & (smp[:, None] == smp[None, :]))  # (n, n)
-    if c.get("site") is not None:
-        site = c["site"][idx]
-        keep &= same_id | (site[:, None] == site[None, :])
+    same_post = post[:, None] == post[None, :]  # (n, n)
+    keep = ~((ids[:, None] == ids[None, :]) & same_post & (smp[:, None] == smp[None, :]))  # (n, n)
+    site = None if c.get("site") is None else c["site"][idx]
+    keep &= V.scored_pairs(ids, ids, site, site)  # (n, n) impostors within a site (multi-site worlds)
     i, j = np.nonzero(keep)  # (M,) each
     return i, j, same_post[keep]
 

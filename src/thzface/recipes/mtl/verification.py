@@ -51,7 +51,8 @@ def by_scans(c: dict, idx: np.ndarray, seed: int = 0) -> dict:
         sc = P.cross_scores(ps, gs, pid, gid)
         if c.get("site") is not None:  # a multi-site world: impostor sets within a site (probe_gallery_pairs)
             site = dict(zip(ids, c["site"][idx], strict=True))
-            keep = np.array([site[a] == site[b] for a, b in zip(pid[sc.pairs[:, 0]], gid[sc.pairs[:, 1]], strict=True)])
+            ps_site, gs_site = [site[p] for p in pid], [site[g] for g in gid]
+            keep = V.scored_pairs(pid, gid, ps_site, gs_site)[sc.pairs[:, 0], sc.pairs[:, 1]]  # (P*G,)
             sc = P.PairScores(sc.scores[keep], sc.labels[keep], sc.pairs[keep])
         if sc.labels.all() or not sc.labels.any():
             break
