@@ -210,6 +210,8 @@ class AugConfig:
     profile: str = "gentle"  # none | gentle | medium | strong (reference parameters, seed-reference §1) | scan (ours)
     p: float = 1.0  # probability that a sample is augmented at all
     paired: bool = False  # warp the reconstruction target (positive, clean, garment mask) with the anchor
+    geometric: bool = True  # the profile's rotation, scale, translation and crop (False: photometric only; a model
+    # with model.align=inplane never gets them: its aligner learns the scan's own roll and placement)
 
 
 @dataclass

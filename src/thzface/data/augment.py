@@ -231,19 +231,21 @@ def _warp(x: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
     return warp_affine(x, mat[:, :2], (h, w), padding_mode="zeros", align_corners=True)  # (B, C, H, W)
 
 
-def build_augment(profile: str, p: float = 1.0, paired: bool = False, mirror: float = 0.0) -> Augment:
-    """The augmentation for a profile name (``none`` is the identity); ValueError on unknown names."""
+def build_augment(
+    profile: str, p: float = 1.0, paired: bool = False, mirror: float = 0.0, geometric: bool = True
+) -> Augment:
+    """The augmentation for a profile name (``none`` is the identity); ValueError on unknown names. Without
+    ``geometric`` the profile's rotation, scale, translation and resized crop are left out: for models whose
+    labels are pixel positions or poses (part boxes, landmarks, render-aligned inputs, an in-plane aligner's
+    targets)."""
     if profile not in PROFILES:
-        raise ValueError(f"aug profile {profile!r}: expected one of {sorted(PROFILES)}")
-    return Augment(PROFILES[profile], p, paired, mirror)
+        raise ValueError(f"aug.profile {profile!r}: expected one of {sorted(PROFILES)}")
+    pr = PROFILES[profile]
+    if not geometric:
+        pr = dataclasses.replace(pr, rotation_deg=0.0, scale=(1.0, 1.0), translate_px=0.0, crop_area=(1.0, 1.0))
+    return Augment(pr, p, paired, mirror)
 
 
 def photometric_augment(profile: str, p: float = 1.0) -> Augment:
-    """The profile without its geometric part (rotation, scale, translation, resized crop): for recipes whose
-    labels are pixel positions (part boxes, landmarks, render-aligned inputs)."""
-    if profile not in PROFILES:
-        raise ValueError(f"aug.profile {profile!r}: expected one of {sorted(PROFILES)}")
-    flat = dataclasses.replace(
-        PROFILES[profile], rotation_deg=0.0, scale=(1.0, 1.0), translate_px=0.0, crop_area=(1.0, 1.0)
-    )
-    return Augment(flat, p)
+    """The profile without its geometric part (:func:`build_augment` with ``geometric=False``)."""
+    return build_augment(profile, p, geometric=False)

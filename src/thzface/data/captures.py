@@ -30,7 +30,7 @@ import torch
 from thzface.data.augment import Augment, mirror
 from thzface.data.csv import TripletRow
 from thzface.data.datasets import load_aux_mask
-from thzface.data.geometry import GeometryReader, geometry_tensors
+from thzface.data.geometry import GeometryReader, InPlaneReader, geometry_tensors
 from thzface.data.io import center_square, load_image, resize_bicubic
 from thzface.data.naming import MIRRORED_POSTURE, parse_name
 
@@ -111,6 +111,9 @@ class CaptureBank:
     pose: torch.Tensor | None = None  # (N, 5) float32 yaw, pitch, roll (deg), dx, dy (mm) of the concealed scan
     has_geometry: torch.Tensor | None = None  # (N,) bool: shape and pose were read for the capture
     site: torch.Tensor | None = None  # (N,) int64 site (scanner) index of the person (multi-site simulated folders)
+    inplane: torch.Tensor | None = None  # (N, 3) float32 in-plane pose (roll, tx, ty) of the concealed scan
+    inplane_open: torch.Tensor | None = None  # (N, 3) the same of its unconcealed counterpart
+    has_inplane: torch.Tensor | None = None  # (N,) bool: both were read (the aligner's targets, training only)
 
     @classmethod
     def from_names(
@@ -123,10 +126,11 @@ class CaptureBank:
         region: RegionReader | None = None,
         geometry: GeometryReader | None = None,
         sites: Mapping[str, str] | None = None,
+        inplane: InPlaneReader | None = None,
     ) -> CaptureBank:
         """Load the concealed scans ``names`` (deduplicated, sorted) from ``root/thz`` with their counterparts
         (and, given a ``geometry`` reader, the person's shape and the scan's pose; given ``sites``, {person: site},
-        each capture's site index)."""
+        each capture's site index; given ``inplane``, both scans' in-plane poses)."""
         uniq = sorted(set(names))
         if not uniq:
             raise ValueError(f"{root}: CaptureBank needs at least one capture")
@@ -161,6 +165,7 @@ class CaptureBank:
             classes=classes,
             **({} if geometry is None else geometry_tensors([geometry(n) for n in uniq])),
             site=None if sites is None else site_index([sites.get(p.identity, "") for p in parsed]),  # (N,)
+            **({} if inplane is None else _inplane_tensors(inplane, uniq, [p.counterpart().filename for p in parsed])),
         )
 
     @classmethod
@@ -174,9 +179,11 @@ class CaptureBank:
         region: RegionReader | None = None,
         geometry: GeometryReader | None = None,
         sites: Mapping[str, str] | None = None,
+        inplane: InPlaneReader | None = None,
     ) -> CaptureBank:
         """The bank of the rows' anchors (their positives must be the anchors' counterparts: the seed format)."""
-        return cls.from_names(root, [r.anchor for r in rows], image_size, classes, clean, region, geometry, sites)
+        names = [r.anchor for r in rows]
+        return cls.from_names(root, names, image_size, classes, clean, region, geometry, sites, inplane)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -226,6 +233,13 @@ class CaptureBank:
             out.update(shape=self.shape[index], pose=self.pose[index], has_geometry=self.has_geometry[index])
             if flip is not None:  # a mirrored face is not the person's shape: left out
                 out["has_geometry"] = out["has_geometry"] & ~flip  # (B,)
+        if self.inplane is not None and self.inplane_open is not None and self.has_inplane is not None:
+            sign = torch.ones(len(index), 3) if flip is None else 1 - 2 * flip[:, None] * torch.tensor([1.0, 1, 0])
+            out.update(
+                inplane=self.inplane[index] * sign,
+                inplane_open=self.inplane_open[index] * sign,
+                has_inplane=self.has_inplane[index],
+            )  # (B, 3), (B, 3), (B,); a mirror negates roll and tx
         return out
 
     def batches(self, batch_size: int) -> Iterator[dict[str, torch.Tensor]]:
@@ -234,3 +248,13 @@ class CaptureBank:
             raise ValueError(f"CaptureBank.batches: batch_size={batch_size} must be >= 1")
         for start in range(0, len(self), batch_size):
             yield self.batch(torch.arange(start, min(start + batch_size, len(self))))
+
+
+def _inplane_tensors(read: InPlaneReader, names: Sequence[str], opens: Sequence[str]) -> dict[str, torch.Tensor]:
+    """``inplane`` and ``inplane_open`` (N, 3) of the concealed scans and their counterparts, ``has_inplane`` (N,)."""
+    got = [(read(a), read(b)) for a, b in zip(names, opens, strict=True)]
+    zero = np.zeros(3, np.float32)
+    has = torch.tensor([a is not None and b is not None for a, b in got], dtype=torch.bool)  # (N,)
+    pick = [(a, b) if a is not None and b is not None else (zero, zero) for a, b in got]
+    return {"inplane": torch.from_numpy(np.stack([a for a, _ in pick])),  # (N, 3)
+            "inplane_open": torch.from_numpy(np.stack([b for _, b in pick])), "has_inplane": has}  # fmt: skip

@@ -30,7 +30,7 @@ from thzface.data.augment import build_augment
 from thzface.data.captures import CaptureBank, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
-from thzface.data.geometry import folder_geometry, folder_sites, person_sites
+from thzface.data.geometry import folder_geometry, folder_inplane, folder_sites, person_sites
 from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
 from thzface.data.joint import PKJointBatches
 from thzface.data.sampler import PKSampler
@@ -134,7 +134,7 @@ class TripletDataModule(L.LightningDataModule):
     def _dataset(self, rows: list[TripletRow], train: bool) -> TripletDataset:
         d = self.cfg.data
         a = self.cfg.aug
-        augment = build_augment(a.profile, a.p, a.paired) if train else None
+        augment = build_augment(a.profile, a.p, a.paired, geometric=a.geometric) if train else None
         return TripletDataset(
             self.root,
             rows,
@@ -176,8 +176,10 @@ class JointDataModule(L.LightningDataModule):
         self.split, self.train_rows, self.val_rows = split_train_rows(cfg, self.root, self.p)
         size, clean = cfg.data.image_size, clean_folder(self.root)
         geometry = folder_geometry(self.root)  # simulated folders: shape and pose targets of training-only heads
+        self.aligns = getattr(cfg.model, "align", "none") != "none"  # the aligner's targets: in-plane poses
+        inplane = folder_inplane(self.root) if self.aligns else None
         self.bank = CaptureBank.from_rows(self.root, self.train_rows, size, self.split.train, clean=clean,
-                                          geometry=geometry)  # fmt: skip
+                                          geometry=geometry, inplane=inplane)  # fmt: skip
         self.sites = person_sites(self.root)  # multi-site worlds: validation scores impostors within a scanner
         self.val_bank = CaptureBank.from_rows(self.root, self.val_rows, size, self.split.val, clean=clean,
                                               sites=self.sites)  # fmt: skip
@@ -199,7 +201,9 @@ class JointDataModule(L.LightningDataModule):
             self.bank,
             self.p,
             self.k,
-            augment=build_augment(a.profile, a.p, a.paired, getattr(a, "mirror", 0.0)),
+            augment=build_augment(
+                a.profile, a.p, a.paired, getattr(a, "mirror", 0.0), geometric=a.geometric and not self.aligns
+            ),
             seed=t.seed,
             num_batches=n,
             rank=rank,

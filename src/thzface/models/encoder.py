@@ -23,6 +23,14 @@ class EncoderFeatures:
     skips: list[torch.Tensor]  # stage outputs shallow → deep, without the last: [(B, w0, H/2, W/2), ...]
     bottleneck: torch.Tensor  # last stage output (B, w[-1], H/2^n, W/2^n)
     latent: torch.Tensor  # trunk output (B, F), input of the verification and posture heads
+    aligned: torch.Tensor | None = None  # the input warped to canonical (B, C, H, W) when the model aligns
+    alignment: torch.Tensor | None = None  # its predicted in-plane pose (B, 3) (models.align)
+
+    def rows(self, n: int) -> EncoderFeatures:
+        """The features of the first ``n`` rows (a flip-test batch's views, without their mirrors)."""
+        cut = lambda t: None if t is None else t[:n]  # noqa: E731
+        return EncoderFeatures([s[:n] for s in self.skips], self.bottleneck[:n], self.latent[:n],
+                               cut(self.aligned), cut(self.alignment))  # fmt: skip
 
 
 class ResNetEncoder(nn.Module):

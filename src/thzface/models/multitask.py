@@ -14,132 +14,26 @@ reconstruction decoder (see :meth:`MultiTaskModel.routing`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from thzface.models.align import InPlaneAligner, warp_inplane
 from thzface.models.blocks import embedding_head, is_exporting
 from thzface.models.decoders import MixtureDecoder, UNetDecoder
 from thzface.models.encoder import EncoderFeatures, ResNetEncoder, build_trunk
+from thzface.models.mtl_config import ALIGNS, ARCHS, DECODERS, POOLS, MtlModelConfig, mtl_preset
+
+__all__ = ["ALIGNS", "ARCHS", "DECODERS", "POOLS", "MtlModelConfig", "MultiTaskModel", "MultiTaskOutput",
+           "build_encoder", "build_model", "mtl_preset"]  # fmt: skip
 
 Route = Literal["predicted", "oracle", "soft"]
 ROUTES: tuple[str, ...] = ("predicted", "oracle", "soft")
-ARCHS: tuple[str, ...] = ("paper", "default")
-DECODERS: tuple[str, ...] = ("moe_hard", "moe_soft", "film")
-POOLS: tuple[str, ...] = ("avg", "attn", "flatten")
 RESIDUAL_HEAD_SCALE = 1e-2  # residual mode: initial scale of the decoder's last conv
 RESIDUAL_EPS = 1.0 / 512  # input clamp before the logit of a residual reconstruction (half an 8-bit step)
-
-
-@dataclass
-class MtlModelConfig:
-    arch: Literal["paper", "default"] = "default"  # paper: reference conv trunk, exact input size; default: pooled
-    in_channels: int = 1  # input image channels (THz: 1)
-    out_channels: int = 1  # reconstruction channels
-    image_size: int = 64  # nominal input size; paper needs exactly this, default any multiple of 2^len(widths)
-    stem_width: int = 32  # channels of the conv3×3 stem
-    stem_stride: int = 2  # stem stride (2: stages at half the size; learns faster per second: docs/benchmarks.md)
-    widths: tuple[int, ...] = (48, 96, 128)  # channels of the residual stride-2 stages
-    depths: tuple[int, ...] = ()  # residual blocks per stage (the first strided); empty: one block per stage
-    separable: bool = False  # depthwise-separable conv3×3 in the encoder stages
-    channels_last: bool = False  # conv weights and activations channels-last (NHWC): a speed layout, same math
-    pool: Literal["avg", "attn", "flatten"] = "flatten"  # bottleneck → trunk: flatten (k×k conv, a weight per position;
-    # input exactly image_size; pretraining fits with it: docs/benchmarks.md) or avg / attention pooling (any size)
-    trunk_dim: int = 256  # latent vector size F read by the heads
-    dropout: float = 0.1  # dropout after the trunk and inside the verification head
-    embed_hidden: int = 256  # hidden width of the verification MLP
-    embed_dim: int = 128  # embedding size D (L2-normalised)
-    num_postures: int = 5  # posture classes (= experts of a mixture decoder)
-    decoder: Literal["moe_hard", "moe_soft", "film"] = "film"  # reconstruction decoder kind (module docstring)
-    decoder_reduce: int = 96  # channels after the decoder's 1×1 bottleneck reduction
-    decoder_widths: tuple[int, ...] = (64, 32, 16)  # channels of the ×2 up stages (one per encoder stage)
-    rdb_growth: int = 16  # growth of the decoder's residual dense block
-    rdb_layers: int = 5  # convs in the residual dense block (0: no block)
-    gate_grad: bool = False  # soft routing: let the reconstruction loss train the posture head via the gate
-    residual: bool = True  # reconstruction = sigmoid(logit(input) + decoder logits): starts as the input itself
-    # (the reference, ``paper``: plain)
-    flip_test: bool = True  # deployed embedding: the scan's + its mirror image's (flip test; MultiTaskModel.embed)
-
-    # What a recorded config (a run's weights metadata) that lacks a key was trained and thresholded with: runs saved
-    # before ``flip_test`` existed embed one view (:func:`thzface.engine.checkpoint.load_run` applies these).
-    RECORDED_BEFORE: ClassVar[dict[str, Any]] = {"flip_test": False}
-
-    def __post_init__(self) -> None:
-        self.widths, self.decoder_widths = tuple(self.widths), tuple(self.decoder_widths)
-        self.depths = tuple(self.depths)
-        sizes = [self.in_channels, self.out_channels, self.image_size, self.stem_width, self.trunk_dim]
-        sizes += [self.embed_hidden, self.embed_dim, self.num_postures, self.decoder_reduce, self.rdb_growth]
-        sizes += [*self.widths, *self.decoder_widths]
-        if min(sizes) <= 0 or not self.widths or self.rdb_layers < 0:
-            raise ValueError("MtlModelConfig: sizes, widths and decoder_widths must be positive and non-empty")
-        if len(self.decoder_widths) != len(self.widths):
-            raise ValueError(
-                f"MtlModelConfig: decoder_widths {self.decoder_widths} needs one entry per stage of {self.widths}"
-            )
-        if self.depths and (len(self.depths) != len(self.widths) or min(self.depths) < 1):
-            raise ValueError(f"MtlModelConfig: depths {self.depths} needs one entry ≥ 1 per stage of {self.widths}")
-        if self.stem_stride not in (1, 2):
-            raise ValueError(f"MtlModelConfig: stem_stride {self.stem_stride} must be 1 or 2")
-        reduction = self.stem_stride * 2 ** len(self.widths)
-        if self.image_size % reduction:
-            where = f"2^{len(self.widths)} · stem_stride {self.stem_stride} = {reduction}"
-            raise ValueError(f"MtlModelConfig: image_size {self.image_size} is not a multiple of {where}")
-        for name, allowed in (("arch", ARCHS), ("decoder", DECODERS), ("pool", POOLS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"MtlModelConfig: {name} {getattr(self, name)!r} is not one of {list(allowed)}")
-        if self.residual and self.in_channels != self.out_channels:
-            raise ValueError("MtlModelConfig: residual reconstruction needs in_channels == out_channels")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"MtlModelConfig: dropout {self.dropout} must be in [0, 1)")
-
-    @property
-    def fixed_size(self) -> bool:
-        """The trunk flattens the bottleneck (``paper``, ``pool=flatten``): inputs must be exactly image_size."""
-        return self.arch == "paper" or self.pool == "flatten"
-
-
-def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> MtlModelConfig:
-    """Named presets: ``paper`` (reference replica, 64×64), ``default`` (ours, 64×64), ``tiny`` (tests, 32×32)."""
-    presets = {
-        "paper": MtlModelConfig(
-            arch="paper",
-            image_size=64,
-            stem_width=64,
-            stem_stride=1,
-            widths=(64, 128, 256, 512),
-            trunk_dim=512,
-            dropout=0.5,
-            embed_hidden=256,
-            embed_dim=128,
-            decoder="moe_hard",
-            decoder_reduce=256,
-            decoder_widths=(128, 64, 32, 16),
-            rdb_growth=32,
-            rdb_layers=5,
-            residual=False,
-            flip_test=False,
-        ),
-        "default": MtlModelConfig(),
-        "tiny": MtlModelConfig(
-            image_size=32,
-            stem_width=8,
-            stem_stride=1,
-            widths=(8, 16, 24, 32),
-            trunk_dim=64,
-            embed_hidden=64,
-            embed_dim=32,
-            decoder_reduce=32,
-            decoder_widths=(24, 16, 12, 8),
-            rdb_growth=8,
-            rdb_layers=2,
-        ),
-    }
-    if name not in presets:
-        raise ValueError(f"mtl_preset: unknown preset {name!r}; known: {sorted(presets)}")
-    return replace(presets[name], **overrides)
 
 
 @dataclass
@@ -149,6 +43,7 @@ class MultiTaskOutput:
     reconstruction: torch.Tensor  # (B, C, H, W) unconcealed-face estimate in [0, 1]
     latent: torch.Tensor  # (B, F) trunk latent shared by the heads
     routing: torch.Tensor  # (B, P) decoder routing weights actually used
+    alignment: torch.Tensor | None = None  # (B, 3) predicted in-plane pose (roll, tx, ty) when ``cfg.align``
 
 
 class MultiTaskModel(nn.Module):
@@ -157,6 +52,8 @@ class MultiTaskModel(nn.Module):
     def __init__(self, cfg: MtlModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        aligns = cfg.align == "inplane"
+        self.aligner = InPlaneAligner(cfg.in_channels, cfg.align_width, cfg.image_size) if aligns else None
         self.encoder = build_encoder(cfg, cfg.in_channels)
         bottleneck = cfg.image_size // self.encoder.reduction
         kind = "conv" if cfg.arch == "paper" else cfg.pool
@@ -199,13 +96,18 @@ class MultiTaskModel(nn.Module):
             raise ValueError(f"MultiTaskModel: input size {h}×{w} must be a positive multiple of {r}")
 
     def encode(self, x: torch.Tensor) -> EncoderFeatures:
-        """x (B, C, H, W) in [0, 1] → skips, bottleneck and latent vector."""
+        """x (B, C, H, W) in [0, 1] → skips, bottleneck and latent vector (with ``cfg.align``: of x warped to
+        canonical by the aligner's prediction, which only its own loss trains: the warp reads it detached)."""
         self._check_input(x)
+        aligned = alignment = None
+        if self.aligner is not None:
+            alignment = self.aligner(x)  # (B, 3)
+            x = aligned = warp_inplane(x, alignment.detach())  # (B, C, H, W)
         if self.cfg.channels_last and not is_exporting():
             x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W), NHWC in memory
         stages = self.encoder(x)  # list of (B, w_i, H/2^(i+1), W/2^(i+1))
         latent = self.trunk(stages[-1])  # (B, F)
-        return EncoderFeatures(skips=stages[:-1], bottleneck=stages[-1], latent=latent)
+        return EncoderFeatures(stages[:-1], stages[-1], latent, aligned, alignment)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The verification embedding as deployed (no decoder): (B, D), L2-normalised. With ``cfg.flip_test`` the
@@ -229,8 +131,7 @@ class MultiTaskModel(nn.Module):
             return self(x, route="predicted")
         b = x.shape[0]
         both = self.encode(torch.cat([x, x.flip(-1)]))  # views, then mirrors: (2B, ...)
-        feats = EncoderFeatures([s[:b] for s in both.skips], both.bottleneck[:b], both.latent[:b])
-        return self._heads(feats, x, None, "predicted", self._flip_test(both.latent, b))
+        return self._heads(both.rows(b), x, None, "predicted", self._flip_test(both.latent, b))
 
     def routing(
         self, posture_logits: torch.Tensor, posture: torch.Tensor | None, route: str
@@ -278,15 +179,22 @@ class MultiTaskModel(nn.Module):
     def _heads(
         self, feats: EncoderFeatures, x: torch.Tensor, posture: torch.Tensor | None, route: Route, emb: torch.Tensor
     ) -> MultiTaskOutput:
-        """Posture, routing and reconstruction from ``feats`` of ``x``, beside the embedding ``emb`` (B, D)."""
+        """Posture, routing and reconstruction from ``feats`` of ``x``, beside the embedding ``emb`` (B, D). An
+        aligning model reconstructs in the canonical frame and warps the result back to the scan's pose."""
         logits = self.posture_head(feats.latent)  # (B, P)
         weights, hard = self.routing(logits, posture, route)  # (B, P)
+        if feats.aligned is None or feats.alignment is None:
+            rec = self.reconstruct(feats, weights, hard, x)  # (B, C, H, W)
+        else:
+            rec = self.reconstruct(feats, weights, hard, feats.aligned)  # (B, C, H, W), canonical frame
+            rec = warp_inplane(rec, feats.alignment.detach(), inverse=True)  # (B, C, H, W), the scan's frame
         return MultiTaskOutput(
             embedding=emb,  # (B, D)
             posture_logits=logits,
-            reconstruction=self.reconstruct(feats, weights, hard, x),  # (B, C, H, W)
+            reconstruction=rec,
             latent=feats.latent,
             routing=weights,
+            alignment=feats.alignment,
         )
 
 

@@ -18,6 +18,7 @@ from thzface.losses.margin import IdentityLoss, build_identity_loss
 from thzface.metrics import classification as C
 from thzface.metrics import reconstruction as R
 from thzface.metrics import verification as V
+from thzface.models.align import ALIGN_SCALE
 from thzface.models.mtl_spec import LossConfig, build_model
 from thzface.models.multitask import MultiTaskModel
 
@@ -88,6 +89,24 @@ class GeometryHeads(torch.nn.Module):
             "shape": Ls.shape_regression(self.shape(emb[m]), batch["shape"][m], sigma=sigma),
             "pose": Ls.pose_regression(self.pose(latent[m]), batch["pose"][m]),
         }
+
+
+def alignment_losses(
+    m: MultiTaskModel, pred: torch.Tensor, batch: Mapping[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """The aligner's loss on the rows with in-plane poses: its prediction ``pred`` (B, 3) for the concealed scans
+    and, through the aligner once more, for their unconcealed counterparts (the gallery side is aligned too);
+    ``align_px``: the mean placement error in pixels of the concealed scans, ``align_deg``: of the roll."""
+    has = batch["has_inplane"]  # (B,)
+    if not bool(has.any()) or m.aligner is None:
+        return {}
+    target = batch["inplane"][has]  # (B', 3)
+    open_pred = m.aligner(batch["target"][has])  # (B', 3)
+    loss = Ls.pose_regression(pred[has], target, scale=ALIGN_SCALE)
+    loss = (loss + Ls.pose_regression(open_pred, batch["inplane_open"][has], scale=ALIGN_SCALE)) / 2
+    err = (pred[has] - target).detach().abs()  # (B', 3)
+    px = err[:, 1:].mean() * batch["thz"].shape[-1] / 2  # grid units → pixels
+    return {"align": loss, "align_px": px, "align_deg": err[:, 0].mean()}
 
 
 class MtlTask(Task):
@@ -170,6 +189,9 @@ class MtlTask(Task):
             geo = self.geometry.losses(out.embedding, out.latent, batch)
             total = total + lc.w_shape * geo.get("shape", 0.0) + lc.w_pose * geo.get("pose", 0.0)
             terms.update(geo)
+        if out.alignment is not None and lc.w_align > 0 and "has_inplane" in batch:
+            terms.update(alignment_losses(m, out.alignment, batch))
+            total = total + lc.w_align * terms.get("align", 0.0)
         return {"loss": total, "identity": ident, **terms, "posture": l_post, "rec": l_rec}
 
     def triplet_losses(self, batch: TripletBatch) -> dict[str, torch.Tensor]:
