@@ -15,7 +15,7 @@ from thzface.models import build_model, flops_per_sample, mtl_preset
 
 def tiny(**kw) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_model(mtl_preset("tiny", **kw)).eval()
+    return build_model(mtl_preset("tiny", **{"align": "none", **kw})).eval()
 
 
 def test_component_flops_split_sums_to_the_forward_and_embedding_is_encoder_plus_head() -> None:
@@ -27,6 +27,12 @@ def test_component_flops_split_sums_to_the_forward_and_embedding_is_encoder_plus
     assert f["flops_embedding"] == f["flops_encoder"] + 2 * (64 * 64 + 64 * 32)
     flip = infer.component_flops(tiny(flip_test=True), 32)  # the flip test embeds the scan and its mirror image
     assert flip["flops_embedding"] == 2 * f["flops_embedding"] and flip["flops_total"] == f["flops_total"]
+    aligned = infer.component_flops(tiny(flip_test=False, align="inplane"), 32)  # its aligner: a part of its own
+    warp = 2 * 32 * 32 * 2 * 2  # one warp's sampling grid: (H·W, 2) @ (2, 2); the forward warps in and back out,
+    other = 2 * warp + 2 * 2 * 2  # the way back's offset -R^T t: (2, 2) @ (2, 1)
+    assert aligned["flops_aligner"] > 0 and aligned.get("flops_other") == other
+    assert aligned["flops_total"] == f["flops_total"] + aligned["flops_aligner"] + other
+    assert aligned["flops_embedding"] == f["flops_embedding"] + aligned["flops_aligner"] + warp
 
 
 def test_profile_models_rows_peaks_and_ratios() -> None:

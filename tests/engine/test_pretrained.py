@@ -30,9 +30,9 @@ def test_lean_weights_fit_the_lean_preset_which_is_default_with_a_stride_2_stem_
     lean, default = load_config(find_config("mtl-lean-s2")), load_config(find_config("mtl-default"))
     assert (lean.model.stem_stride, lean.model.channels_last, lean.model.flip_test) == (2, True, False)
     # the trunk aside: its shipped weights were pretrained attention-pooled over four stages (the default flattens
-    # three stages since the eighth session), one view
+    # three stages since the eighth session), one view, without the in-plane aligner (the default's since the ninth)
     assert replace(lean.model, channels_last=False, flip_test=True, pool="flatten", widths=(48, 96, 128),
-                   decoder_widths=(64, 32, 16)) == default.model  # fmt: skip
+                   decoder_widths=(64, 32, 16), align="inplane") == default.model  # fmt: skip
     assert (lean.train, lean.loss, lean.data, lean.aug) == (default.train, default.loss, default.data, default.aug)
     copied = init_from(build_task(lean), "pretrained:mtl-lean-s2")
     assert copied["copied"] == copied["of"] and copied["skipped"] == []

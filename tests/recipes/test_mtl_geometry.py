@@ -110,7 +110,11 @@ def test_the_aligner_trains_on_the_simulated_poses_and_only_from_its_own_loss(re
     loader = dm.train_dataloader()
     assert loader.augment is not None and loader.augment.profile.rotation_deg == 0.0  # no warp beside the aligner
     assert loader.augment.profile.noise_sigma == PROFILES["scan"].noise_sigma  # photometric kept
-    assert JointDataModule(tiny(repo, "aug.profile=scan"), tiny_data).train_dataloader().augment.profile.rotation_deg
+    assert (
+        JointDataModule(tiny(repo, "aug.profile=scan", "model.align=none"), tiny_data)
+        .train_dataloader()
+        .augment.profile.rotation_deg
+    )
     flip = bank.batch(torch.arange(4), Augment(PROFILES["none"], mirror=1.0), torch.Generator().manual_seed(0))
     torch.testing.assert_close(flip["inplane"], bank.inplane[:4] * torch.tensor([-1.0, -1.0, 1.0]))
     batch = next(iter(loader))

@@ -43,9 +43,11 @@ VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders / decoders: overrides o
     "default-1view": ONE_VIEW,  # what the default's flip test costs
     "default-attn": {"pool": "attn"},  # the attention-pooled trunk of the default before the sixth session
     "default-cl": {"channels_last": True, **ONE_VIEW},
-    "default-s1": S1,  # the stride-1 stem over four stages: the default before the eighth session
+    "default-s1": {**S1, "align": "none"},  # the stride-1 stem over four stages: the default before the eighth session
+    "default-noalign": {"align": "none"},  # what the in-plane aligner (the default's since the ninth session) costs
     "lean-w16": {"stem_width": 16, "widths": (32, 64, 128), "channels_last": True, **ONE_VIEW},
-    "lean-s2": {**S1, "stem_stride": 2, "pool": "attn", "channels_last": True, **ONE_VIEW},  # = the mtl-lean-s2 preset
+    "lean-s2": {**S1, "stem_stride": 2, "pool": "attn", "channels_last": True, "align": "none", **ONE_VIEW},  # = the
+    # mtl-lean-s2 preset
     "lean-d2": {"depths": (1, 2, 2), "channels_last": True, **ONE_VIEW},
     "lean-sep": {"separable": True, "depths": (1, 2, 2), "channels_last": True, **ONE_VIEW},
     "lean-dec": {
@@ -69,13 +71,14 @@ KEYS: list[str] = [
 
 
 def component_flops(model: nn.Module, size: int) -> dict[str, int]:
-    """FLOPs per sample of the full forward split encoder (encoder + trunk) / heads / decoder, and of ``embed``."""
+    """FLOPs per sample of the full forward split encoder (encoder + trunk) / heads / decoder (/ aligner, when the
+    model aligns), and of ``embed``."""
     m: Any = model.eval()
     x = torch.zeros(2, m.cfg.in_channels, size, size)  # (2, C, S, S)
-    full = flops_by_component(
-        m, x, {"encoder": [m.encoder, m.trunk], "heads": [m.verification_head, m.posture_head], "decoder": [m.decoder]}
-    )
-    embedding = flops_by_component(m.embed, x, {"embed": [m.encoder, m.trunk, m.verification_head]})["total"]
+    parts = {"encoder": [m.encoder, m.trunk], "heads": [m.verification_head, m.posture_head], "decoder": [m.decoder]}
+    aligner = [] if getattr(m, "aligner", None) is None else [m.aligner]
+    full = flops_by_component(m, x, parts | ({"aligner": aligner} if aligner else {}))
+    embedding = flops_by_component(m.embed, x, {"embed": [m.encoder, m.trunk, m.verification_head, *aligner]})["total"]
     return {f"flops_{k}": v for k, v in full.items()} | {"flops_embedding": embedding}
 
 

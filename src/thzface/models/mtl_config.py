@@ -40,13 +40,14 @@ class MtlModelConfig:
     residual: bool = True  # reconstruction = sigmoid(logit(input) + decoder logits): starts as the input itself
     # (the reference, ``paper``: plain)
     flip_test: bool = True  # deployed embedding: the scan's + its mirror image's (flip test; MultiTaskModel.embed)
-    align: Literal["none", "inplane"] = "none"  # inplane: a small regressor of the head's roll and placement warps
+    align: Literal["none", "inplane"] = "inplane"  # inplane: a small regressor of the head's roll and placement warps
     # the scan to canonical before the encoder (models.align; trained on the simulator's pose: loss.w_align)
     align_width: int = 16  # channels of the aligner's first stage
 
     # What a recorded config (a run's weights metadata) that lacks a key was trained and thresholded with: runs saved
-    # before ``flip_test`` existed embed one view (:func:`thzface.engine.checkpoint.load_run` applies these).
-    RECORDED_BEFORE: ClassVar[dict[str, Any]] = {"flip_test": False}
+    # before ``flip_test`` existed embed one view, runs saved before ``align`` existed do not align
+    # (:func:`thzface.engine.checkpoint.load_run` applies these).
+    RECORDED_BEFORE: ClassVar[dict[str, Any]] = {"flip_test": False, "align": "none"}
 
     def __post_init__(self) -> None:
         self.widths, self.decoder_widths = tuple(self.widths), tuple(self.decoder_widths)
@@ -104,6 +105,7 @@ def mtl_preset(name: Literal["paper", "default", "tiny"], **overrides: Any) -> M
             rdb_layers=5,
             residual=False,
             flip_test=False,
+            align="none",
         ),
         "default": MtlModelConfig(),
         "tiny": MtlModelConfig(
