@@ -27,7 +27,8 @@ class EncoderFeatures:
     alignment: torch.Tensor | None = None  # its predicted in-plane pose (B, 3) (models.align)
 
     def rows(self, n: int) -> EncoderFeatures:
-        """The features of the first ``n`` rows (a flip-test batch's views, without their mirrors)."""
+        """The features of the first ``n`` rows (a flip-test batch's views, without their mirrors; ``aligned`` and
+        ``alignment`` hold the views' only)."""
         cut = lambda t: None if t is None else t[:n]  # noqa: E731
         return EncoderFeatures([s[:n] for s in self.skips], self.bottleneck[:n], self.latent[:n],
                                cut(self.aligned), cut(self.alignment))  # fmt: skip

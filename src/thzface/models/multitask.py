@@ -95,14 +95,19 @@ class MultiTaskModel(nn.Module):
         if h % r or w % r or h == 0 or w == 0:
             raise ValueError(f"MultiTaskModel: input size {h}×{w} must be a positive multiple of {r}")
 
-    def encode(self, x: torch.Tensor) -> EncoderFeatures:
+    def encode(self, x: torch.Tensor, mirror: bool = False) -> EncoderFeatures:
         """x (B, C, H, W) in [0, 1] → skips, bottleneck and latent vector (with ``cfg.align``: of x warped to
-        canonical by the aligner's prediction, which only its own loss trains: the warp reads it detached)."""
+        canonical by the aligner's prediction, which only its own loss trains: the warp reads it detached).
+        ``mirror``: features of the B scans followed by their B left-right mirror images (the flip test); the
+        aligned scan is mirrored, so the aligner and the warp run once (the mirror of a warp by (roll, tx, ty) is
+        the warp of the mirror by (-roll, -tx, ty))."""
         self._check_input(x)
         aligned = alignment = None
         if self.aligner is not None:
             alignment = self.aligner(x)  # (B, 3)
             x = aligned = warp_inplane(x, alignment.detach())  # (B, C, H, W)
+        if mirror:
+            x = torch.cat([x, x.flip(-1)])  # (2B, C, H, W) views, then mirrors
         if self.cfg.channels_last and not is_exporting():
             x = x.contiguous(memory_format=torch.channels_last)  # (B, C, H, W), NHWC in memory
         stages = self.encoder(x)  # list of (B, w_i, H/2^(i+1), W/2^(i+1))
@@ -117,7 +122,7 @@ class MultiTaskModel(nn.Module):
         (``forward().embedding``); validation, evaluation, ``verify``, ``serve`` and the ONNX graphs read this."""
         if not self.cfg.flip_test:
             return self.verification_head(self.encode(x).latent)  # (B, D)
-        return self._flip_test(self.encode(torch.cat([x, x.flip(-1)])).latent, x.shape[0])
+        return self._flip_test(self.encode(x, mirror=True).latent, x.shape[0])
 
     def _flip_test(self, latent: torch.Tensor, b: int) -> torch.Tensor:
         """Embedding (B, D) from the latents (2B, F) of B views followed by their B mirror images."""
@@ -130,7 +135,7 @@ class MultiTaskModel(nn.Module):
         if not self.cfg.flip_test:
             return self(x, route="predicted")
         b = x.shape[0]
-        both = self.encode(torch.cat([x, x.flip(-1)]))  # views, then mirrors: (2B, ...)
+        both = self.encode(x, mirror=True)  # views, then mirrors: (2B, ...)
         return self._heads(both.rows(b), x, None, "predicted", self._flip_test(both.latent, b))
 
     def routing(
