@@ -25,6 +25,7 @@ def test_variant_arms_run_on_request_only_with_their_overrides():
         "model.decoder_widths=[64, 48, 32, 16]",
         'model.pool="attn"',
         "model.channels_last=true",
+        'model.align="none"',
         "model.flip_test=false",
     ]
     assert arms["lean-s2"] == ("mtl-default", None, lean)
