@@ -3,14 +3,14 @@ warp that undoes them (face recognition's detect-and-align step; insightface ali
 through a garment shows few, so the simulator's pose supervises the regressor directly).
 
 Why: in a held-out bench-20 world, raw pixels find the right person among 20 through the garment (same posture,
-another capture) 0.29 of the time as scanned, 0.67 once each scan is warped by its true roll and placement and
-0.71 when the world is rendered without them (docs/benchmarks.md, ninth session): ±5° of roll and ±10 mm of
-placement hide more identity than the garment does.
+another capture) 0.29 of the time as scanned, 0.61 once each scan is warped by its true roll and placement and
+0.66 when the world is rendered without them (``scripts/inplane_probe.py``; docs/benchmarks.md, ninth session):
+±5° of roll and ±10 mm of placement hide more identity than the garment does.
 
 Parameters of a scan's in-plane pose, ``(B, 3)``: roll in degrees (+ = counter-clockwise in the image, as the
 simulator's ``Pose.roll``) and the head's offset ``tx, ty`` in grid units (``F.affine_grid``: the image spans
-[-1, 1], x to the right, y down). :func:`inplane_target` turns the simulator's pose (dx, dy in mm, y up) and the
-scanner's field of view into them.
+[-1, 1], x to the right, y down). :func:`thzface.data.geometry.inplane_pose` turns the simulator's pose (dx, dy in mm,
+y up) and the scanner's field of view into them (the aligner's training target).
 """
 
 from __future__ import annotations
@@ -61,9 +61,7 @@ class InPlaneAligner(nn.Module):
 def inplane_theta(params: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     """``F.affine_grid`` matrices (B, 2, 3) that map the aligned image's grid to where it samples the scan (a
     rotation by the roll about the centre, then the offset); ``inverse``: the aligned image back to the scan."""
-    if is_exporting():
-        pass
-    elif params.ndim != 2 or params.shape[1] != ALIGN_DIM or not params.dtype.is_floating_point:
+    if not is_exporting() and (params.ndim != 2 or params.shape[1] != ALIGN_DIM or not params.dtype.is_floating_point):
         raise ValueError(f"inplane_theta: params must be (B, {ALIGN_DIM}), got {tuple(params.shape)}")
     r = params[:, 0] * (math.pi / 180.0)  # (B,)
     c, s = torch.cos(r), torch.sin(r)  # (B,)
@@ -85,13 +83,3 @@ def warp_inplane(x: torch.Tensor, params: torch.Tensor, inverse: bool = False) -
     base = torch.stack(torch.broadcast_tensors(xs[None, :], ys[:, None]), -1)  # (H, W, 2) x, y
     grid = base[None] @ theta[:, None, :, :2].transpose(-1, -2) + theta[:, None, None, :, 2]  # (B, H, W, 2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)  # (B, C, H, W)
-
-
-def inplane_target(pose: torch.Tensor, fov_mm: torch.Tensor) -> torch.Tensor:
-    """The aligner's target (B, 3) from the simulator's pose (B, 5) — yaw, pitch, roll (deg), dx, dy (mm; y up)
-    — and each scan's square field of view (B,) in mm: roll, dx / (fov / 2), -dy / (fov / 2)."""
-    if pose.ndim != 2 or pose.shape[1] < 5 or tuple(fov_mm.shape) != (pose.shape[0],):
-        raise ValueError(f"inplane_target: pose must be (B, 5) and fov_mm (B,), got {tuple(pose.shape)}, "
-                         f"{tuple(fov_mm.shape)}")  # fmt: skip
-    half = fov_mm.to(pose) / 2  # (B,)
-    return torch.stack([pose[:, 2], pose[:, 3] / half, -pose[:, 4] / half], 1)  # (B, 3)
