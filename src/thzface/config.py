@@ -199,6 +199,8 @@ class DataConfig:
     image_size: int = 64  # network input size (images are resized when they differ)
     val_fraction: float = 0.15  # share of rows held out per (identity, posture) group (inpaint, unmask3d)
     val_identities: float = 0.2  # held-out validation people (verification): fraction < 1, or count >= 1
+    val_sites: int = 0  # > 0: hold out every person of this many whole sites (scanners) of a multi-site world
+    # instead (validation on scanners never trained on, as zero-shot evaluation is); val_identities is then unused
     train_identities: int = 0  # use only this many training people (seeded subset, for scaling studies); 0: all
     use_visible: bool = False  # load the visible columns (distillation / visible-light recipes)
     target: str = "positive"  # reconstruction target: positive (unconcealed scan) | clean (noise-free, simulator)

@@ -82,3 +82,38 @@ def test_rows_outside_the_split_are_an_error() -> None:
     split = split_identities(IDS[:6], 2)
     with pytest.raises(ValueError, match="in neither train nor validation"):
         split_rows_by_identity(rows, split)
+
+
+def test_split_sites_holds_out_whole_scanners() -> None:
+    from thzface.data.identity_split import split_sites
+
+    sites = {f"p{i}": f"s{i % 3}" for i in range(9)}  # three sites of three people
+    for seed in range(4):
+        sp = split_sites(sites, 1, seed)
+        held = {sites[p] for p in sp.val}
+        assert len(held) == 1 and len(sp.val) == 3 and len(sp.train) == 6  # one whole site, nothing else
+        assert not {sites[p] for p in sp.train} & held
+    assert {sites[p] for p in split_sites(sites, 2, 0).val} != set(sites.values())
+    assert len({split_sites(sites, 1, s).val for s in range(6)}) > 1  # the seed draws the site
+    twins = {"p0": "p1"}  # p0 (s0) and p1 (s1): a held person's twin is held too
+    for seed in range(6):
+        sp = split_sites(sites, 1, seed, twins=twins)
+        assert ("p0" in sp.val) == ("p1" in sp.val)
+
+
+def test_split_sites_errors_name_the_numbers() -> None:
+    from thzface.data.identity_split import split_sites
+
+    one = {"a": "0", "b": "0", "c": "0"}
+    with pytest.raises(ValueError, match=r"val_sites=1: the world has 1 site\(s\)"):
+        split_sites(one, 1)
+    with pytest.raises(ValueError, match=r"val_sites=0: expected a positive int"):
+        split_sites({"a": "0", "b": "1"}, 0)
+    with pytest.raises(ValueError, match=r"1 validation and 3 training people"):
+        split_sites({"a": "0", "b": "1", "c": "1", "d": "1"}, 1, seed=next(s for s in range(20) if _a_held(s)))
+
+
+def _a_held(seed: int) -> bool:
+    import numpy as np
+
+    return int(np.random.default_rng(seed).permutation(2)[0]) == 0  # site "0" (sorted first) drawn

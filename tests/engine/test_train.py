@@ -142,3 +142,16 @@ def test_site_batches_and_training_people_probe(repo, tiny_data, tmp_path):
     (bare / "identities.json").unlink()
     with pytest.raises(ValueError, match=r"identities.json: not found; train.pk_domain=site"):
         fit(tiny_cfg(repo, "train.max_steps=1", "train.pk_domain=site"), bare, tmp_path / "run2")
+    split_sites = tmp_path / "sites"  # data.val_sites: whole scanners held out for validation
+    shutil.copytree(tiny_data, split_sites)
+    where = {p: f"s{i % 3}" for i, p in enumerate(sorted(people))}
+    for p in people:
+        people[p]["traits"]["site"] = where[p]
+    (split_sites / "identities.json").write_text(json.dumps(people))
+    fit(tiny_cfg(repo, "train.max_steps=1", "data.val_sites=1"), split_sites, tmp_path / "run3")
+    split = json.loads((tmp_path / "run3" / "split.json").read_text())
+    assert len({where[p] for p in split["val"]}) == 1 and not {where[p] for p in split["train"]} & {
+        where[p] for p in split["val"]
+    }
+    with pytest.raises(ValueError, match=r"val_sites=1: the world has 1 site"):
+        fit(tiny_cfg(repo, "train.max_steps=1", "data.val_sites=1"), tiny_data, tmp_path / "run4")

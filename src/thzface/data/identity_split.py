@@ -91,6 +91,35 @@ def split_identities(
     return IdentitySplit(tuple(i for i in ids if i not in held), tuple(sorted(held)))
 
 
+def split_sites(
+    sites: Mapping[str, str],
+    n_sites: int,
+    seed: int = 0,
+    twins: Mapping[str, str] | Iterable[Sequence[str]] | None = None,
+    min_train: int = 2,
+) -> IdentitySplit:
+    """Hold out every person of ``n_sites`` whole sites (scanners) of a multi-site world, drawn with ``seed``:
+    validation on scanners never trained on. ``sites``: person → site. A held person's twin is held too. Raises
+    ValueError naming the numbers when the world has too few sites or the rest too few people."""
+    names = sorted(set(sites.values()))
+    if isinstance(n_sites, bool) or not isinstance(n_sites, int) or n_sites < 1:
+        raise ValueError(f"val_sites={n_sites!r}: expected a positive int")
+    if len(names) <= n_sites:
+        raise ValueError(f"val_sites={n_sites}: the world has {len(names)} site(s); one must stay for training")
+    rng = np.random.default_rng(seed)
+    chosen = {names[i] for i in rng.permutation(len(names))[:n_sites]}
+    held = {p for p, s in sites.items() if s in chosen}
+    twin_map = normalize_twins(twins)
+    held |= {twin_map[p] for p in held if p in twin_map}
+    ids = sorted(sites)
+    if len(ids) - len(held) < min_train or len(held) < 2:
+        raise ValueError(
+            f"val_sites={n_sites}: {len(held)} validation and {len(ids) - len(held)} training people "
+            f"(need >= 2 and >= {min_train})"
+        )
+    return IdentitySplit(tuple(i for i in ids if i not in held), tuple(sorted(held)))
+
+
 def identity_folds(
     identities: Iterable[str],
     k: int,

@@ -31,7 +31,7 @@ from thzface.data.captures import CaptureBank, clean_folder
 from thzface.data.csv import TripletRow, read_triplets
 from thzface.data.datasets import TripletDataset, identity_list
 from thzface.data.geometry import folder_geometry, folder_inplane, folder_sites, person_sites
-from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity
+from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity, split_sites
 from thzface.data.joint import PKJointBatches
 from thzface.data.sampler import PKSampler
 from thzface.data.split import read_twins
@@ -64,9 +64,15 @@ def split_train_rows(cfg: Config, root: Path, min_train: int) -> tuple[IdentityS
     if not rows:
         raise ValueError(f"{path}: no triplet rows")
     try:
-        split, train, val = identity_validation(
-            rows, val_identity_count(cfg.data.val_identities), cfg.train.seed, read_twins(root), min_train
-        )
+        if cfg.data.val_sites > 0:  # whole scanners held out: validation on sites never trained on
+            people = {r.anchor_name.identity for r in rows}
+            where = {p: s for p, s in folder_sites(root).items() if p in people}
+            split = split_sites(where, cfg.data.val_sites, cfg.train.seed, read_twins(root), min_train)
+            train, val = split_rows_by_identity(rows, split, cfg.train.seed)
+        else:
+            split, train, val = identity_validation(
+                rows, val_identity_count(cfg.data.val_identities), cfg.train.seed, read_twins(root), min_train
+            )
         n = cfg.data.train_identities
         if 0 < n < len(split.train):  # a seeded subset of the training people; validation people unchanged
             if n < min_train:
