@@ -73,6 +73,30 @@ def test_random_negatives_prefer_same_posture() -> None:
     assert all(r.negative_name.posture == r.anchor_name.posture for r in train + test)
 
 
+def test_random_negatives_uniform_over_other_people() -> None:
+    """Each anchor's random negative is uniform over the other people's rows of its posture (a chi-square-free
+    check: every candidate drawn, none of the anchor's own, frequencies near 1/n); a posture nobody else holds
+    falls back to all other people's rows."""
+    from collections import Counter
+
+    from thzface.data.naming import parse_name
+    from thzface.data.split import _negatives
+
+    anchors = [parse_name(format_name(f"p{i}", i % 2, True, str(k))) for i in range(4) for k in range(3)]
+    anchors.append(parse_name(format_name("solo", 4, True, "0")))  # the only person in posture 4
+    rng = np.random.default_rng(0)
+    counts: dict[int, Counter] = {j: Counter() for j in range(len(anchors))}
+    for _ in range(600):
+        for j, n in enumerate(_negatives(anchors, "random", {}, None, rng, "train")):
+            counts[j][n.filename] += 1
+    first = counts[0]  # p0, posture 0: p2's three rows
+    assert set(first) == {format_name("p2", 0, True, str(k)) for k in range(3)}
+    assert all(abs(c / 600 - 1 / 3) < 0.07 for c in first.values())
+    solo = counts[len(anchors) - 1]
+    assert len(solo) == 12 and not any(name.startswith("solo") for name in solo)  # every other row, none its own
+    assert all(abs(c / 600 - 1 / 12) < 0.04 for c in solo.values())
+
+
 def test_twins_are_hard_negatives_and_never_split() -> None:
     twins = {"id0": "id1", "id2": "id3"}
     means = {i: np.full(3, k, dtype=float) for k, i in enumerate(IDS6)}  # for identities without a twin

@@ -123,15 +123,33 @@ def _negatives(
             assert means is not None
             d = {j: float(np.sum((means[i] - means[j]) ** 2)) for j in ids if j != i}
             nearest[i] = min(sorted(d), key=d.__getitem__)
+    everyone = [n for j in ids for n in by_id[j]]  # grouped by identity, so one person's rows are one span
+    by_posture = {p: [n for n in everyone if n.posture == p] for p in {n.posture for n in everyone}}
+    spans = {p: _spans(group) for p, group in [(None, everyone), *by_posture.items()]}
     out = []
     for a in anchors:
         if mode == "hard":
             cands = by_id[twins[a.identity] if twins.get(a.identity) in by_id else nearest[a.identity]]
-        else:
-            cands = [n for j in ids if j != a.identity for n in by_id[j]]
-        same = [n for n in cands if n.posture == a.posture]
-        pool = same or cands
-        out.append(pool[int(rng.integers(len(pool)))])
+            same = [n for n in cands if n.posture == a.posture]
+            pool = same or cands
+            out.append(pool[int(rng.integers(len(pool)))])
+            continue
+        # random: uniform over the other people's rows of the anchor's posture (all their rows when none), drawn
+        # as an index into the group with the anchor's own span skipped (linear in the rows, not quadratic)
+        group, (lo, hi) = by_posture[a.posture], spans[a.posture][a.identity]
+        if len(group) == hi - lo:  # no one else in this posture
+            group, (lo, hi) = everyone, spans[None][a.identity]
+        k = int(rng.integers(len(group) - (hi - lo)))
+        out.append(group[k if k < lo else k + hi - lo])
+    return out
+
+
+def _spans(group: list[ImageName]) -> dict[str, tuple[int, int]]:
+    """[start, end) of each identity's rows in ``group`` (rows of one identity are contiguous)."""
+    out: dict[str, tuple[int, int]] = {}
+    for i, n in enumerate(group):
+        lo, _ = out.get(n.identity, (i, i))
+        out[n.identity] = (lo, i + 1)
     return out
 
 
