@@ -99,6 +99,7 @@ def test_split_sites_holds_out_whole_scanners() -> None:
     for seed in range(6):
         sp = split_sites(sites, 1, seed, twins=twins)
         assert ("p0" in sp.val) == ("p1" in sp.val)
+    assert all("zz" not in split_sites(sites, 1, s, twins={"p0": "zz"}).val for s in range(6))  # not in the rows
 
 
 def test_split_sites_errors_name_the_numbers() -> None:

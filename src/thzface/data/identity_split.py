@@ -110,7 +110,7 @@ def split_sites(
     chosen = {names[i] for i in rng.permutation(len(names))[:n_sites]}
     held = {p for p, s in sites.items() if s in chosen}
     twin_map = normalize_twins(twins)
-    held |= {twin_map[p] for p in held if p in twin_map}
+    held |= {twin_map[p] for p in held if twin_map.get(p) in sites}  # (a twin outside ``sites`` is not ours)
     ids = sorted(sites)
     if len(ids) - len(held) < min_train or len(held) < 2:
         raise ValueError(
