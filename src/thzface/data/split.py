@@ -127,18 +127,14 @@ def _negatives(
     by_posture = {p: [n for n in everyone if n.posture == p] for p in {n.posture for n in everyone}}
     spans = {p: _spans(group) for p, group in [(None, everyone), *by_posture.items()]}
     out = []
-    for a in anchors:
-        if mode == "hard":
-            cands = by_id[twins[a.identity] if twins.get(a.identity) in by_id else nearest[a.identity]]
-            same = [n for n in cands if n.posture == a.posture]
-            pool = same or cands
-            out.append(pool[int(rng.integers(len(pool)))])
-            continue
-        # random: uniform over the other people's rows of the anchor's posture (all their rows when none), drawn
-        # as an index into the group with the anchor's own span skipped (linear in the rows, not quadratic)
-        group, (lo, hi) = by_posture[a.posture], spans[a.posture][a.identity]
-        if len(group) == hi - lo:  # no one else in this posture
-            group, (lo, hi) = everyone, spans[None][a.identity]
+    for a in anchors:  # one draw: an index into ``group`` with the span [lo, hi) skipped
+        if mode == "hard":  # the twin's (or nearest mean's) rows, of the anchor's posture when there are any
+            other = by_id[twins[a.identity] if twins.get(a.identity) in by_id else nearest[a.identity]]
+            group, (lo, hi) = [n for n in other if n.posture == a.posture] or other, (0, 0)
+        else:  # random: the other people's rows of the anchor's posture (all their rows when none), its own skipped
+            group, (lo, hi) = by_posture[a.posture], spans[a.posture][a.identity]
+            if len(group) == hi - lo:
+                group, (lo, hi) = everyone, spans[None][a.identity]
         k = int(rng.integers(len(group) - (hi - lo)))
         out.append(group[k if k < lo else k + hi - lo])
     return out
