@@ -22,6 +22,7 @@ REPORTED_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError,
     ValueError,
     FileNotFoundError,
+    FileExistsError,
     NotADirectoryError,
     PermissionError,
     IsADirectoryError,

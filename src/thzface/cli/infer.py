@@ -38,6 +38,15 @@ def cmd_predict(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_adapt(a: argparse.Namespace) -> int:
+    from thzface.embedder import adapt_weights
+    from thzface.recipes import recipe_of
+
+    _need_embedder(a.run, recipe_of(a.run), "adapt")
+    print(dumps(adapt_weights(a.run, [Path(p) for p in a.scans], Path(a.out), seed=a.seed)))
+    return 0
+
+
 def cmd_verify(a: argparse.Namespace) -> int:
     from thzface.recipes import recipe_of
 

@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run")
     e.add_argument("--data", default=None, help="dataset folder or sim:<preset> (default: the run's training data)")
     e.add_argument("--out", required=True)
+    e.add_argument(
+        "--adapt",
+        choices=["none", "site"],
+        default="none",
+        help="site: BatchNorm statistics of each scanner from unlabeled scans of other people (embedders)",
+    )
     e.set_defaults(fn=train.cmd_eval)
 
     pr = sub.add_parser("predict", help="run a trained model on images or folders")
@@ -112,6 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="onnx: RUN/model-verify.onnx (make it with `thzface export onnx RUN --task verify`)",
     )  # fmt: skip
     v.set_defaults(fn=infer.cmd_verify)
+
+    ad = sub.add_parser(
+        "adapt",
+        help="an embedder's BatchNorm statistics re-estimated on a new scanner's unlabeled scans → OUT.safetensors",
+    )
+    ad.add_argument("run", help="embedder run, weights file or pretrained:NAME")
+    ad.add_argument("scans", nargs="+", metavar="SCAN", help="THz scans of the new scanner: files or folders")
+    ad.add_argument("--out", required=True, help="the adapted weights file (.safetensors; never overwritten)")
+    ad.add_argument("--seed", type=int, default=0, help="order of the scans in the BatchNorm batches")
+    ad.set_defaults(fn=infer.cmd_adapt)
 
     b = sub.add_parser("bench", help="benchmarks (write OUT/bench.json)")
     b.add_argument(

@@ -57,7 +57,7 @@ def eval_data(run: Path, spec: str | None) -> Path:
 def cmd_eval(a: argparse.Namespace) -> int:
     from thzface.recipes import recipe_of
 
-    metrics = recipe_of(a.run).evaluate(Path(a.run), eval_data(Path(a.run), a.data), Path(a.out))
+    metrics = recipe_of(a.run).evaluate(Path(a.run), eval_data(Path(a.run), a.data), Path(a.out), adapt=a.adapt)
     print(dumps(metrics.get("summary", {})))
     print(f"report written to {Path(a.out) / 'report.html'}")
     return 0

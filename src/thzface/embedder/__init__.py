@@ -10,10 +10,13 @@ embedder here. The flip test stays in the model (``MultiTaskModel.embed``) and i
 * :class:`Predictor` — images → posture, embedding, reconstruction / the verification embedding (torch or ONNX);
 * :func:`predict` (:class:`EmbedderOptions`) / :func:`verify` / :func:`verify_sets` (several scans a side, fused) —
   ``thzface predict | verify`` of embedder runs;
+* :func:`adapt_weights` / :func:`adapt_embedder` — ``thzface adapt``: BatchNorm statistics of a new scanner's
+  unlabeled scans (AdaBN), written as a weights file;
 * :class:`FrozenEmbedder` / :func:`load_embedder` / :func:`identity_similarity` — a frozen, trained embedder as a
   loss or metric of another recipe.
 """
 
+from thzface.embedder.adapt import adapt_embedder, adapt_weights
 from thzface.embedder.frozen import FrozenEmbedder, identity_similarity, load_embedder
 from thzface.embedder.predictor import (
     SPECS,
@@ -26,6 +29,8 @@ from thzface.embedder.predictor import (
 )
 
 __all__ = [
+    "adapt_embedder",
+    "adapt_weights",
     "SPECS",
     "EmbedderOptions",
     "FrozenEmbedder",

@@ -41,6 +41,7 @@ class EvalInput:
     embedder: str | Path | None = None  # a THz embedder run for identity metrics (inpaint, unmask3d), else the run's
     csvs: tuple[str, ...] = ()  # the CSVs whose rows are scored: the run's test CSV, or every CSV of a folder the
     # source never trained on (zero-shot: every person in it is unseen); empty means (cfg.data.test_csv,)
+    adapt: str = "none"  # "site": BatchNorm statistics re-estimated per scanner, cross-fitted by people (embedders)
 
     @property
     def scored_csvs(self) -> tuple[str, ...]:
@@ -97,9 +98,11 @@ def evaluate_run(
     out: Path,
     embedder: str | Path | None = None,
     expect: type[nn.Module] | None = None,
+    adapt: str = "none",
 ) -> tuple[dict, Scored]:
     """Evaluate ``run`` (a run of ``spec``'s recipe) on ``data``'s test CSV with ``score``; write
-    ``out/metrics.json`` and ``out/report.html``; return the metrics and the recipe's :class:`Scored`."""
+    ``out/metrics.json`` and ``out/report.html``; return the metrics and the recipe's :class:`Scored`.
+    ``adapt="site"``: the scanner adaptation of embedder recipes (``EvalInput.adapt``)."""
     info = Run(run)
     cfg, model, extra = info.load(spec, expect=expect)
     data = Path(data)
@@ -115,7 +118,7 @@ def evaluate_run(
         seen, val = set(split.train), set(split.val)
     else:  # runs trained before identity splits were recorded: the training CSV's identities are closed-set
         seen, val = training_identities(data, cfg.data.train_csv), set()
-    scored = score(EvalInput(info, cfg, model, data, seen, val, embedder, csvs))
+    scored = score(EvalInput(info, cfg, model, data, seen, val, embedder, csvs, adapt))
     metrics = dict(scored.metrics)
     metrics["run"] = {
         "path": str(run),
@@ -127,6 +130,7 @@ def evaluate_run(
         "test_csv": cfg.data.test_csv,
         "scored_csvs": list(csvs),
         "zero_shot": zero_shot,  # the source never trained on this folder: every person in it is unseen
+        "adapt": adapt,  # "site": scored with BatchNorm statistics of each scanner, cross-fitted by people
         "threshold": info.threshold,  # deployed: fit on validation identities in training
         "threshold_source": info.threshold_source,
         "validation_identities": sorted(val),

@@ -78,10 +78,15 @@ class Recipe:
     def name(self) -> str:
         return self.model.name
 
-    def evaluate(self, run: str | Path, data: Path, out: Path, embedder: str | Path | None = None) -> dict:
+    def evaluate(
+        self, run: str | Path, data: Path, out: Path, embedder: str | Path | None = None, adapt: str = "none"
+    ) -> dict:
         """``thzface eval``: score ``run`` on ``data``'s test CSV; writes ``out/metrics.json`` + ``out/report.html``
-        (:func:`thzface.engine.evaluate.evaluate_run`); ``embedder``: a THz embedder run for identity metrics."""
-        return evaluate_run(self.model, self.score, run, data, out, embedder)[0]
+        (:func:`thzface.engine.evaluate.evaluate_run`); ``embedder``: a THz embedder run for identity metrics;
+        ``adapt="site"``: scanner adaptation (embedder recipes only: ValueError otherwise)."""
+        if adapt != "none" and not self.embedder:
+            raise ValueError(f"--adapt {adapt}: recipe {self.name!r} does not embed THz scans (mtl, distill do)")
+        return evaluate_run(self.model, self.score, run, data, out, embedder, adapt=adapt)[0]
 
     def evaluate_collected(
         self, run: str | Path, data: Path, out: Path, embedder: str | Path | None = None

@@ -38,6 +38,7 @@ from thzface.metrics import verification as V
 from thzface.models.multitask import MultiTaskModel
 from thzface.recipes.mtl.mean_face import training_mean_faces
 from thzface.recipes.mtl.report import mtl_report, probe_gallery_pairs, tables
+from thzface.recipes.mtl.site_adapt import collect_site_adapted
 from thzface.recipes.mtl.verification import FARS, by_posture, verification
 
 
@@ -208,7 +209,10 @@ def score(ev: EvalInput) -> Scored:
     if not isinstance(ev.model, MultiTaskModel):
         raise RunError(f"{ev.run.where}: a {type(ev.model).__name__}, not a THz embedder (MultiTaskModel)")
     test_rows = ev.rows(visible=False)  # THz-only inference
-    c = collect(ev.model, cfg, root, test_rows)
+    if ev.adapt == "site":  # each scanner's BatchNorm statistics, from other people's scans (site_adapt)
+        c = collect_site_adapted(collect, ev.model, cfg, root, test_rows, cfg.train.seed)
+    else:
+        c = collect(ev.model, cfg, root, test_rows)
     train_rows = (
         read_triplets(root / cfg.data.train_csv, root, visible=False) if (root / cfg.data.train_csv).is_file() else []
     )
