@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from thzface.data.csv import read_triplets
 from thzface.data.datasets import identity_list
-from thzface.data.split import read_twins
+from thzface.data.twins import read_twins
 from thzface.metrics import twin as TM
 from thzface.models.parts import crop_parts
 from thzface.recipes import load_config, load_run

@@ -10,7 +10,8 @@ import pytest
 
 from thzface.data.csv import read_triplets
 from thzface.data.naming import format_name
-from thzface.data.split import SplitWarning, make_split, normalize_twins, split_validation, write_split
+from thzface.data.split import SplitWarning, make_split, split_validation, write_split
+from thzface.data.twins import normalize_twins
 
 IDS6 = [f"id{i}" for i in range(6)]
 

@@ -46,6 +46,14 @@ def test_a_site_of_one_person_is_refused() -> None:
         halves(rows(["p0", "p1", "p2"]), {"p0": "x", "p1": "x", "p2": "y"}, seed=0)
 
 
+def test_the_cli_offers_the_engines_adapt_modes() -> None:
+    from thzface.cli import build_parser
+    from thzface.engine.evaluate import ADAPT_MODES
+
+    (ev,) = [a for a in build_parser()._subparsers._group_actions[0].choices["eval"]._actions if a.dest == "adapt"]
+    assert tuple(ev.choices) == ADAPT_MODES
+
+
 def test_merge_restores_row_order() -> None:
     a = {"e": np.array([[2.0], [0.0]]), "n": ["c", "a"], "none": None}
     b = {"e": np.array([[1.0]]), "n": ["b"], "none": None}
@@ -70,5 +78,7 @@ def test_eval_adapt_site_end_to_end(repo: Path, tiny_data: Path, tmp_path: Path)
     assert va["pairs"] == vp["pairs"]  # the same pairs, other embeddings
     assert va["eer"] != vp["eer"] or va["roc_auc"] != vp["roc_auc"]
     assert path.read_bytes() == before  # the source is only read
+    with pytest.raises(ValueError, match="expected one of"):
+        recipe_of(path).evaluate(path, tiny_data, tmp_path / "y", adapt="Site")
     with pytest.raises(ValueError, match="does not embed"):
         get_recipe("inpaint").evaluate(path, tiny_data, tmp_path / "x", adapt="site")

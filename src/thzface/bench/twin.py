@@ -24,7 +24,7 @@ from thzface.bench.distill import pick_arms
 from thzface.bench.headline import headline_line, twin_headline
 from thzface.bench.mtl import FINETUNE, PRETRAINED
 from thzface.data.csv import read_triplets
-from thzface.data.split import read_twins
+from thzface.data.twins import read_twins
 from thzface.models.parts import GlobalEmbedder
 from thzface.models.profile import count_parameters
 from thzface.recipes import find_config, load_config, load_run

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.add_argument(
         "--adapt",
-        choices=["none", "site"],
+        choices=["none", "site"],  # engine.evaluate.ADAPT_MODES (literal: the parser imports no torch; tested)
         default="none",
         help="site: BatchNorm statistics of each scanner from unlabeled scans of other people (embedders)",
     )

@@ -23,7 +23,7 @@ import numpy as np
 from thzface.data.csv import CsvError, scan_triplets
 from thzface.data.io import ImageError, open_image
 from thzface.data.naming import ImageName, NameError_, parse_name
-from thzface.data.split import read_twins
+from thzface.data.twins import read_twins
 
 
 @dataclass(frozen=True)

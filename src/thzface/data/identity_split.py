@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from thzface.data.csv import TripletRow
-from thzface.data.split import _negatives, normalize_twins
+from thzface.data.split import _negatives
+from thzface.data.twins import normalize_twins
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ nearest in L2 (``identity_means``), same posture preferred. Everything is determ
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,6 +31,7 @@ import numpy as np
 from thzface.data.csv import TripletRow, write_triplets
 from thzface.data.io import load_image
 from thzface.data.naming import ImageName, NameError_, parse_name
+from thzface.data.twins import normalize_twins, read_twins
 
 PROTOCOLS = ("closed-set", "identity-disjoint", "mixed", "none")
 NEGATIVES = ("random", "hard")
@@ -39,21 +39,6 @@ NEGATIVES = ("random", "hard")
 
 class SplitWarning(UserWarning):
     """Something was left out of a split (e.g. scans without a counterpart)."""
-
-
-def normalize_twins(twins: Mapping[str, str] | Iterable[Sequence[str]] | None) -> dict[str, str]:
-    """``{a: b}`` or ``[[a, b], ...]`` → symmetric ``{a: b, b: a}``; ValueError on self-twins or conflicts."""
-    pairs = list(twins.items()) if isinstance(twins, Mapping) else [tuple(p) for p in (twins or [])]
-    out: dict[str, str] = {}
-    for pair in pairs:
-        if len(pair) != 2 or pair[0] == pair[1]:
-            raise ValueError(f"twins: {list(pair)!r} is not a pair of two different identities")
-        a, b = str(pair[0]), str(pair[1])
-        for x, y in ((a, b), (b, a)):
-            if out.get(x, y) != y:
-                raise ValueError(f"twins: identity {x!r} is paired with both {out[x]!r} and {y!r}")
-            out[x] = y
-    return out
 
 
 def _holdout_count(n: int, fraction: float) -> int:
@@ -217,21 +202,6 @@ def split_validation(
         raise ValueError(f"val_fraction={fraction}: must lie in [0, 1)")
     held = _holdout_samples(sorted({r.anchor_name for r in rows}), fraction, np.random.default_rng(seed))
     return [r for r in rows if r.anchor_name not in held], [r for r in rows if r.anchor_name in held]
-
-
-def read_twins(root: str | Path) -> dict[str, str]:
-    """The ``twins`` entry of ``root/meta.json`` (mapping or list of pairs), normalised; {} when absent."""
-    path = Path(root) / "meta.json"
-    if not path.is_file():
-        return {}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
-    try:
-        return normalize_twins(meta.get("twins") if isinstance(meta, dict) else None)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from e
 
 
 def identity_mean_images(root: str | Path, names: Iterable[str], size: int = 32) -> dict[str, np.ndarray]:

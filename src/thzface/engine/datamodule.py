@@ -34,7 +34,7 @@ from thzface.data.geometry import folder_geometry, folder_inplane, folder_sites,
 from thzface.data.identity_split import IdentitySplit, identity_validation, split_rows_by_identity, split_sites
 from thzface.data.joint import PKJointBatches
 from thzface.data.sampler import PKSampler
-from thzface.data.split import read_twins
+from thzface.data.twins import read_twins
 
 log = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from thzface.engine.run import Run
 from thzface.models.spec import ModelSpec
 from thzface.report.evaluation import Report, write_evaluation
 
+ADAPT_MODES = ("none", "site")  # ``thzface eval --adapt``: as trained, or each scanner's BatchNorm statistics
 SEED_CSVS = ("train_val.csv", "test.csv")  # the seed format's CSVs: a zero-shot source scores every one present
 
 
@@ -103,6 +104,8 @@ def evaluate_run(
     """Evaluate ``run`` (a run of ``spec``'s recipe) on ``data``'s test CSV with ``score``; write
     ``out/metrics.json`` and ``out/report.html``; return the metrics and the recipe's :class:`Scored`.
     ``adapt="site"``: the scanner adaptation of embedder recipes (``EvalInput.adapt``)."""
+    if adapt not in ADAPT_MODES:
+        raise ValueError(f"adapt={adapt!r}: expected one of {ADAPT_MODES}")
     info = Run(run)
     cfg, model, extra = info.load(spec, expect=expect)
     data = Path(data)

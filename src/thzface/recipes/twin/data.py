@@ -24,7 +24,7 @@ from thzface.data.csv import TripletRow
 from thzface.data.datasets import TripletDataset, sample_seed
 from thzface.data.io import ImageError, read_aux_array
 from thzface.data.naming import ImageName, parse_name
-from thzface.data.split import read_twins
+from thzface.data.twins import read_twins
 from thzface.engine.datamodule import TripletDataModule
 from thzface.models.parts import PART_NAMES
 

@@ -20,7 +20,7 @@ from thzface.config import Config
 from thzface.data.csv import TripletRow
 from thzface.data.datasets import identity_list
 from thzface.data.identity_split import identity_protocols
-from thzface.data.split import read_twins
+from thzface.data.twins import read_twins
 from thzface.engine.evaluate import EvalInput, Scored
 from thzface.engine.infer import collect as run_collect
 from thzface.metrics import twin as TM
