@@ -363,7 +363,7 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
     sets = list(means)
     mean_over = {a: np.mean([res["arms"][a]["mean"][f"hole_ssim_{s}"] for s in sets]) for a in res["arms"]}
     assert h["system"] == pytest.approx(mean_over["default"]) and h["higher_is_better"] and h["spread"] == 0.0
-    classical = ("mean-fill", "diffusion-fill", "mean-face-fill")  # eigen-fill: default's own start, beside
+    classical = ("mean-fill", "diffusion-fill", "mean-face-fill", "eigen-fill")  # eigen-fill: gappy PCA, classical
     assert h["baseline"] == pytest.approx(max(mean_over[f] for f in classical))
     margins = saved["buckets"]["hole_ssim"]
     assert set(margins) == set(sets) and all(m["best_fill"] in classical for m in margins.values())

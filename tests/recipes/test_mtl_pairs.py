@@ -7,6 +7,7 @@ import pytest
 
 from thzface.recipes.mtl.evaluate import by_posture
 from thzface.recipes.mtl.report import cross_pairs, probe_gallery_pairs
+from thzface.recipes.mtl.verification import by_site
 
 # three captures: A front s1, A left s2, B front s1
 C = {
@@ -53,3 +54,26 @@ def test_a_multi_site_world_scores_impostors_within_a_site_only() -> None:
     c["site"] = np.array(["s0", "s1", "s0"])  # a person's site is one; a per-row site still gates impostors only
     i, j, _ = probe_gallery_pairs(c, np.arange(3))
     assert list(zip(i.tolist(), j.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 0), (2, 0)]
+
+
+def test_by_site_scores_each_scanner_apart_with_hand_values() -> None:
+    # site s0: C's three captures; site s1: D front/left (embedding [1, 0]), E front ([0, 1]): perfectly separated
+    c = {
+        "identity": np.array(["A", "A", "B", "D", "D", "E"]),
+        "posture": np.array([0, 1, 0, 0, 1, 0]),
+        "sample": np.array(["1", "2", "1", "1", "2", "1"]),
+        "site": np.array(["s0", "s0", "s0", "s1", "s1", "s1"]),
+        "emb_a": np.concatenate([C["emb_a"], [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]]),
+        "emb_p": np.concatenate([C["emb_p"], [[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]]]),
+    }
+    idx = np.arange(6)
+    scores, labels, _ = cross_pairs(c, idx)
+    out = by_site(c, idx, scores, labels, threshold=0.5)
+    assert set(out) == {"s0", "s1"}
+    assert out["s0"]["pairs"] == 6 and out["s0"]["genuine"] == 2 and out["s0"]["identities"] == 2
+    # s0 genuine 1.0, 0.6; impostors 0.0, 1.0, 0.96, 0.6 -> AUC = (1 + .5 + 1 + 1 + 1 + 0 + 0 + .5) / 8
+    assert out["s0"]["roc_auc"] == pytest.approx(5 / 8)
+    assert out["s0"]["deployed_far"] == pytest.approx(3 / 4)  # 1.0, 0.96, 0.6 >= 0.5
+    assert out["s1"]["eer"] == pytest.approx(0.0) and out["s1"]["roc_auc"] == pytest.approx(1.0)
+    assert out["s1"]["deployed_far"] == pytest.approx(0.0) and out["s1"]["identities"] == 2
+    assert by_site(C, np.arange(3), *cross_pairs(C, np.arange(3))[:2]) == {}  # one scanner: nothing apart

@@ -1,15 +1,15 @@
 """``thzface bench inpaint``: ``default`` vs ``paper`` (same wall-clock budget) vs classical fills, same masks.
 
-Every arm is scored on the same fixed, seeded mask sets of the dataset's test images (buckets 10–30, 30–50,
-50–70 % of the head, plus the real garment silhouettes), on the THz unconcealed scans. Both presets run at the
-dataset's image size (the ``paper`` preset's 512² is the seed's; its parameter count does not depend on size)
-and on one-channel THz images; ``--arms`` picks presets (default: both). The classical fills are the masked
-mean, the diffusion fill and the mean face of the predicted posture (fitted to the training rows); the
-``eigen-fill`` row is the ``default`` model's own start (its linear face prior) used alone, reported beside so
-the network's own gain is visible. The identity embedder of every arm is ``args.embedder`` when given, else the
-shipped ``pretrained:mtl-default``: it scores the identity cosine and is the identity term of a preset that has
-one. Hole-region numbers are the headline; ``buckets`` in bench.json holds, per mask set, the system's margin
-over the best classical fill of that set (mean and spread over training seeds).
+Every arm is scored on the same fixed, seeded mask sets of the dataset's test images (buckets 10–30, 30–50, 50–70 %
+of the head, plus the real garment silhouettes), on the THz unconcealed scans. Both presets run at the dataset's
+image size (the ``paper`` preset's 512² is the seed's; its parameter count does not depend on size) and on one-
+channel THz images; ``--arms`` picks presets (default: both). The classical fills are the masked mean, the diffusion
+fill, the mean face of the predicted posture and the eigenface completion (``eigen-fill``: gappy PCA, Everson &
+Sirovich 1995; also the ``default`` model's own start, so its margin is the network's own gain), the last two fitted
+to the training rows; the headline is against the best of them. The identity embedder of every arm is
+``args.embedder`` when given, else the shipped ``pretrained:mtl-default``: it scores the identity cosine and is the
+identity term of a preset that has one. Hole-region numbers are the headline; ``buckets`` in bench.json holds, per
+mask set, the system's margin over the best classical fill of that set (mean and spread over training seeds).
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def run(args) -> dict:
                    ms_per_image_b16=ms_per_image(method, image, mask, 16))  # fmt: skip
         arms[name] = {"mean": row, "runs": [row], "sets": per_set}
     sets = list(arms["mean-fill"]["sets"])
-    classical = {n: arms[n]["mean"] for n in fills if n != "eigen-fill"}
+    classical = {n: arms[n]["mean"] for n in fills}  # eigen-fill too: a gappy-PCA completion is a classical fill
     headline = inpaint_headline(arms["default"]["runs"], classical, sets)
     table = format_table({a: v["mean"] for a, v in arms.items()}, table_keys(sets), first="metric (set)")
     table += "\n" + headline_line(headline)

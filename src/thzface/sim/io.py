@@ -33,3 +33,16 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
             np.lib.format.write_array(arr, np.asanyarray(value), allow_pickle=False)
             zf.writestr(info, arr.getvalue())
     return buf.getvalue()
+
+
+def no_nan(d: dict) -> dict:
+    """NaN (an undefined probe, e.g. within-identity distance with one sample) -> None, valid JSON."""
+    return {
+        k: no_nan(v) if isinstance(v, dict) else (None if isinstance(v, float) and v != v else v) for k, v in d.items()
+    }
+
+
+def json_default(o: object) -> object:
+    if isinstance(o, np.generic):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

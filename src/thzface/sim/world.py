@@ -16,15 +16,13 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 import thzface
 from thzface.config import atomic_write_bytes, atomic_write_text
 from thzface.data.naming import NUM_POSTURES, POSTURES, format_name
 from thzface.sim.batch import block_size, blocks, head_build, simulate_batch
 from thzface.sim.config import SimConfig, sim_config_from_dict, sim_config_to_dict
 from thzface.sim.face_model import FaceModel, Identity, build_face_model, make_identities
-from thzface.sim.io import npz_bytes, png_bytes
+from thzface.sim.io import json_default, no_nan, npz_bytes, png_bytes
 from thzface.sim.probes import aggregate_probes, dataset_probes, sample_probes
 from thzface.sim.records import site_scanners, write_identities, write_poses
 from thzface.sim.sample import simulate_sample
@@ -198,7 +196,7 @@ def _finish(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, se
     """meta.json (statistics and fidelity probes) and the contact sheet of a complete folder."""
     stats = aggregate([(n, s) for n, s in records])
     meta = build_meta(cfg, model, ids, seed, stats)
-    meta["probes"] = _no_nan(
+    meta["probes"] = no_nan(
         {
             **aggregate_probes([(n, c, p) for n, c, p in probes]),
             "glints": {g: stats[g]["glints"]["mean"] for g in ("concealed", "unconcealed") if g in stats},
@@ -208,7 +206,7 @@ def _finish(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, se
     write_identities(out, ids)
     n_samples = len(ids) * NUM_POSTURES * cfg.samples
     write_poses(out, cfg, seed, ids, [(j, *task(j, cfg.samples)) for j in range(n_samples)])
-    atomic_write_text(out / "meta.json", json.dumps(meta, indent=1, default=_json_default) + "\n")
+    atomic_write_text(out / "meta.json", json.dumps(meta, indent=1, default=json_default) + "\n")
     if cfg.contact_sheet:
         from thzface.sim.contact import write_contact_sheet
 
@@ -224,14 +222,14 @@ def _prepare_shard_folder(out: Path, manifest: dict, make: tuple[str, ...]) -> N
     """An empty folder, a finished thzface dataset (cleared), or the shards of this very run."""
     man = out / SHARD_DIR / "manifest.json"
     if man.is_file():
-        if json.loads(man.read_text(encoding="utf-8")) != json.loads(json.dumps(manifest, default=_json_default)):
+        if json.loads(man.read_text(encoding="utf-8")) != json.loads(json.dumps(manifest, default=json_default)):
             raise DatasetFolderError(f"{out}: holds shards of another run (config, seed or shard count differ)")
     elif out.is_dir() and not {p.name for p in out.iterdir()} <= {*SUBDIRS, SHARD_DIR}:
         prepare_folder(out, make)  # clears an old dataset, refuses anything else
     for sub in (*make, SHARD_DIR):
         (out / sub).mkdir(parents=True, exist_ok=True)
     if not man.is_file():
-        atomic_write_text(man, json.dumps(manifest, indent=1, default=_json_default) + "\n")
+        atomic_write_text(man, json.dumps(manifest, indent=1, default=json_default) + "\n")
 
 
 def shard_range(n_samples: int, shard: tuple[int, int]) -> range:
@@ -266,7 +264,7 @@ def synthesize(
     _prepare_shard_folder(out, _manifest(cfg, seed, shard[1]), subdirs(cfg))
     records, probes = _run(cfg, model, ids, out, seed, workers, progress, todo)
     done = {"shard": list(shard), "records": records, "probes": probes}
-    atomic_write_text(out / SHARD_DIR / f"shard-{shard[0]:05d}.json", json.dumps(done, default=_json_default))
+    atomic_write_text(out / SHARD_DIR / f"shard-{shard[0]:05d}.json", json.dumps(done, default=json_default))
     return {"shard": f"{shard[0]}/{shard[1]}", "samples": len(todo), "out": str(out)}
 
 
@@ -292,16 +290,3 @@ def finalize(out: str | Path) -> tuple[SimConfig, int, dict]:
     meta = _finish(cfg, model, make_identities(model, cfg, seed), out, seed, records, probes)
     shutil.rmtree(out / SHARD_DIR)
     return cfg, seed, meta
-
-
-def _no_nan(d: dict) -> dict:
-    """NaN (an undefined probe, e.g. within-identity distance with one sample) -> None, valid JSON."""
-    return {
-        k: _no_nan(v) if isinstance(v, dict) else (None if isinstance(v, float) and v != v else v) for k, v in d.items()
-    }
-
-
-def _json_default(o: object) -> object:
-    if isinstance(o, np.generic):
-        return o.item()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -89,7 +89,8 @@ def mtl_report(metrics: dict, c: dict, subsets: dict[str, np.ndarray], max_grid:
     if curves:
         sec.append("<h2>Verification: ROC and DET</h2>" + img_tag(F.roc_det(curves), "ROC and DET"))
     for name, p in metrics["protocols"].items():
-        v = {k: val for k, val in p["verification"].items() if k not in ("deployed", "by_posture", "by_scans")}
+        apart = ("deployed", "by_posture", "by_scans", "by_site")  # tables of their own below
+        v = {k: val for k, val in p["verification"].items() if k not in apart}
         v = {k: (f"{val[0]:.3f}–{val[1]:.3f}" if isinstance(val, list) else val) for k, val in v.items()}  # CIs
         v.update({f"deployed_{k}": val for k, val in p["verification"].get("deployed", {}).items()})
         sec.append(f"<h2>{html.escape(name)} ({p['rows']} rows, {p['identities']} identities)</h2>")
@@ -103,6 +104,9 @@ def mtl_report(metrics: dict, c: dict, subsets: dict[str, np.ndarray], max_grid:
         if scans:
             sec.append("<h4>Several scans a side (each person's captures halved into probe and gallery scans; K of a "
                        "half fused into one embedding)</h4>" + table(scans, "scans"))  # fmt: skip
+        sites = p["verification"].get("by_site", {})
+        if sites:
+            sec.append("<h4>Per scanner (site; impostors within a site)</h4>" + table(sites, "site"))
         scored = f"decoder outputs of the {p['rows']} concealed scans"
         sec.append("<h3>Reconstruction</h3>" + reconstruction_table(p["reconstruction"], "routing", scored))
         sec.append(

@@ -95,6 +95,7 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | Non
         "sites": 1 if c.get("site") is None else int(len(np.unique(c["site"][idx]))),  # impostors within each
         **intervals(scores, labels, pair_ids, seed),
         "by_scans": by_scans(c, idx, seed),
+        "by_site": by_site(c, idx, scores, labels, threshold),
     }
     for far in FARS:
         op = V.tar_at_far(scores, labels, far)
@@ -104,12 +105,13 @@ def verification(c: dict, idx: np.ndarray, seed: int = 0, threshold: float | Non
     return out
 
 
-def by_posture(scores: np.ndarray, labels: np.ndarray, same_posture: np.ndarray) -> dict:
-    """Oracle EER, AUC and TAR@FAR of the same-posture and the cross-posture pairs apart (a pose-robustness view,
-    as face verification's frontal-profile protocols give); a group without both genuine and impostor pairs is
-    left out."""
+def group_metrics(scores: np.ndarray, labels: np.ndarray, groups: dict[str, np.ndarray],
+                  threshold: float | None = None) -> dict:  # fmt: skip
+    """Oracle EER, AUC and TAR@FAR of each group of pairs (``groups``: name → boolean mask over the pairs) and,
+    given the deployed ``threshold``, its false-accept rate there; a group without both genuine and impostor pairs
+    is left out."""
     out = {}
-    for name, m in (("same", same_posture), ("cross", ~same_posture)):
+    for name, m in groups.items():
         s, y = scores[m], labels[m]
         if 0 < y.sum() < y.size:
             out[name] = {
@@ -119,4 +121,26 @@ def by_posture(scores: np.ndarray, labels: np.ndarray, same_posture: np.ndarray)
                 "roc_auc": V.roc_auc(s, y),
                 **{f"tar@far={f:g}": V.tar_at_far(s, y, f).tar for f in FARS},
             }
+            if threshold is not None:
+                out[name]["deployed_far"] = V.at_threshold(s, y, threshold).far
+    return out
+
+
+def by_posture(scores: np.ndarray, labels: np.ndarray, same_posture: np.ndarray) -> dict:
+    """The same-posture and the cross-posture pairs apart (:func:`group_metrics`; a pose-robustness view, as face
+    verification's frontal-profile protocols give)."""
+    return group_metrics(scores, labels, {"same": same_posture, "cross": ~same_posture})
+
+
+def by_site(c: dict, idx: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float | None = None) -> dict:
+    """Each scanner's pairs apart in a multi-site world (:func:`group_metrics` keyed by site, plus its number of
+    identities); every impostor pair is within a site (:func:`probe_gallery_pairs`), so a site's pairs are those of
+    its probes. Empty for a folder of one scanner."""
+    if c.get("site") is None:
+        return {}
+    i, _, _ = probe_gallery_pairs(c, idx)
+    site, ids = c["site"][idx], c["identity"][idx]
+    out = group_metrics(scores, labels, {str(s): site[i] == s for s in np.unique(site)}, threshold)
+    for s, d in out.items():
+        d["identities"] = int(len(np.unique(ids[site == s])))
     return out
