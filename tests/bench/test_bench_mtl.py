@@ -17,7 +17,8 @@ def test_arms_add_the_fine_tune_from_a_given_run_and_filter():
 
 
 def test_variant_arms_run_on_request_only_with_their_overrides():
-    assert list(B.arms(init="runs/pre")) == ["default", "paper", "default-pretrained"]  # the default set
+    assert list(B.arms(init="runs/pre")) == ["default", "paper", "default-pretrained", "adapted"]  # the default set
+    assert B.arms(init="runs/pre")["adapted"] == ("", "runs/pre", [])  # no preset: adapted, not trained
     arms = B.arms(init="runs/pre", only="lean-s2,lean-s2-pretrained")
     lean = [  # = the mtl-lean-s2 preset: the previous four-stage encoder at stride 2, attention-pooled, one view
         "model.stem_stride=2",

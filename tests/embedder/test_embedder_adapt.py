@@ -60,3 +60,23 @@ def test_adapt_needs_scans(weights, tmp_path, capsys) -> None:
     assert main(["adapt", str(weights), str(empty), "--out", str(tmp_path / "o.safetensors")]) == 2
     assert "holds no images" in capsys.readouterr().err
     assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_bench_mtl_adapted_arm_scores_the_trained_arms_unseen_people(weights, tiny_data, tmp_path) -> None:
+    import csv
+    import json
+
+    from thzface.bench.mtl import adapt_and_eval
+
+    row = adapt_and_eval(tiny_data, tmp_path / "arm", 0, str(weights))
+    people = {r["anchor"].rsplit("_", 2)[0] for r in csv.DictReader((tiny_data / "train_val.csv").open())}
+    test = {r["anchor"].rsplit("_", 2)[0] for r in csv.DictReader((tiny_data / "test.csv").open())}
+    split = json.loads((tmp_path / "arm" / "run" / "split.json").read_text())
+    assert set(split["train"]) == people and split["val"] == []  # seen: the adapting people, no label read
+    m = json.loads((tmp_path / "arm" / "report" / "metrics.json").read_text())
+    assert not m["run"]["zero_shot"] and m["run"]["scored_csvs"] == ["test.csv"]
+    assert m["protocols"]["identity-disjoint"]["identities"] == len(test - people)  # the trained arms' unseen people
+    assert m["run"]["threshold"] == 0.5  # the start's deployed threshold, carried
+    assert row["steps"] == 0 and row["adapt_scans"] == 2 * len(
+        list(csv.DictReader((tiny_data / "train_val.csv").open()))
+    )

@@ -1,10 +1,14 @@
 """``thzface bench mtl``: train ``default`` and ``paper`` on the same data for the same wall-clock budget, and
 ``default`` fine-tuned from the shipped pretrained weights (``pretrained:mtl-default``) when the package has them.
-Every arm runs every seed (``--seeds``); the table shows mean ± std over seeds."""
+Beside them (arm ``adapted``) the same start without training: its BatchNorm statistics adapted to the scanner
+on the training CSV's scans, no label read (``thzface adapt``), scored on the same test rows as the trained arms —
+what label-free adaptation gives against fine-tuning on the same people. Every arm runs every seed (``--seeds``);
+the table shows mean ± std over seeds."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +34,7 @@ FINETUNE = ["train.lr=0.0005"]  # the fine-tuned arm: mtl-default at a quarter o
 # the model variants of `bench infer` (:data:`thzface.bench.infer.VARIANTS`), as arms on request (``--arms
 # lean-s2,lean-s2-pretrained``): the quality half of issue #17's quality-vs-throughput table
 VARIANTS = {name: overrides(kw) for name, kw in MODEL_VARIANTS.items()}
-DEFAULT_ARMS = ("default", "paper", "default-pretrained")  # what runs without --arms
+DEFAULT_ARMS = ("default", "paper", "default-pretrained", "adapted")  # what runs without --arms
 # training-recipe changes any arm takes on request as ``ARM+NAME`` (``--arms default-pretrained+mirror``)
 RECIPE_VARIANTS = {
     "mirror": ["aug.mirror=0.5"],  # mirrored captures in the joint batches (posture left <-> right)
@@ -105,6 +109,33 @@ def flatten(metrics: dict) -> dict:
     return out
 
 
+ADAPTED = "adapted"  # the arm without training: the start's BatchNorm statistics of the training CSV's scans
+
+
+def adapt_and_eval(data: Path, out: Path, seed: int, init: str) -> dict:
+    """``init`` adapted to the scanner on the scans of ``data``'s training CSV (no labels, no optimiser step) and
+    scored like a trained arm: a run folder whose split records the training CSV's people as seen, so its
+    identity-disjoint protocol holds exactly the trained arms' unseen test people."""
+    from thzface.data.csv import read_triplets
+    from thzface.data.identity_split import IdentitySplit
+    from thzface.embedder.adapt import adapt_weights
+    from thzface.engine.run import save_split, save_threshold
+
+    rows = read_triplets(data / "train_val.csv", data, visible=False)
+    scans = sorted({data / "thz" / n for r in rows for n in (r.anchor, r.positive)})
+    run = out / "run"
+    run.mkdir(parents=True, exist_ok=False)
+    start = time.perf_counter()
+    done = adapt_weights(init, scans, run / "model.safetensors", seed)
+    seconds = time.perf_counter() - start
+    save_split(run, data, IdentitySplit(tuple(sorted({r.anchor_name.identity for r in rows})), ()))
+    if done["threshold"] is not None:  # the start's deployed threshold, as `thzface adapt` carries it
+        save_threshold(run, done["threshold"], f"{init} (adapted: BatchNorm statistics only)")
+    row = flatten(recipe_of(run).evaluate(run, data, out / "report"))
+    row.update(steps=0, train_seconds=seconds, adapt_scans=len(scans))
+    return row
+
+
 def train_and_eval(
     config: Path, data: Path, out: Path, budget_s: float, seed: int, extra: list[str], init: str | None = None
 ) -> dict:
@@ -144,6 +175,7 @@ def arms(init: str | None = None, only: str | None = None) -> dict[str, tuple[st
     out.update({v: ("mtl-default", None, o) for v, o in VARIANTS.items()})
     if init or pretrained_names():
         out["default-pretrained"] = ("mtl-default", init or PRETRAINED, FINETUNE)
+        out[ADAPTED] = ("", init or PRETRAINED, [])  # no preset: no training (adapt_and_eval)
         shipped = set(pretrained_names())
         for v, o in VARIANTS.items():  # a variant's own shipped weights (pretrained:mtl-<variant>) when there are some
             own = f"pretrained:mtl-{v}" if f"mtl-{v}" in shipped else PRETRAINED
@@ -176,7 +208,9 @@ def run(args) -> dict:
     results: dict = {}
     for name, (preset, init, extra) in arms(getattr(args, "init_from", None), getattr(args, "arms", None)).items():
         runs = [
-            train_and_eval(find_config(preset), data, out / name / f"seed{s}", args.budget_s, s, extra, init)
+            adapt_and_eval(data, out / name / f"seed{s}", s, init or PRETRAINED)
+            if name == ADAPTED
+            else train_and_eval(find_config(preset), data, out / name / f"seed{s}", args.budget_s, s, extra, init)
             for s in range(args.seeds)
         ]
         mean, std = spread(runs)

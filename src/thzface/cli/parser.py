@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--arms",
         default=None,
-        help="mtl: comma-separated arms (default, paper, default-pretrained, lean-s2[-pretrained]; "
+        help="mtl: comma-separated arms (default, paper, default-pretrained, adapted, lean-s2[-pretrained]; "
         "ARM+mirror, ARM+single-view, ARM+pose-curriculum, ARM+positive-target: an arm with that training "
         "change); distill: arms beside mtl and distill-joint (e.g. mtl-steps); twin: systems (fused, fused-mlp, "
         "parts); inpaint: presets (default, paper; default always); unmask3d: no-prior, inpaint, visible",
