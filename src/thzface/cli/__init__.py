@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
             logging.getLogger(name).setLevel(logging.ERROR)
-    from thzface.engine.task import NonFiniteLossError
+    from thzface.engine.errors import NonFiniteLossError  # not engine.task: Lightning is a 5 s import
 
     try:
         return int(args.fn(args) or 0)

@@ -17,11 +17,8 @@ import torch
 from torch import nn
 
 from thzface.config import Config
+from thzface.engine.errors import NonFiniteLossError as NonFiniteLossError  # re-exported: recipes raise it
 from thzface.engine.infer import concat
-
-
-class NonFiniteLossError(RuntimeError):
-    """Training produced a NaN/Inf loss; the last good checkpoint is kept."""
 
 
 def training_progress(step: int, total: float, start_time: float, max_time_s: float) -> float:
