@@ -47,6 +47,7 @@ KEYS = [
     "flops_per_sample",
     "train_samples_per_s",
     "steps",
+    "exported_step",  # the step of the exported weights (best validation score): a fine-tune that peaks early shows
     "infer_img_per_s_b1",
     "infer_img_per_s_b64",
     "idd_eer",
@@ -132,7 +133,7 @@ def adapt_and_eval(data: Path, out: Path, seed: int, init: str) -> dict:
     if done["threshold"] is not None:  # the start's deployed threshold, as `thzface adapt` carries it
         save_threshold(run, done["threshold"], f"{init} (adapted: BatchNorm statistics only)")
     row = flatten(recipe_of(run).evaluate(run, data, out / "report"))
-    row.update(steps=0, train_seconds=seconds, adapt_scans=len(scans))
+    row.update(steps=0, exported_step=0, train_seconds=seconds, adapt_scans=len(scans))
     return row
 
 
@@ -159,6 +160,7 @@ def train_and_eval(
         flops_per_sample=flops_per_sample(model, size),
         train_samples_per_s=summary["samples_seen"] / max(summary["seconds"], 1e-9),
         steps=summary["global_step"],
+        exported_step=metrics["run"]["trained"].get("step"),
         train_seconds=summary["seconds"],
         infer_img_per_s_b1=throughput(model, size, 1, min_s=1.0),
         infer_img_per_s_b64=throughput(model, size, 64, min_s=1.0),
