@@ -79,3 +79,4 @@ def test_bench_mtl_adapted_arm_scores_the_trained_arms_unseen_people(weights, ti
     assert m["run"]["threshold"] == 0.5  # the start's deployed threshold, carried
     scans = {r[k] for r in csv.DictReader((tiny_data / "train_val.csv").open()) for k in ("anchor", "positive")}
     assert row["steps"] == row["exported_step"] == 0 and row["adapt_scans"] == len(scans)
+    assert adapt_and_eval(tiny_data, tmp_path / "arm", 0, str(weights))["idd_eer"] == row["idd_eer"]  # a rerun replaces

@@ -125,7 +125,9 @@ def adapt_and_eval(data: Path, out: Path, seed: int, init: str) -> dict:
     rows = read_triplets(data / "train_val.csv", data, visible=False)
     scans = sorted({data / "thz" / n for r in rows for n in (r.anchor, r.positive)})
     run = out / "run"
-    run.mkdir(parents=True, exist_ok=False)
+    run.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "split.json", "threshold.json"):  # a rerun replaces the arm, as --no-resume does
+        (run / name).unlink(missing_ok=True)
     start = time.perf_counter()
     done = adapt_weights(init, scans, run / "model.safetensors", seed)
     seconds = time.perf_counter() - start
