@@ -61,7 +61,7 @@ def flatten(per_set: dict) -> dict:
 
 
 def table_keys(sets: list[str]) -> list[str]:
-    keys = ["parameters", "steps", "train_s", "ms_per_image_b1", "ms_per_image_b16"]
+    keys = ["parameters", "steps", "exported_step", "train_s", "ms_per_image_b1", "ms_per_image_b16"]
     return keys + [f"{k}_{s}" for s in sets for k in HEADLINE]
 
 
@@ -135,7 +135,8 @@ def run(args) -> dict:
                 raise ValueError(f"bench inpaint: inpaint-{preset}.yaml evaluates other masks than the first preset")
             mask_cfg = cfg.loss.masks
             row = flatten(metrics["sets"])
-            row.update(parameters=count_parameters(model), steps=int(extra.get("step", 0)), **metrics["speed"])
+            row.update(parameters=count_parameters(model), steps=int(trained["global_step"]),
+                       exported_step=int(extra.get("step", 0)), **metrics["speed"])  # fmt: skip
             row["train_s"] = float(trained["seconds"])
             rows.append(row)
         arms[preset] = {"mean": _mean_rows(rows), "runs": rows}
