@@ -119,17 +119,19 @@ def adapt_and_eval(data: Path, out: Path, seed: int, init: str) -> dict:
     identity-disjoint protocol holds exactly the trained arms' unseen test people."""
     from thzface.data.csv import read_triplets
     from thzface.data.identity_split import IdentitySplit
-    from thzface.embedder.adapt import adapt_weights
-    from thzface.engine.run import save_split, save_threshold
+    from thzface.embedder.adapt import adapt_weights, capture_scans
+    from thzface.engine.checkpoint import WEIGHTS
+    from thzface.engine.run import SPLIT, THRESHOLD, save_split, save_threshold
 
-    rows = read_triplets(data / "train_val.csv", data, visible=False)
-    scans = sorted({data / "thz" / n for r in rows for n in (r.anchor, r.positive)})
+    train_csv = load_config(find_config("mtl-default")).data.train_csv  # the trained arms' training rows
+    rows = read_triplets(data / train_csv, data, visible=False)
+    scans = capture_scans(data, rows)
     run = out / "run"
     run.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "split.json", "threshold.json"):  # a rerun replaces the arm, as --no-resume does
+    for name in (WEIGHTS, SPLIT, THRESHOLD):  # a rerun replaces the arm, as the trained arms' --no-resume does
         (run / name).unlink(missing_ok=True)
     start = time.perf_counter()
-    done = adapt_weights(init, scans, run / "model.safetensors", seed)
+    done = adapt_weights(init, scans, run / WEIGHTS, seed)
     seconds = time.perf_counter() - start
     save_split(run, data, IdentitySplit(tuple(sorted({r.anchor_name.identity for r in rows})), ()))
     if done["threshold"] is not None:  # the start's deployed threshold, as `thzface adapt` carries it

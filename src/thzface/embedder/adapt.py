@@ -9,12 +9,13 @@ change; the deployed threshold travels from the source, with the adaptation reco
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from thzface.data.csv import TripletRow
 from thzface.data.inputs import expand_inputs
 from thzface.data.io import load_image
 from thzface.engine.checkpoint import save_weights
@@ -22,6 +23,12 @@ from thzface.models.adapt import adapt_batchnorm
 from thzface.models.multitask import MultiTaskModel
 
 BATCH = 64  # scans per BatchNorm update (training's batches were 80 of one site)
+
+
+def capture_scans(root: Path, rows: Iterable[TripletRow]) -> list[Path]:
+    """The THz scans of the rows' captures (each anchor and its unconcealed positive), sorted, each once: what a
+    scanner is adapted on."""
+    return sorted({Path(root) / "thz" / n for r in rows for n in (r.anchor, r.positive)})
 
 
 def scan_batches(paths: list[Path], size: int, batch_size: int = BATCH, seed: int = 0) -> Iterator[torch.Tensor]:

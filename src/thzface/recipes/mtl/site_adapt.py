@@ -17,7 +17,7 @@ import numpy as np
 from thzface.config import Config
 from thzface.data.csv import TripletRow
 from thzface.data.geometry import person_sites
-from thzface.embedder.adapt import adapt_embedder
+from thzface.embedder.adapt import adapt_embedder, capture_scans
 from thzface.models.multitask import MultiTaskModel
 
 
@@ -66,8 +66,7 @@ def collect_site_adapted(
     """``collect`` over ``rows`` with the cross-fitted, per-site adapted models (the module docstring)."""
     parts, order = [], []
     for score_idx, adapt_idx in halves(rows, person_sites(root), seed):
-        paths = sorted({root / "thz" / n for i in adapt_idx for n in (rows[i].anchor, rows[i].positive)})
-        net = adapt_embedder(model, paths, cfg.data.image_size, seed)
+        net = adapt_embedder(model, capture_scans(root, [rows[i] for i in adapt_idx]), cfg.data.image_size, seed)
         parts.append(collect(net, cfg, root, [rows[i] for i in score_idx]))
         order.append(score_idx)
     return merge(parts, np.concatenate(order))
