@@ -10,7 +10,8 @@ import torch
 from thzface.config import to_dict
 from thzface.metrics import twin as TM
 from thzface.models.multitask import mtl_preset
-from thzface.models.parts import TwinModelConfig, build_model
+from thzface.models.parts import build_model
+from thzface.models.twin_config import TwinModelConfig
 from thzface.recipes.twin.fusion import fit_fusion_weight, fused_scores, kind_eers, mean_eer
 
 G, T, R = TM.GENUINE, TM.TWIN, TM.RANDOM

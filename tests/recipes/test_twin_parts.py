@@ -8,15 +8,8 @@ import torch
 
 from thzface.config import to_dict
 from thzface.models.multitask import mtl_preset
-from thzface.models.parts import (
-    PART_NAMES,
-    BoxHead,
-    PartEncoder,
-    TwinModel,
-    TwinModelConfig,
-    build_model,
-    crop_parts,
-)
+from thzface.models.parts import BoxHead, PartEncoder, TwinModel, build_model, crop_parts
+from thzface.models.twin_config import PART_NAMES, TwinModelConfig
 
 
 def ramp(h: int = 8, w: int = 8) -> torch.Tensor:

@@ -22,6 +22,7 @@ from thzface.sim import head as H
 from thzface.sim import physics as P
 from thzface.sim.config import POPULATIONS, SimConfig
 from thzface.sim.face_model import FaceModel, Identity, skin_field, visit_identity
+from thzface.sim.parts import part_boxes
 from thzface.sim.passive import draw_passive, passive_scene
 from thzface.sim.pose import Pose, sample_pose
 from thzface.sim.render import RenderRequest, View, project_landmarks, render_request
@@ -49,8 +50,6 @@ STREAMS = (
 )
 METAL_GAIN = 5.0  # metal frame reflectivity over skin's (R 1 vs about 0.2) [D]
 LENS_T2 = 0.63  # two-way transmission of a plastic lens (about 1 dB one-way at 340 GHz) [I]
-PART_NAMES = ("left_eye", "right_eye", "nose", "mouth", "chin")  # left = image left (iBUG 36-41)
-_PARTS = ((36, 42), (42, 48), (27, 36), (48, 68), (5, 12))
 _TERMS = ("spec_u", "diff_u", "spec_c", "diff_c")
 
 
@@ -64,17 +63,6 @@ class SampleOutput:
     aux: dict[str, np.ndarray] | None  # docs/dataset-format.md keys (+ gap, loss_db); None unless cfg.write_aux
     head: np.ndarray  # (N, N) bool head region of the concealed scan (and of the clean target)
     combo: str  # concealment combination, e.g. "scarf+hood"
-
-
-def part_boxes(lm: np.ndarray, size: int) -> np.ndarray:
-    """(5, 4) boxes x0, y0, x1, y1 around landmark groups, padded by 15 % of the eye distance, clipped."""
-    pad = 0.15 * float(np.linalg.norm(lm[45] - lm[36]))
-    out = np.zeros((5, 4), np.float32)
-    for k, (a, b) in enumerate(_PARTS):
-        pts = lm[a:b] if k != 4 else np.vstack([lm[a:b], lm[57:58]])
-        lo, hi = pts.min(0) - pad, pts.max(0) + pad
-        out[k] = np.clip([lo[0], lo[1], hi[0], hi[1]], 0, size - 1)
-    return out
 
 
 def site_key(cfg: SimConfig, stream: int, seed: int, site: int) -> list[int]:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from thzface import config as C
 from thzface.config import Config
 from thzface.engine.checkpoint import ModelSpec
-from thzface.models.parts import TwinModel, TwinModelConfig
+from thzface.models.parts import TwinModel
 from thzface.models.parts import build_model as _build
+from thzface.models.twin_config import TwinModelConfig
 
 
 @dataclass

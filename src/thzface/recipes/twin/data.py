@@ -26,7 +26,7 @@ from thzface.data.io import ImageError, read_aux_array
 from thzface.data.naming import ImageName, parse_name
 from thzface.data.twins import read_twins
 from thzface.engine.datamodule import TripletDataModule
-from thzface.models.parts import PART_NAMES
+from thzface.models.twin_config import PART_NAMES
 
 
 def scale_boxes(boxes: np.ndarray, native: tuple[int, int], size: int) -> np.ndarray:

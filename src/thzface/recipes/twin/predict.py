@@ -20,7 +20,8 @@ from thzface.data.naming import NameError_, parse_name
 from thzface.engine.infer import decide, predict_files
 from thzface.engine.recipe import PredictOptions
 from thzface.engine.run import Run
-from thzface.models.parts import PART_NAMES, TwinModel
+from thzface.models.parts import TwinModel
+from thzface.models.twin_config import PART_NAMES
 from thzface.recipes.twin.config import MODEL
 from thzface.recipes.twin.data import read_part_boxes
 from thzface.recipes.twin.report import draw_boxes

@@ -9,7 +9,8 @@ import torch
 
 from thzface.metrics import twin as TM
 from thzface.metrics import verification as V
-from thzface.models.parts import PART_NAMES, crop_parts
+from thzface.models.parts import crop_parts
+from thzface.models.twin_config import PART_NAMES
 from thzface.report import figures as F
 from thzface.report.evaluation import Report, headline_row
 from thzface.report.html import img_tag, table
