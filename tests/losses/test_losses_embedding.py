@@ -140,3 +140,14 @@ def test_supcon_uniform_is_the_loss_of_an_embedding_that_learnt_nothing() -> Non
     assert float(supcon(same, labels, temperature=0.1)) == pytest.approx(supcon_uniform(8), abs=1e-6)
     with pytest.raises(ValueError, match="n=1"):
         supcon_uniform(1)
+
+
+def test_supcon_is_float32_under_mixed_precision():
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(12, 16, generator=g)
+    labels = torch.arange(4).repeat_interleave(3)
+    ref = supcon(emb, labels, temperature=0.1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = supcon(emb, labels, temperature=0.1)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, ref, atol=1e-6, rtol=0)

@@ -113,3 +113,16 @@ def test_bad_shapes() -> None:
         ssim_map(x[0], x[0])
     with pytest.raises(ValueError, match="pred must be floating point"):
         ssim_map((x * 255).to(torch.uint8), x)
+
+
+def test_ssim_map_is_float32_under_mixed_precision():
+    # bright images with faint texture: the variances are small differences of large moments, which bfloat16 window
+    # sums (autocast) would lose; the map must equal the float32 one
+    g = torch.Generator().manual_seed(0)
+    a = 0.8 + 0.01 * torch.rand(2, 1, 24, 24, generator=g)
+    b = a + 0.003 * torch.rand(2, 1, 24, 24, generator=g)
+    ref = ssim_map(a, b)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = ssim_map(a, b)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, ref, atol=1e-6, rtol=0)

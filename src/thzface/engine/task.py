@@ -91,7 +91,8 @@ class Task(L.LightningModule):
         # loader 0: the validation people; loader 1 (``train.fit_probe``): as many training people, to see fitting
         store = self._val if dataloader_idx == 0 else self._fit
         for k, v in self.validation_outputs(batch).items():
-            store[k].append(v.detach().cpu())
+            v = v.detach().cpu()
+            store[k].append(v.float() if v.dtype in (torch.float16, torch.bfloat16) else v)  # mixed precision: float32
 
     def on_validation_epoch_end(self) -> None:
         # every rank sees the whole validation set (no distributed sampler), so no gather is needed

@@ -23,7 +23,8 @@ def supcon(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float = 
     For anchor i with positives P(i) (same label, j != i):
     L_i = -1/|P(i)| sum_{p in P(i)} log( exp(z_i.z_p / T) / sum_{a != i} exp(z_i.z_a / T) ),
     averaged over anchors that have at least one positive. Rows are L2-normalised here (a no-op for normalised
-    input). With no anchor having a positive the loss is 0, still attached to the graph.
+    input). With no anchor having a positive the loss is 0, still attached to the graph. Computed in float32, also
+    inside a mixed-precision (autocast) region.
     """
     where = "supcon"
     check_float_tensor(embeddings, where, "embeddings", ndim=2)
@@ -32,9 +33,10 @@ def supcon(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float = 
     temperature = check_positive(temperature, where, "temperature")
     if n < 2:
         return embeddings.sum() * 0.0
-    z = F.normalize(embeddings, dim=1)  # (N, D)
+    z = F.normalize(embeddings.float(), dim=1)  # (N, D)
     self_mask = torch.eye(n, dtype=torch.bool, device=z.device)  # (N, N)
-    logits = (z @ z.T / temperature).masked_fill(self_mask, float("-inf"))  # (N, N)
+    with torch.autocast(z.device.type, enabled=False):  # similarities / T in float32 under mixed precision
+        logits = (z @ z.T / temperature).masked_fill(self_mask, float("-inf"))  # (N, N)
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)  # (N, N)
     labels = labels.to(z.device)
     pos = (labels[:, None] == labels[None, :]) & ~self_mask  # (N, N)

@@ -52,8 +52,8 @@ def ssim_map(
     """Per-pixel SSIM map (N, C, H, W) of two image batches (N, C, H, W); differentiable.
 
     Symmetric in its arguments, 1 where the images agree locally. Half-precision inputs are computed in
-    float32; the map has the promoted dtype of the inputs (float32 at least). H and W must exceed ``window //
-    2``.
+    float32, also inside a mixed-precision (autocast) region; the map has the promoted dtype of the inputs (float32
+    at least). H and W must exceed ``window // 2``.
     """
     where = "ssim_map"
     check_float_tensor(pred, where, "pred")
@@ -77,8 +77,10 @@ def ssim_map(
     moments = torch.cat([x, y, x * x, y * y, x * y], dim=1)  # (N, 5C, H, W)
     moments = F.pad(moments, (r, r, r, r), mode="reflect")  # (N, 5C, H+2r, W+2r)
     c5 = 5 * c
-    moments = F.conv2d(moments, g.view(1, 1, 1, window).expand(c5, 1, 1, window), groups=c5)  # (N, 5C, H+2r, W)
-    moments = F.conv2d(moments, g.view(1, 1, window, 1).expand(c5, 1, window, 1), groups=c5)  # (N, 5C, H, W)
+    # the variances are differences of moments: under mixed precision (autocast) the window sums stay in dtype
+    with torch.autocast(x.device.type, enabled=False):
+        moments = F.conv2d(moments, g.view(1, 1, 1, window).expand(c5, 1, 1, window), groups=c5)  # (N, 5C, H+2r, W)
+        moments = F.conv2d(moments, g.view(1, 1, window, 1).expand(c5, 1, window, 1), groups=c5)  # (N, 5C, H, W)
     mu_x, mu_y, e_xx, e_yy, e_xy = moments.chunk(5, dim=1)  # each (N, C, H, W)
 
     c1 = (SSIM_K1 * data_range) ** 2
