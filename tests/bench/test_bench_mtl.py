@@ -78,3 +78,33 @@ def test_flatten_reads_the_deployed_operating_point():
     rec["mean_face"] = {"clean_ssim": 0.55, "clean_head_ssim": 0.45}
     row = B.flatten(metrics)
     assert (row["mean_face_ssim_clean"], row["mean_face_head_ssim_clean"]) == (0.55, 0.45)
+
+
+def test_bench_overrides_reach_every_trained_arm_last(monkeypatch, tmp_path):
+    # `thzface bench mtl --data D KEY=VALUE…`: each trained arm takes them after its own overrides; bench.json says so
+    from argparse import Namespace
+
+    from thzface.bench import arm_overrides, run_bench
+    from thzface.bench import distill as D
+
+    seen: dict[str, list[str]] = {}
+
+    def fake(config, data, out, budget_s, seed, extra, init=None):
+        seen[out.parent.name] = extra
+        return {
+            "idd_eer": 0.3,
+            "baseline_pixel_idd_eer": 0.5,
+            "clean_head_ssim": 0.6,
+            "baseline_copy_clean_head_ssim": 0.4,
+        }
+
+    monkeypatch.setattr(B, "train_and_eval", fake)
+    monkeypatch.setattr("thzface.sim.dataset.resolve_data", lambda d, **k: tmp_path)
+    user = ["train.precision=bf16-mixed"]
+    args = Namespace(data="D", out=str(tmp_path / "o"), budget_s=1.0, seeds=1, init_from="runs/pre",
+                     arms="default,default-pretrained", overrides=user)  # fmt: skip
+    res = run_bench("mtl", args)
+    assert seen == {"default": user, "default-pretrained": [*B.FINETUNE, *user]} and res["overrides"] == user
+    assert arm_overrides(Namespace()) == [] and arm_overrides(Namespace(overrides=None)) == []
+    mtl, dist = D.start_dicts(B.find_config("mtl-default"), B.find_config("distill-default"), None, user)
+    assert mtl["train"]["precision"] == dist["train"]["precision"] == "bf16-mixed"

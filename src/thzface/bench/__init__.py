@@ -48,11 +48,20 @@ def write_bench(out: Path, result: dict) -> None:
     atomic_write_text(out / "bench.json", dumps(result))
 
 
+def arm_overrides(args) -> list[str]:
+    """``thzface bench WHAT KEY=VALUE …`` of a training bench (mtl, distill, inpaint, twin, unmask3d): config
+    overrides every trained arm takes after its own (e.g. ``train.precision=bf16-mixed``); ``sim`` and ``ladder``
+    read them as simulator overrides instead."""
+    return list(getattr(args, "overrides", None) or [])
+
+
 def run_bench(what: str, args) -> dict:
     if what not in BENCHES:
         raise ValueError(f"bench: unknown benchmark {what!r}; known: {sorted(BENCHES)}")
     mod = importlib.import_module(BENCHES[what])
     result = mod.run(args)
+    if arm_overrides(args):
+        result.setdefault("overrides", arm_overrides(args))
     write_bench(Path(args.out), result)
     return result
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thzface.bench import format_table
+from thzface.bench import arm_overrides, format_table
 from thzface.bench.headline import distill_headline, headline_line
 from thzface.bench.mtl import FINETUNE, KEYS, PRETRAINED, train_and_eval
 from thzface.config import Config, apply_overrides, read_yaml, save_config, to_dict
@@ -150,7 +150,9 @@ def run(args) -> dict:
     mtl, dist = find_config("mtl-default"), find_config("distill-default")
     arms = select_arms(getattr(args, "arms", None))
     init = getattr(args, "init_from", None) or PRETRAINED
-    return compare(mtl, dist, data, Path(args.out), args.budget_s, list(range(args.seeds)), arms, init)
+    return compare(
+        mtl, dist, data, Path(args.out), args.budget_s, list(range(args.seeds)), arms, init, arm_overrides(args)
+    )
 
 
 def pick_arms(
@@ -170,14 +172,17 @@ def select_arms(only: str | None) -> tuple[str, ...]:
     return pick_arms(only, ARMS, "distill arms", REQUIRED)
 
 
-def start_dicts(mtl_yaml: Path, distill_yaml: Path, init: str | None) -> tuple[dict, dict]:
+def start_dicts(
+    mtl_yaml: Path, distill_yaml: Path, init: str | None, user: list[str] | None = None
+) -> tuple[dict, dict]:
     """The mtl and distill config dicts of the comparison: triplet rows for both (:data:`TRIPLET_ROWS`); with
     ``init``, the fine-tuning learning rate for both and the teacher started from ``init``."""
     mtl_dict = apply_overrides(read_yaml(mtl_yaml), FINETUNE if init else [])
     for section, values in TRIPLET_ROWS.items():
         mtl_dict[section] = {**mtl_dict.get(section, {}), **values}
     dist_dict = paired_distill_dict(mtl_dict, read_yaml(distill_yaml))
-    return mtl_dict, apply_overrides(dist_dict, [f"model.teacher_init={init}"] if init else [])
+    dist_dict = apply_overrides(dist_dict, [f"model.teacher_init={init}"] if init else [])
+    return apply_overrides(mtl_dict, user or []), apply_overrides(dist_dict, user or [])
 
 
 def compare(
@@ -189,11 +194,13 @@ def compare(
     seeds: list[int],
     arms: tuple[str, ...] = ARMS,
     init: str | None = PRETRAINED,
+    user: list[str] | None = None,
 ) -> dict:
     """Run ``arms`` for every seed (interleaved) on ``data``, every student from ``init`` (None: from scratch);
     mean ± std per arm and paired differences. The mtl arms read triplet rows as distillation does
-    (:data:`TRIPLET_ROWS`), so only the objective differs."""
-    mtl_dict, dist_dict = start_dicts(mtl_yaml, distill_yaml, init)
+    (:data:`TRIPLET_ROWS`), so only the objective differs; ``user``: :func:`thzface.bench.arm_overrides` (both
+    configs)."""
+    mtl_dict, dist_dict = start_dicts(mtl_yaml, distill_yaml, init, user)
     mtl_cfg, dist_cfg = config_from_dict(mtl_dict), config_from_dict(dist_dict)
     differing = confounds(mtl_cfg, dist_cfg)
     if differing:

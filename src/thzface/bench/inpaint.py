@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thzface.bench import format_table
+from thzface.bench import arm_overrides, format_table
 from thzface.bench.headline import headline_line, inpaint_headline
 from thzface.bench.mtl import PRETRAINED
 from thzface.data.io import open_image
@@ -73,16 +73,16 @@ def dataset_side(data: Path) -> int:
 
 
 def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float, seed: int, side: int,
-              embedder: str) -> dict:  # fmt: skip
+              embedder: str, user: list[str] | None = None) -> dict:  # fmt: skip
     """Train ``inpaint-<preset>`` on THz images at the dataset's size for ``budget_s`` seconds; fit's summary.
-    A preset with an identity term gets ``embedder`` for it."""
+    A preset with an identity term gets ``embedder`` for it; ``user``: :func:`thzface.bench.arm_overrides`."""
     cfg = load_config(configs / f"inpaint-{preset}.yaml")
     identity = [f"loss.identity_run={embedder}"] if cfg.loss.identity_run and cfg.loss.w_identity > 0 else []
     cfg = load_config(
         configs / f"inpaint-{preset}.yaml",
         [f"train.max_time_s={budget_s}", "train.max_epochs=100000", "train.max_steps=-1", "train.progress=false",
          f"train.seed={seed}", f"data.image_size={side}", f"model.image_size={side}", "model.modality=thz",
-         "model.image_channels=1", *identity],
+         "model.image_channels=1", *identity, *(user or [])],
     )  # fmt: skip
     return fit(cfg, data, out / "run", resume=False)
 
@@ -127,7 +127,7 @@ def run(args) -> dict:
         rows = []
         for s in range(args.seeds):
             arm_out = out / preset / f"seed{s}"
-            trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side, emb_run)
+            trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side, emb_run, arm_overrides(args))
             run_dir = Path(trained["run"])
             metrics = INPAINT.evaluate(run_dir, data, arm_out / "report", embedder=emb_run)
             cfg, model, extra = load_run(run_dir)

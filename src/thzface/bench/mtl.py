@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thzface.bench import format_table
+from thzface.bench import arm_overrides, format_table
 from thzface.bench.headline import headline_line, mtl_headline
 from thzface.bench.infer import VARIANTS as MODEL_VARIANTS
 from thzface.engine.checkpoint import pretrained_names
@@ -212,11 +212,14 @@ def run(args) -> dict:
     data = resolve_data(args.data)
     out = Path(args.out)
     results: dict = {}
+    user = arm_overrides(args)
     for name, (preset, init, extra) in arms(getattr(args, "init_from", None), getattr(args, "arms", None)).items():
         runs = [
             adapt_and_eval(data, out / name / f"seed{s}", s, init or PRETRAINED)
             if name == ADAPTED
-            else train_and_eval(find_config(preset), data, out / name / f"seed{s}", args.budget_s, s, extra, init)
+            else train_and_eval(
+                find_config(preset), data, out / name / f"seed{s}", args.budget_s, s, [*extra, *user], init
+            )
             for s in range(args.seeds)
         ]
         mean, std = spread(runs)

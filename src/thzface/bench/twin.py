@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thzface.bench import format_table
+from thzface.bench import arm_overrides, format_table
 from thzface.bench.distill import pick_arms
 from thzface.bench.headline import headline_line, twin_headline
 from thzface.bench.mtl import FINETUNE, PRETRAINED
@@ -92,14 +92,14 @@ def run_seed(args, data: Path, configs: Path, out: Path, seed: int) -> dict[str,
     rows: dict[str, dict] = {}
     if not getattr(args, "global_run", None):
         g_budget = getattr(args, "global_budget_s", None) or args.budget_s
-        g_cfg = load_config(global_config(args, configs), [*budget(g_budget, seed), *FINETUNE])
+        g_cfg = load_config(global_config(args, configs), [*budget(g_budget, seed), *FINETUNE, *arm_overrides(args)])
         s = fit(g_cfg, data, g_run, init_run=getattr(args, "init_from", None) or PRETRAINED, resume=False)
         rows["global"] = {"steps": s["global_step"], "train_seconds": s["seconds"]}
     rows["global"] = {**rows.get("global", {}), **eval_global(g_run, data, configs / "twin-default.yaml",
                                                               out / "global-report")}  # fmt: skip
     for name, overrides in select_systems(getattr(args, "arms", None)).items():
-        cfg = load_config(configs / "twin-default.yaml",
-                          [*budget(args.budget_s, seed), f"model.global_run={g_run}", *overrides])  # fmt: skip
+        system = [f"model.global_run={g_run}", *overrides, *arm_overrides(args)]
+        cfg = load_config(configs / "twin-default.yaml", [*budget(args.budget_s, seed), *system])
         run = out / name
         s = fit(cfg, data, run, resume=False)
         metrics = TE.RECIPE.evaluate(run, data, run / "report")

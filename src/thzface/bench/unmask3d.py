@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thzface.bench import format_table
+from thzface.bench import arm_overrides, format_table
 from thzface.bench.headline import headline_line, unmask3d_headline
 from thzface.bench.mtl import PRETRAINED
 from thzface.metrics.separability import frechet_distance
@@ -108,9 +108,17 @@ def inpaint_row(run: Path, c: dict, embedder, summary: dict) -> dict:
 
 
 def run_modality(
-    modality: str, data: Path, out: Path, budget_s: float, seed: int, embedder_run, arms: set[str]
+    modality: str,
+    data: Path,
+    out: Path,
+    budget_s: float,
+    seed: int,
+    embedder_run,
+    arms: set[str],
+    user: list[str] | None = None,
 ) -> tuple[dict, Path]:
-    over = MODALITIES[modality]
+    """One seed of one modality's arms; ``user``: :func:`thzface.bench.arm_overrides`, taken by every arm."""
+    over = {name: [*extra, *(user or [])] for name, extra in MODALITIES[modality].items()}
     emb_run = embedder_run if modality == "thz" else None
     embedder = None
     if emb_run is not None:
@@ -175,7 +183,7 @@ def run(args) -> dict:
     for modality in [m for m in MODALITIES if m == "thz" or m in arms]:
         runs, grids = [], []
         for seed in range(args.seeds):
-            rows, grid = run_modality(modality, data, out, args.budget_s, seed, emb, arms)
+            rows, grid = run_modality(modality, data, out, args.budget_s, seed, emb, arms, arm_overrides(args))
             runs.append(rows)
             grids.append(str(grid))
         mean = mean_rows(runs)

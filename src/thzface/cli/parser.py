@@ -145,7 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the global embedder (default pretrained:mtl-default)",
     )
     b.add_argument("--preset", default=None, help="sim: simulator preset (default bench-20)")
-    b.add_argument("overrides", nargs="*", help="sim: dotted key=value overrides of the preset")
+    b.add_argument(
+        "overrides",
+        nargs="*",
+        help="sim: dotted key=value overrides of the simulator preset; mtl, distill, inpaint, twin, unmask3d: config "
+        "overrides every trained arm takes last (e.g. train.precision=bf16-mixed)",
+    )
     b.add_argument(
         "--arms",
         default=None,
