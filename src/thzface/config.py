@@ -238,7 +238,7 @@ class TrainConfig:
     plateau_factor: float = 0.5  # ReduceLROnPlateau factor
     plateau_patience: int = 10  # ReduceLROnPlateau patience (validations)
     grad_clip: float = 1.0  # gradient-norm clip (0: off)
-    precision: str = "auto"  # auto (bf16-mixed on GPU, 32 on CPU) | 32 | 16-mixed | bf16-mixed
+    precision: str = "auto"  # auto (bf16-mixed on GPU, 32 on CPU) | 32 | 16-mixed | bf16-mixed (on CPU too: AMX)
     val_every: float = 1.0  # validate every this fraction of an epoch (<=1) or every N steps (>1)
     monitor: str = "val/ssim"  # metric that picks the best checkpoint
     monitor_mode: str = "max"  # max | min

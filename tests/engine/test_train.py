@@ -166,3 +166,17 @@ def test_site_batches_and_training_people_probe(repo, tiny_data, tmp_path):
     }
     with pytest.raises(ValueError, match=r"val_sites=1: the world has 1 site"):
         fit(tiny_cfg(repo, "train.max_steps=1", "data.val_sites=1"), tiny_data, tmp_path / "run4")
+
+
+def test_bf16_on_a_cpu_without_native_bfloat16_warns(repo, monkeypatch, caplog):
+    from thzface.engine import train as T
+
+    cfg = tiny_cfg(repo, "train.precision=bf16-mixed", "train.accelerator=cpu")
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: False)
+    with caplog.at_level("WARNING"):
+        assert T._precision(cfg) == "bf16-mixed"
+    assert "emulated, slower than 32-true" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    assert T._precision(cfg) == "bf16-mixed" and not caplog.text
+    assert T._precision(tiny_cfg(repo, "train.accelerator=cpu")) == "32-true"  # auto on a CPU: float32
