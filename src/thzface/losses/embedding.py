@@ -33,7 +33,8 @@ def supcon(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float = 
     temperature = check_positive(temperature, where, "temperature")
     if n < 2:
         return embeddings.sum() * 0.0
-    z = F.normalize(embeddings.float(), dim=1)  # (N, D)
+    half = embeddings.dtype in (torch.float16, torch.bfloat16)
+    z = F.normalize(embeddings.float() if half else embeddings, dim=1)  # (N, D); float64 stays float64
     self_mask = torch.eye(n, dtype=torch.bool, device=z.device)  # (N, N)
     with torch.autocast(z.device.type, enabled=False):  # similarities / T in float32 under mixed precision
         logits = (z @ z.T / temperature).masked_fill(self_mask, float("-inf"))  # (N, N)
