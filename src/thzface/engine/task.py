@@ -90,7 +90,9 @@ class Task(L.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
         # loader 0: the validation people; loader 1 (``train.fit_probe``): as many training people, to see fitting
         store = self._val if dataloader_idx == 0 else self._fit
-        for k, v in self.validation_outputs(batch).items():
+        with torch.autocast(self.device.type, enabled=False):  # mixed precision trains; validation scores in float32
+            outputs = self.validation_outputs(batch)
+        for k, v in outputs.items():
             v = v.detach().cpu()
             store[k].append(v.float() if v.dtype in (torch.float16, torch.bfloat16) else v)  # mixed precision: float32
 
