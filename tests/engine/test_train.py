@@ -43,8 +43,8 @@ def test_fit_writes_run_and_weights_round_trip(repo, tiny_data, tmp_path):
 
 
 def test_fit_in_bfloat16_mixed_precision(repo, tiny_data, tmp_path):
-    # the CPU's mixed precision (autocast to bfloat16; native on CPUs with AMX / AVX-512 BF16, 1.7x a pretraining
-    # step there): validation reads half-precision outputs as float32, and the weights stay float32
+    # the CPU's mixed precision (autocast to bfloat16; native on CPUs with AMX / AVX-512 BF16): validation scores in
+    # float32 (numpy reads no bfloat16), and the weights stay float32
     run = tmp_path / "run"
     summary = fit(tiny_cfg(repo, "train.max_steps=4", "train.precision=bf16-mixed"), tiny_data, run)
     assert summary["global_step"] == 4 and summary["best"] == summary["best"]  # a finite validation score

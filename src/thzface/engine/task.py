@@ -93,8 +93,7 @@ class Task(L.LightningModule):
         with torch.autocast(self.device.type, enabled=False):  # mixed precision trains; validation scores in float32
             outputs = self.validation_outputs(batch)
         for k, v in outputs.items():
-            v = v.detach().cpu()
-            store[k].append(v.float() if v.dtype in (torch.float16, torch.bfloat16) else v)  # mixed precision: float32
+            store[k].append(v.detach().cpu())
 
     def on_validation_epoch_end(self) -> None:
         # every rank sees the whole validation set (no distributed sampler), so no gather is needed

