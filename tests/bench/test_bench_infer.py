@@ -53,6 +53,7 @@ def test_profile_model_leaves_the_weights_unchanged() -> None:
     model = tiny()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     infer.train_rate(model, 4, 32, "soft", min_s=0.01)
+    infer.train_rate(model, 4, 32, "soft", min_s=0.01, bf16=True)  # under bfloat16 autocast, as bf16-mixed trains
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()) and not model.training
 
 

@@ -58,11 +58,15 @@ VARIANTS: dict[str, dict[str, Any]] = {  # lean encoders / decoders: overrides o
         **ONE_VIEW,
     },
     "dec-small": {"decoder_reduce": 64, "decoder_widths": (48, 24, 16), "rdb_layers": 3},  # default encoder
+    "default-d2": {"depths": (2, 2, 2)},  # bigger trunks for pretraining that does not fit: two blocks a stage,
+    "default-w": {"widths": (64, 128, 192)},  # wider stages,
+    "default-d2w": {"depths": (2, 2, 2), "widths": (64, 128, 192)},  # both
 }
 RATES: tuple[str, ...] = (
     *(f"embed_img_per_s_batch{b}" for b in BATCHES),
     *(f"onnx_embed_img_per_s_batch{b}" for b in BATCHES),
     "train_samples_per_s",
+    "train_samples_per_s_bf16",
 )
 KEYS: list[str] = [
     "parameters", "flops_encoder", "flops_heads", "flops_decoder", "flops_embedding", *RATES, "latency_ms_batch1",
@@ -82,11 +86,13 @@ def component_flops(model: nn.Module, size: int) -> dict[str, int]:
     return {f"flops_{k}": v for k, v in full.items()} | {"flops_embedding": embedding}
 
 
-def train_rate(model: nn.Module, batch: int, size: int, route: str, min_s: float) -> float:
+def train_rate(model: nn.Module, batch: int, size: int, route: str, min_s: float, bf16: bool = False) -> float:
     """Samples/s of one full training step (forward incl. reconstruction, backward, AdamW) on random tensors.
 
     The loss touches every output cheaply (embedding similarity, posture CE, L1 reconstruction); the model's
-    weights are restored afterwards.
+    weights are restored afterwards. ``bf16``: the forward under CPU bfloat16 autocast, as
+    ``train.precision=bf16-mixed`` runs it (fast only where the CPU has native bfloat16; see
+    :func:`thzface.engine.train.cpu_has_native_bf16`).
     """
     m: Any = model
     g = torch.Generator().manual_seed(0)
@@ -97,9 +103,11 @@ def train_rate(model: nn.Module, batch: int, size: int, route: str, min_s: float
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step() -> None:
-        out = m(x, posture, route=route)
-        sim = out.embedding @ out.embedding.T  # (B, B)
-        loss = sim.mean() + F.cross_entropy(out.posture_logits, posture) + F.l1_loss(out.reconstruction, target)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = m(x, posture, route=route)
+        sim = out.embedding.float() @ out.embedding.float().T  # (B, B)
+        logits, rec = out.posture_logits.float(), out.reconstruction.float()
+        loss = sim.mean() + F.cross_entropy(logits, posture) + F.l1_loss(rec, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -160,6 +168,7 @@ def profile_models(
             for name, s in subjects.items():
                 rates = embed_rates(s, min_s)
                 rates["train_samples_per_s"] = train_rate(s.model, s.train_batch, s.size, s.route, min_s)
+                rates["train_samples_per_s_bf16"] = train_rate(s.model, s.train_batch, s.size, s.route, min_s, True)
                 for k, v in rates.items():
                     rows[name][k] = max(rows[name].get(k, 0.0), v)
     for row in rows.values():
