@@ -238,6 +238,9 @@ class TrainConfig:
     plateau_factor: float = 0.5  # ReduceLROnPlateau factor
     plateau_patience: int = 10  # ReduceLROnPlateau patience (validations)
     grad_clip: float = 1.0  # gradient-norm clip (0: off)
+    ema: float = 0.0  # decay of an exponential moving average of the weights (and BatchNorm statistics), updated
+    # every step; validation, checkpoint selection and the exported weights use the average (0: off; 0.999 ≈ the
+    # last 1,000 steps)
     precision: str = "auto"  # auto (bf16-mixed on GPU, 32 on CPU) | 32 | 16-mixed | bf16-mixed (on CPU too: AMX)
     val_every: float = 1.0  # validate every this fraction of an epoch (<=1) or every N steps (>1)
     monitor: str = "val/ssim"  # metric that picks the best checkpoint

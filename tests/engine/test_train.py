@@ -53,6 +53,23 @@ def test_fit_in_bfloat16_mixed_precision(repo, tiny_data, tmp_path):
     }
 
 
+def test_ema_weights_are_the_ones_validated_and_exported(repo, tiny_data, tmp_path):
+    # train.ema: validation, best.ckpt and model.safetensors all hold the moving average, not the current weights
+    run = tmp_path / "run"
+    fit(tiny_cfg(repo, "train.max_steps=6", "train.val_every=2", "train.ema=0.5"), tiny_data, run)
+    best = torch.load(run / "checkpoints" / "best.ckpt", weights_only=True, map_location="cpu")
+    exported = load_file(str(run / "model.safetensors"))
+    for k, v in exported.items():
+        assert torch.equal(v, best["ema_state"][f"module.{k}"]), k  # the exported weights are the validated ones
+    assert int(last_state(run)["ema_state"]["n_averaged"]) == 6  # one update per step
+    current, average = best["state_dict"], best["ema_state"]  # during training: resume continues from the current
+    assert any(not torch.equal(v, average[f"module.{k[6:]}"]) for k, v in current.items()
+               if k.startswith("model.") and v.is_floating_point())  # fmt: skip
+    with pytest.raises(ValueError, match=r"train.ema must be in \(0, 1\)"):
+        fit(tiny_cfg(repo, "train.max_steps=2", "train.ema=1.5"), tiny_data, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_resume_restores_step_and_lr(repo, tiny_data, tmp_path):
     """Same config: the rerun resumes from last.ckpt; step, LR schedule and weights match a straight run."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"

@@ -20,6 +20,7 @@ from safetensors.torch import load_file
 from thzface.config import Config, read_yaml, save_config, to_dict
 from thzface.data.identity_split import IdentitySplit
 from thzface.engine.checkpoint import WEIGHTS, RunError, save_weights
+from thzface.engine.ema import EMAWeights
 from thzface.engine.recipe import Recipe
 from thzface.engine.run import CONFIG, LAST, OUTPUTS, Run, save_split, save_threshold
 from thzface.engine.task import Task
@@ -182,6 +183,7 @@ def fit(
 ) -> dict:
     """Train ``cfg`` with ``recipe`` on the dataset at ``data_dir`` into ``run_dir``; returns a summary dict.
     ``resume``: see :func:`prepare_run`."""
+    ema = EMAWeights(cfg.train.ema) if cfg.train.ema != 0 else None  # a bad decay fails before the run is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg, ckpt = prepare_run(recipe, cfg, run_dir, resume)
@@ -210,6 +212,8 @@ def fit(
         ),
         ExportBest(cfg, run_dir),
     ]
+    if ema is not None:
+        callbacks.append(ema)  # after ExportBest: see EMAWeights
     if t.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=max(1, t.log_every)))
     loggers = [

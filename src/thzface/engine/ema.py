@@ -1,0 +1,77 @@
+"""``train.ema``: an exponential moving average of the weights, validated, exported and kept in place of the last."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from thzface.config import ConfigError
+
+
+class EMAWeights(Callback):
+    """``train.ema``: an exponential moving average of the task's model (weights and buffers, so BatchNorm
+    statistics too; ``torch.optim.swa_utils.AveragedModel``), updated after every optimiser step and swapped in for
+    the whole validation — from ``on_validation_epoch_start`` to ``on_validation_end``, where :class:`ExportBest`
+    (placed before this in the callbacks) exports it — and kept at the end of training. Checkpoints hold the
+    current weights as ``state_dict`` (resume continues from them) and the average as ``ema_state``.
+
+    Lightning's own ``EMAWeightAveraging`` copies the whole LightningModule at ``setup``, before a recipe's
+    ``setup`` builds its loss heads, and swaps back before ``on_validation_end``; hence this one.
+    """
+
+    def __init__(self, decay: float) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ConfigError(f"train.ema must be in (0, 1) (0 turns it off), got {decay}")
+        self.decay = decay
+        self.average: AveragedModel | None = None
+        self._updated_at = 0  # the optimiser step of the last update
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit" and self.average is None:
+            model = cast(torch.nn.Module, pl_module.model)
+            self.average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(self.decay), use_buffers=True)
+
+    def _pairs(self, pl_module: L.LightningModule) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        assert self.average is not None
+        avg, cur = self.average.module, cast(torch.nn.Module, pl_module.model)
+        return list(zip([*avg.parameters(), *avg.buffers()], [*cur.parameters(), *cur.buffers()], strict=True))
+
+    def _swap(self, pl_module: L.LightningModule) -> None:
+        with torch.no_grad():
+            for a, c in self._pairs(pl_module):
+                tmp = a.clone()
+                a.copy_(c)
+                c.copy_(tmp)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx) -> None:
+        if self.average is not None and trainer.global_step > self._updated_at:  # once per optimiser step
+            self.average.update_parameters(cast(torch.nn.Module, pl_module.model))
+            self._updated_at = trainer.global_step
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.average is not None and trainer.state.fn == "fit":
+            self._swap(pl_module)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.average is not None and trainer.state.fn == "fit":
+            self._swap(pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.average is not None:
+            with torch.no_grad():
+                for a, c in self._pairs(pl_module):
+                    c.copy_(a)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        if self.average is not None:
+            checkpoint["ema_state"] = self.average.state_dict()
+            checkpoint["ema_updated_at"] = self._updated_at
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
+        if self.average is not None and "ema_state" in checkpoint:
+            self.average.load_state_dict(checkpoint["ema_state"])
+            self._updated_at = int(checkpoint.get("ema_updated_at", 0))
