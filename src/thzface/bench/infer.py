@@ -105,8 +105,8 @@ def train_rate(model: nn.Module, batch: int, size: int, route: str, min_s: float
     def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             out = m(x, posture, route=route)
-        sim = out.embedding.float() @ out.embedding.float().T  # (B, B)
-        logits, rec = out.posture_logits.float(), out.reconstruction.float()
+        emb, logits, rec = out.embedding.float(), out.posture_logits.float(), out.reconstruction.float()
+        sim = emb @ emb.T  # (B, B)
         loss = sim.mean() + F.cross_entropy(logits, posture) + F.l1_loss(rec, target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
