@@ -66,6 +66,9 @@ class LossConfig:
     w_shape: float = 0.0  # privileged geometry (simulated folders, training only): the person's shape coefficients
     # regressed from the embedding by a training-only head (losses.geometry.shape_regression)
     w_pose: float = 0.0  # the scan's pose (yaw, pitch, roll, dx, dy) regressed from the trunk latent (training only)
+    w_frontal: float = 0.0  # the person's frontal clean face painted from the embedding by a training-only head
+    # (recipes/mtl/frontal.py; simulated folders with clean targets and poses; the reconstruction loss's weights)
+    frontal_size: int = 32  # side of that face in pixels (a multiple of 8)
     w_align: float = 1.0  # model.align=inplane: the aligner's in-plane pose of each concealed scan and of its
     # unconcealed counterpart against the simulator's (smooth-L1 in units of models.align.ALIGN_SCALE); rows or
     # folders without poses (real data) train nothing of the aligner

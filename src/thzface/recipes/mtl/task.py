@@ -21,6 +21,7 @@ from thzface.metrics import verification as V
 from thzface.models.align import ALIGN_SCALE
 from thzface.models.mtl_spec import LossConfig, build_model
 from thzface.models.multitask import MultiTaskModel
+from thzface.recipes.mtl.frontal import FrontalHead
 
 
 def classify(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -119,6 +120,7 @@ class MtlTask(Task):
         self.perceptual = Ls.lpips_loss(lc.lpips_path) if lc.w_lpips > 0 else None
         self.identity_loss: IdentityLoss | None = None  # joint batches; built in setup() from the training classes
         self.geometry: GeometryHeads | None = None  # training-only shape / pose heads; built in setup() from the data
+        self.frontal: FrontalHead | None = None  # training-only frontal-face head; built in setup() from the data
         if cfg.train.sampler == "joint" and lc.metric == "triplet":
             raise ValueError("loss.metric=triplet needs triplet rows (train.sampler pk | random), not joint batches")
 
@@ -138,6 +140,20 @@ class MtlTask(Task):
                     "poses.npz (thzface synth writes both)"
                 )
             self.geometry = GeometryHeads.from_bank(bank, self.cfg.model.embed_dim, self.cfg.model.trunk_dim)
+        if stage == "fit" and lc.w_frontal > 0 and self.frontal is None:
+            bank = getattr(dm, "bank", None)
+            if (
+                bank is None
+                or bank.clean is None
+                or not bool(bank.has_clean.any())
+                or bank.shape is None
+                or not bool(bank.has_geometry.any())
+            ):
+                raise ValueError(
+                    "loss.w_frontal needs joint batches over a simulated folder with clean/, identities.json and "
+                    "poses.npz (thzface synth writes them)"
+                )
+            self.frontal = FrontalHead.from_bank(bank, self.cfg.model.embed_dim, lc.frontal_size)
 
     def build_identity_loss(self, num_classes: int) -> None:
         """The identity objective of joint batches; a margin head holds one weight row per training identity."""
@@ -189,6 +205,10 @@ class MtlTask(Task):
             geo = self.geometry.losses(out.embedding, out.latent, batch)
             total = total + lc.w_shape * geo.get("shape", 0.0) + lc.w_pose * geo.get("pose", 0.0)
             terms.update(geo)
+        if self.frontal is not None and "has_geometry" in batch:
+            weights = {"w_charb": lc.w_charb, "w_ssim": lc.w_ssim, "w_grad": lc.w_grad}
+            terms.update(self.frontal.loss(out.embedding, batch, weights))
+            total = total + lc.w_frontal * terms.get("frontal", 0.0)
         if out.alignment is not None and lc.w_align > 0 and "has_inplane" in batch:
             terms.update(alignment_losses(m, out.alignment, batch))
             total = total + lc.w_align * terms.get("align", 0.0)
