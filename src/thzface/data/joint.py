@@ -20,9 +20,10 @@ from thzface.data.sampler import PKSampler
 class PKJointBatches:
     """Training iterable of joint P×K batches over a :class:`CaptureBank` (see the module docstring).
 
-    Each iteration is one epoch: at its first batch it reads the epoch — ``epoch_source()`` when given (pass
-    ``lambda: trainer.current_epoch`` so a resumed run sees the same batches), else the internal counter — and
-    advances the counter; :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the
+    Each iteration is one epoch: at its first batch it reads the epoch — ``epoch_source()`` when given (the
+    optimiser step // batches an epoch, so a resumed run sees the same batches), else the internal counter — and
+    the batch to start from, ``start_source()`` (the step % batches an epoch: a run resumed within an epoch goes
+    on where it stopped rather than repeating the epoch's first batches), and advances the counter; :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the
     process ``rank``.
     Raises ValueError (naming what to set) when the bank has fewer than P identities or an identity has fewer
     than K captures — P is never lowered silently.
@@ -42,6 +43,7 @@ class PKJointBatches:
         num_batches: int | None = None,
         rank: int = 0,
         epoch_source: Callable[[], int] | None = None,
+        start_source: Callable[[], int] | None = None,
         group: str = "identity",
         domain_of: Mapping[str, Hashable] | None = None,
         curriculum: tuple[int, float] = (0, 1.0),
@@ -61,6 +63,7 @@ class PKJointBatches:
         self.skipped = len(bank) - len(self.members)
         self.bank, self.augment, self.seed, self.rank, self.epoch = bank, augment, seed, rank, 0
         self.epoch_source = epoch_source
+        self.start_source = start_source  # the epoch's first batch to yield (a run resumed within an epoch)
         n = num_batches if num_batches is not None else max(1, len(self.members) // (p * k))
         self.names, self.p, self.k, self.n = names, p, k, n
         self.domains: list[Hashable] | None = None
@@ -102,11 +105,14 @@ class PKJointBatches:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def epoch_batches(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
-        """The batches of ``epoch`` (the same every time for the same seed, rank and epoch)."""
+    def epoch_batches(self, epoch: int, start: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+        """The batches of ``epoch`` (the same every time for the same seed, rank and epoch), from its batch
+        ``start`` on (a run resumed within an epoch; the skipped batches are neither gathered nor augmented)."""
         sampler, members = self.epoch_members(epoch)
         sampler.set_epoch(epoch)
         for b, idx in enumerate(list(sampler)):
+            if b < start:
+                continue
             g = torch.Generator().manual_seed(sample_seed(self.seed, self.rank, epoch, b))
             index = torch.tensor([members[i] for i in idx], dtype=torch.long)  # (P·K,)
             yield self.bank.batch(index, self.augment, g)  # B = P·K
@@ -115,5 +121,6 @@ class PKJointBatches:
         # a generator: the epoch is read (and advanced) at the first batch, so an iter() that only checks
         # iterability (Lightning does one at fit start) uses no epoch
         epoch = self.epoch_source() if self.epoch_source is not None else self.epoch
+        start = self.start_source() if self.start_source is not None else 0
         self.epoch = epoch + 1
-        yield from self.epoch_batches(epoch)
+        yield from self.epoch_batches(epoch, start)

@@ -203,6 +203,9 @@ class JointDataModule(L.LightningDataModule):
         def epoch() -> int:  # from optimizer steps: Lightning's epoch counter may run one ahead after a resume
             return trainer.global_step // n if trainer is not None else 0
 
+        def start() -> int:  # a run resumed within an epoch goes on from where it stopped (0 at every epoch start)
+            return trainer.global_step % n if trainer is not None else 0
+
         batches = PKJointBatches(
             self.bank,
             self.p,
@@ -214,6 +217,7 @@ class JointDataModule(L.LightningDataModule):
             num_batches=n,
             rank=rank,
             epoch_source=epoch,
+            start_source=start,
             group=t.pk_group,
             domain_of=self.domain_of(),
             curriculum=(t.pose_curriculum, t.pose_curriculum_start),

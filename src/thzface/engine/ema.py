@@ -40,7 +40,8 @@ class EMAWeights(Callback):
     statistics too; ``torch.optim.swa_utils.AveragedModel``), updated after every optimiser step and swapped in for
     the whole validation — from ``on_validation_epoch_start`` to ``on_validation_end``, where :class:`ExportBest`
     (placed before this in the callbacks) exports it — and kept at the end of training. Checkpoints hold the
-    current weights as ``state_dict`` (resume continues from them) and the average as ``ema_state``.
+    current weights as ``state_dict`` (resume continues from them; also the one written after training, when the
+    model holds the average) and the average as ``ema_state``.
 
     Lightning's own ``EMAWeightAveraging`` copies the whole LightningModule at ``setup``, before a recipe's
     ``setup`` builds its loss heads, and swaps back before ``on_validation_end``; hence this one.
@@ -52,6 +53,7 @@ class EMAWeights(Callback):
         self.decay = decay
         self.average: AveragedModel | None = None
         self._updated_at = 0  # the optimiser step of the last update
+        self._current: dict[str, torch.Tensor] | None = None  # the current weights once the average is kept at the end
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage == "fit" and self.average is None:
@@ -85,6 +87,8 @@ class EMAWeights(Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.average is not None:
+            model = cast(torch.nn.Module, pl_module.model)
+            self._current = {k: v.detach().clone() for k, v in model.state_dict().items()}  # what a resume goes on from
             with torch.no_grad():
                 for a, c in self._pairs(pl_module):
                     c.copy_(a)
@@ -93,6 +97,8 @@ class EMAWeights(Callback):
         if self.average is not None:
             checkpoint["ema_state"] = self.average.state_dict()
             checkpoint["ema_updated_at"] = self._updated_at
+            if self._current is not None:  # after training (the model holds the average): the current weights
+                checkpoint["state_dict"].update({f"model.{k}": v for k, v in self._current.items()})
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         if self.average is not None and "ema_state" in checkpoint:
