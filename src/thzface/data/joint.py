@@ -23,8 +23,8 @@ class PKJointBatches:
     Each iteration is one epoch: at its first batch it reads the epoch — ``epoch_source()`` when given (the
     optimiser step // batches an epoch, so a resumed run sees the same batches), else the internal counter — and
     the batch to start from, ``start_source()`` (the step % batches an epoch: a run resumed within an epoch goes
-    on where it stopped rather than repeating the epoch's first batches), and advances the counter; :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the
-    process ``rank``.
+    on where it stopped rather than repeating the epoch's first batches), and advances the counter;
+    :meth:`set_epoch` or :meth:`epoch_batches` pick one explicitly. Under DDP pass the process ``rank``.
     Raises ValueError (naming what to set) when the bank has fewer than P identities or an identity has fewer
     than K captures — P is never lowered silently.
 
