@@ -71,21 +71,22 @@ def test_ema_weights_are_the_ones_validated_and_exported(repo, tiny_data, tmp_pa
 
 
 def test_an_interrupted_ema_run_resumes_its_average(repo, tiny_data, tmp_path):
-    # a run stopped at step 3 and resumed to 6 holds the same average (and current weights) as one run straight to 6:
-    # the average is restored, and the resumed epoch goes on from its fourth batch (before: it restarted the epoch).
-    # A schedule that does not depend on max_steps; no dropout (the global RNG is not in checkpoints).
-    args = ("train.schedule=constant", "train.warmup_frac=0", "model.dropout=0", "train.ema=0.5", "train.val_every=3")
+    # a run stopped at step 2 (inside its first epoch of 3 batches) and resumed to 6 holds the same average and
+    # current weights as one run straight to 6: the average is restored, the final checkpoint of the stopped run keeps
+    # its current weights (not the average it exports), and the resumed epoch goes on from its third batch (before:
+    # it restarted the epoch). A schedule that does not depend on max_steps (dropout is seeded per step).
+    args = ("train.schedule=constant", "train.warmup_frac=0", "train.ema=0.5", "train.val_every=3")
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     fit(tiny_cfg(repo, "train.max_steps=6", *args), tiny_data, straight)
-    fit(tiny_cfg(repo, "train.max_steps=3", *args), tiny_data, resumed)
-    assert int(last_state(resumed)["ema_state"]["n_averaged"]) == 3
-    save_config(tiny_cfg(repo, "train.max_steps=6", *args), resumed / "config.yaml")  # interrupted at 3 of 6
+    fit(tiny_cfg(repo, "train.max_steps=2", *args), tiny_data, resumed)
+    assert int(last_state(resumed)["ema_state"]["n_averaged"]) == 2
+    save_config(tiny_cfg(repo, "train.max_steps=6", *args), resumed / "config.yaml")  # interrupted at 2 of 6
     summary = fit(tiny_cfg(repo, "train.max_steps=6", *args), tiny_data, resumed)
     assert summary["resumed_from"].endswith("last.ckpt") and summary["global_step"] == 6
     a, b = last_state(straight), last_state(resumed)
     assert int(b["ema_state"]["n_averaged"]) == 6 and b["ema_updated_at"] == 6
     for k, v in a["ema_state"].items():
-        torch.testing.assert_close(b["ema_state"][k], v, msg=k)  # not restarted from the current weights at 3
+        torch.testing.assert_close(b["ema_state"][k], v, msg=k)
     for k, v in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][k], v, msg=k)
 
