@@ -15,7 +15,7 @@ from PIL import Image
 from thzface.config import save_config
 from thzface.data.naming import format_name
 from thzface.data.split import write_split
-from thzface.recipes import load_config
+from thzface.recipes import load_config, load_run
 
 SIDE = 48  # written image side; configs run at 32, so resizing and box scaling are exercised
 
@@ -372,6 +372,16 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
         - max(res["arms"][f]["mean"]["hole_ssim_30-50"] for f in classical)
     )
     assert res["table"].splitlines()[-1].startswith("headline: hole-region SSIM")
+    # default-pretrained: inpaint-default fine-tuned from --init-from (here the first bench's default run); it is the
+    # headline system when present
+    start = tmp_path / "b" / "default" / "seed0" / "run"
+    args2 = SimpleNamespace(**{**vars(args), "out": str(tmp_path / "b2"), "arms": "default,default-pretrained",
+                               "init_from": str(start)})  # fmt: skip
+    res2 = run_bench("inpaint", args2)
+    assert {"default", "default-pretrained"} <= set(res2["arms"]) and res2["init_from"] == str(start)
+    assert res2["headline"]["system_name"] == "default-pretrained"
+    copied = res2["arms"]["default-pretrained"]["runs"][0]["init_copied"]
+    assert copied == len(load_run(start)[1].state_dict()) and "init_copied" not in res2["arms"]["default"]["runs"][0]
 
 
 def test_simulator_output_serves_every_mask_kind(repo, tiny_data):

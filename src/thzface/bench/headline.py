@@ -94,7 +94,9 @@ def _mean_over_sets(row: dict, sets: Sequence[str], metric: str) -> float | None
     return float(np.mean([float(v) for v in vals if v is not None])) if vals and all(map(_finite, vals)) else None
 
 
-def inpaint_headline(system_runs: list[dict], fills: dict[str, dict], sets: Sequence[str]) -> dict:
+def inpaint_headline(
+    system_runs: list[dict], fills: dict[str, dict], sets: Sequence[str], system: str = "default"
+) -> dict:
     """Hole-region SSIM, the mean over the mask sets (buckets + garment), of the system arm per seed vs the best
     classical fill (the fill with the highest such mean; fills are deterministic, one value for every seed)."""
     per_fill = {n: _mean_over_sets(r, sets, "hole_ssim") for n, r in fills.items()}
@@ -106,7 +108,7 @@ def inpaint_headline(system_runs: list[dict], fills: dict[str, dict], sets: Sequ
         [_mean_over_sets(r, sets, "hole_ssim") for r in system_runs],
         [per_fill[best]] * len(system_runs),
         best,
-        "default",
+        system,
     )
 
 

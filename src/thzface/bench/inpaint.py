@@ -3,7 +3,9 @@
 Every arm is scored on the same fixed, seeded mask sets of the dataset's test images (buckets 10–30, 30–50, 50–70 %
 of the head, plus the real garment silhouettes), on the THz unconcealed scans. Both presets run at the dataset's
 image size (the ``paper`` preset's 512² is the seed's; its parameter count does not depend on size) and on one-
-channel THz images; ``--arms`` picks presets (default: both). The classical fills are the masked mean, the diffusion
+channel THz images; ``--arms`` picks presets (default: both) and ``default-pretrained``: ``default`` fine-tuned from
+``--init-from`` (the shipped ``pretrained:inpaint-default``, pretrained on the pretraining population's people and
+scanners; the headline system when present). The classical fills are the masked mean, the diffusion
 fill, the mean face of the predicted posture and the eigenface completion (``eigen-fill``: gappy PCA, Everson &
 Sirovich 1995; also the ``default`` model's own start, so its margin is the network's own gain), the last two fitted
 to the training rows; the headline is against the best of them. The identity embedder of every arm is
@@ -41,6 +43,10 @@ from thzface.recipes.inpaint.recipe import (
 from thzface.recipes.inpaint.recipe import RECIPE as INPAINT
 
 PRESETS = ("default", "paper")
+PRETRAINED_ARM = (
+    "default-pretrained"  # inpaint-default fine-tuned from --init-from (the shipped pretrained:inpaint-default)
+)
+PRETRAINED_INPAINT = "pretrained:inpaint-default"
 
 
 @torch.no_grad()
@@ -73,9 +79,10 @@ def dataset_side(data: Path) -> int:
 
 
 def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float, seed: int, side: int,
-              embedder: str, user: list[str] | None = None) -> dict:  # fmt: skip
-    """Train ``inpaint-<preset>`` on THz images at the dataset's size for ``budget_s`` seconds; fit's summary.
-    A preset with an identity term gets ``embedder`` for it; ``user``: :func:`thzface.bench.arm_overrides`."""
+              embedder: str, user: list[str] | None = None, init: str | None = None) -> dict:  # fmt: skip
+    """Train ``inpaint-<preset>`` on THz images at the dataset's size for ``budget_s`` seconds (from the weights
+    ``init`` when given); fit's summary. A preset with an identity term gets ``embedder`` for it; ``user``:
+    :func:`thzface.bench.arm_overrides`."""
     cfg = load_config(configs / f"inpaint-{preset}.yaml")
     identity = [f"loss.identity_run={embedder}"] if cfg.loss.identity_run and cfg.loss.w_identity > 0 else []
     cfg = load_config(
@@ -84,7 +91,7 @@ def train_arm(configs: Path, preset: str, data: Path, out: Path, budget_s: float
          f"train.seed={seed}", f"data.image_size={side}", f"model.image_size={side}", "model.modality=thz",
          "model.image_channels=1", *identity, *(user or [])],
     )  # fmt: skip
-    return fit(cfg, data, out / "run", resume=False)
+    return fit(cfg, data, out / "run", resume=False, init_run=init)
 
 
 def classical_fills(cfg, data: Path) -> dict:
@@ -119,15 +126,19 @@ def run(args) -> dict:
     emb_run = str(getattr(args, "embedder", None) or PRETRAINED)
     embedder = load_embedder(emb_run)
     presets = [a.strip() for a in (getattr(args, "arms", None) or ",".join(PRESETS)).split(",") if a.strip()]
-    if "default" not in presets or set(presets) - set(PRESETS):
-        raise ValueError(f"bench inpaint: --arms {presets} must include 'default' and name only {list(PRESETS)}")
+    known = (*PRESETS, PRETRAINED_ARM)
+    if "default" not in presets or set(presets) - set(known):
+        raise ValueError(f"bench inpaint: --arms {presets} must include 'default' and name only {list(known)}")
+    init = str(getattr(args, "init_from", None) or PRETRAINED_INPAINT)
     arms: dict = {}
     mask_cfg = None
-    for preset in presets:
+    for arm in presets:
+        preset, start = ("default", init) if arm == PRETRAINED_ARM else (arm, None)
         rows = []
         for s in range(args.seeds):
-            arm_out = out / preset / f"seed{s}"
-            trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side, emb_run, arm_overrides(args))
+            arm_out = out / arm / f"seed{s}"
+            trained = train_arm(configs, preset, data, arm_out, args.budget_s, s, side, emb_run, arm_overrides(args),
+                                start)  # fmt: skip
             run_dir = Path(trained["run"])
             metrics = INPAINT.evaluate(run_dir, data, arm_out / "report", embedder=emb_run)
             cfg, model, extra = load_run(run_dir)
@@ -138,8 +149,10 @@ def run(args) -> dict:
             row.update(parameters=count_parameters(model), steps=int(trained["global_step"]),
                        exported_step=int(extra.get("step", 0)), **metrics["speed"])  # fmt: skip
             row["train_s"] = float(trained["seconds"])
+            if "init_from" in trained:  # tensors copied from the start's weights (all of them for the same preset)
+                row["init_copied"] = float(trained["init_from"]["copied"])
             rows.append(row)
-        arms[preset] = {"mean": _mean_rows(rows), "runs": rows}
+        arms[arm] = {"mean": _mean_rows(rows), "runs": rows}
     dcfg = load_config(configs / "inpaint-default.yaml", [f"data.image_size={side}", f"model.image_size={side}"])
     test = full_batch(split_dataset(dcfg, data, dcfg.data.test_csv))
     assert mask_cfg is not None  # set by the first trained arm (seeds >= 1)
@@ -153,7 +166,8 @@ def run(args) -> dict:
         arms[name] = {"mean": row, "runs": [row], "sets": per_set}
     sets = list(arms["mean-fill"]["sets"])
     classical = {n: arms[n]["mean"] for n in fills}  # eigen-fill too: a gappy-PCA completion is a classical fill
-    headline = inpaint_headline(arms["default"]["runs"], classical, sets)
+    system = PRETRAINED_ARM if PRETRAINED_ARM in arms else "default"  # the headline: the best start a user has
+    headline = inpaint_headline(arms[system]["runs"], classical, sets, system)
     table = format_table({a: v["mean"] for a, v in arms.items()}, table_keys(sets), first="metric (set)")
     table += "\n" + headline_line(headline)
     return {
@@ -165,11 +179,12 @@ def run(args) -> dict:
         "identity_embedder": embedder.source,
         "arms": arms,
         "headline": headline,
+        "init_from": init if PRETRAINED_ARM in arms else None,
         "buckets": {
-            "hole_ssim": bucket_margins(arms["default"]["runs"], classical, sets),
-            "hole_psnr": bucket_margins(arms["default"]["runs"], classical, sets, "hole_psnr"),
+            "hole_ssim": bucket_margins(arms[system]["runs"], classical, sets),
+            "hole_psnr": bucket_margins(arms[system]["runs"], classical, sets, "hole_psnr"),
         },
-        "eigen_fill_margin": bucket_margins(arms["default"]["runs"], {"eigen-fill": arms["eigen-fill"]["mean"]}, sets),
+        "eigen_fill_margin": bucket_margins(arms[system]["runs"], {"eigen-fill": arms["eigen-fill"]["mean"]}, sets),
         "table": table,
     }
 

@@ -142,7 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-from",
         default=None,
         help="mtl: run or weights the *-pretrained arms fine-tune from; distill: the start of every arm; twin: of "
-        "the global embedder (default pretrained:mtl-default)",
+        "the global embedder (default pretrained:mtl-default); inpaint: the start of the default-pretrained arm "
+        "(default pretrained:inpaint-default)",
     )
     b.add_argument("--preset", default=None, help="sim: simulator preset (default bench-20)")
     b.add_argument(
@@ -157,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="mtl: comma-separated arms (default, paper, default-pretrained, adapted, lean-s2[-pretrained]; "
         "ARM+mirror, ARM+single-view, ARM+pose-curriculum, ARM+positive-target: an arm with that training "
         "change); distill: arms beside mtl and distill-joint (e.g. mtl-steps); twin: systems (fused, fused-mlp, "
-        "parts); inpaint: presets (default, paper; default always); unmask3d: no-prior, inpaint, visible",
+        "parts); inpaint: presets (default, paper; default always) and default-pretrained (default fine-tuned from "
+        "--init-from); unmask3d: no-prior, inpaint, visible",
     )
     b.set_defaults(fn=train.cmd_bench)
 
