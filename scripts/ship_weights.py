@@ -17,14 +17,16 @@ from thzface.engine.run import Run
 
 run_dir, name, note = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 run = Run(run_dir)
-if run.threshold is None:
+verifies = run.recipe in ("mtl", "distill")  # embedders deploy a threshold; inpaint, unmask3d have none
+if verifies and run.threshold is None:
     sys.exit(f"{run_dir}: no threshold.json (a run trained with validation people has one)")
 with safe_open(str(run.weights), framework="pt") as f:
     meta = dict(f.metadata())
 extra = json.loads(meta.get("extra", "{}"))
-extra["threshold"] = {"threshold": run.threshold, "source": f"{run.threshold_source} ({run_dir.name})"}
+if verifies:
+    extra["threshold"] = {"threshold": run.threshold, "source": f"{run.threshold_source} ({run_dir.name})"}
 extra["provenance"] = {"note": note, "data": str(run.data), "val_people": len(run.split.val) if run.split else 0}
 meta["extra"] = json.dumps(extra)
 out = PRETRAINED_DIR / f"{name}.safetensors"
 save_file(load_file(str(run.weights)), str(out), metadata=meta)
-print(f"{out}: threshold {run.threshold:.4f} ({extra['threshold']['source']})")
+print(f"{out}: " + (f"threshold {run.threshold:.4f} ({extra['threshold']['source']})" if verifies else run.recipe))
