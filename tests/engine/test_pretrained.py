@@ -43,3 +43,18 @@ def test_the_lean_bench_variant_is_the_lean_preset():
 
     lean, default = load_config(find_config("mtl-lean-s2")), load_config(find_config("mtl-default"))
     assert replace(default.model, **VARIANTS["lean-s2"]) == lean.model  # so lean-s2-pretrained fits its weights
+
+
+def test_inpaint_weights_are_shipped_small_and_fit_the_default_inpainting_model():
+    from thzface.recipes.inpaint.task import build_task as build_inpaint
+
+    assert "inpaint-default" in pretrained_names()
+    path = PRETRAINED_DIR / "inpaint-default.safetensors"
+    assert path.stat().st_size <= 10 * 2**20
+    meta = read_metadata(path)
+    assert meta["recipe"] == "inpaint" and meta["config"]["preset"] == "default"
+    assert meta["config"]["data"]["train_csv"] == "all.csv"  # the pretraining world's every capture
+    task = build_inpaint(load_config(find_config("inpaint-default")))
+    copied = init_from(task, "pretrained:inpaint-default")
+    assert copied["copied"] == copied["of"] and copied["skipped"] == []  # the eigenface prior too (fitted, kept)
+    assert bool(task.model.prior.fitted)
