@@ -40,3 +40,25 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def mtl_fit_task():
+    """``make(cfg, tiny_data) -> (task, data module)``: an mtl task set up for fitting on a joint data module (its
+    identity loss and the training-only heads its config asks for built, as ``Trainer.fit`` would) without a fit."""
+    from thzface.engine.datamodule import JointDataModule
+    from thzface.recipes.mtl.task import build_task
+
+    def make(cfg, data: Path):
+        dm = JointDataModule(cfg, data)
+        task = build_task(cfg)
+        task.build_identity_loss(len(dm.classes))
+
+        class Trainer:  # what setup() reads of the fit
+            datamodule = dm
+
+        task._trainer = Trainer()  # type: ignore[assignment]
+        task.setup("fit")
+        return task, dm
+
+    return make

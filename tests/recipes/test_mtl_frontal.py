@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from thzface.data.captures import CaptureBank
-from thzface.engine.datamodule import JointDataModule
 from thzface.engine.train import fit
 from thzface.recipes import get_recipe, load_config
 from thzface.recipes.mtl.frontal import FrontalHead, frontal_choice, frontal_targets
@@ -72,17 +71,10 @@ def tiny(repo: Path, *overrides: str):
     return load_config(repo / "configs" / "mtl-tiny.yaml", list(overrides))
 
 
-def test_the_head_trains_the_embedding_and_stays_out_of_saved_weights(repo: Path, tiny_data: Path) -> None:
-    cfg = tiny(repo, "loss.w_frontal=1.0", "loss.frontal_size=16")
-    dm = JointDataModule(cfg, tiny_data)
-    task = build_task(cfg)
-    task.build_identity_loss(len(dm.classes))
-
-    class Trainer:  # what setup() reads of the fit
-        datamodule = dm
-
-    task._trainer = Trainer()  # type: ignore[assignment]
-    task.setup("fit")
+def test_the_head_trains_the_embedding_and_stays_out_of_saved_weights(
+    repo: Path, tiny_data: Path, mtl_fit_task
+) -> None:
+    task, dm = mtl_fit_task(tiny(repo, "loss.w_frontal=1.0", "loss.frontal_size=16"), tiny_data)
     assert isinstance(task.frontal, FrontalHead) and bool(task.frontal.has.all())
     batch = next(iter(dm.train_dataloader()))
     terms = task.compute_losses(batch)

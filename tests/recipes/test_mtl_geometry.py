@@ -41,18 +41,9 @@ def test_reader_matches_the_simulator_records(tiny_data: Path) -> None:
     assert read("nobody_b1b_1.png") is None
 
 
-def test_heads_train_and_stay_out_of_the_deployed_weights(repo: Path, tiny_data: Path) -> None:
-    cfg = tiny(repo, *GEO)
-    dm = JointDataModule(cfg, tiny_data)
+def test_heads_train_and_stay_out_of_the_deployed_weights(repo: Path, tiny_data: Path, mtl_fit_task) -> None:
+    task, dm = mtl_fit_task(tiny(repo, *GEO), tiny_data)
     assert dm.bank.has_geometry is not None and bool(dm.bank.has_geometry.all())
-    task = build_task(cfg)
-    task.build_identity_loss(len(dm.classes))
-
-    class Trainer:  # what setup() reads of the fit
-        datamodule = dm
-
-    task._trainer = Trainer()  # type: ignore[assignment]
-    task.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     terms = task.compute_losses(batch)
     assert {"shape", "pose"} <= set(terms) and torch.isfinite(terms["loss"])
