@@ -43,9 +43,8 @@ from thzface.recipes.inpaint.recipe import (
 from thzface.recipes.inpaint.recipe import RECIPE as INPAINT
 
 PRESETS = ("default", "paper")
-PRETRAINED_ARM = (
-    "default-pretrained"  # inpaint-default fine-tuned from --init-from (the shipped pretrained:inpaint-default)
-)
+# inpaint-default fine-tuned from --init-from (the shipped pretrained:inpaint-default)
+PRETRAINED_ARM = "default-pretrained"
 PRETRAINED_INPAINT = "pretrained:inpaint-default"
 
 

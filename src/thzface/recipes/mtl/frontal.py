@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from thzface import losses as Ls
 from thzface.data.captures import CaptureBank
 from thzface.losses.geometry import POSE_SCALE
 from thzface.models.align import warp_inplane
@@ -90,23 +89,29 @@ class FrontalHead(nn.Module):
         self.register_buffer("has", has.bool(), persistent=False)  # (C,)
 
     @classmethod
-    def from_bank(cls, bank: CaptureBank, embed_dim: int, size: int) -> FrontalHead:
+    def from_bank(cls, bank: CaptureBank | None, embed_dim: int, size: int) -> FrontalHead:
+        """The head of the training bank's people; a bank without clean targets and poses for anyone (real data,
+        triplet rows: ``None``) is a one-line ValueError."""
+        need = ValueError(
+            "loss.w_frontal needs joint batches over a simulated folder with clean/, identities.json and poses.npz "
+            "(thzface synth writes them)"
+        )
+        if bank is None or bank.clean is None or bank.has_geometry is None:
+            raise need
         targets, has = frontal_targets(bank, size)
         if not bool(has.any()):
-            raise ValueError("loss.w_frontal: no training person has a clean target with a pose")
+            raise need
         return cls(embed_dim, targets, has)
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
         z = self.fc(emb).view(-1, 64, self.start, self.start)  # (B, 64, s/8, s/8)
         return self.up(z)  # (B, 1, s, s)
 
-    def loss(self, emb: torch.Tensor, batch: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> dict:
-        """``frontal``: the reconstruction loss (:func:`thzface.losses.reconstruction_loss` with ``weights``) of the
-        rows whose person has a target and whose capture is not mirrored (``has_geometry``); none: no term."""
+    def painted(self, emb: torch.Tensor, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(painted face, target), each (B', 1, s, s), of the rows whose person has a target and whose capture is
+        not mirrored (``has_geometry``); None when no row has (the task scores them with its reconstruction loss)."""
         ids = batch["identity"]  # (B,)
         rows = self.get_buffer("has")[ids] & batch["has_geometry"]  # (B,)
         if not bool(rows.any()):
-            return {}
-        pred = self(emb[rows]).float()  # (B', 1, s, s)
-        target = self.get_buffer("targets")[ids[rows]]  # (B', 1, s, s)
-        return {"frontal": Ls.reconstruction_loss(pred, target, **weights)}
+            return None
+        return self(emb[rows]).float(), self.get_buffer("targets")[ids[rows]]  # (B', 1, s, s) each

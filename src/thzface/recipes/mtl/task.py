@@ -141,19 +141,7 @@ class MtlTask(Task):
                 )
             self.geometry = GeometryHeads.from_bank(bank, self.cfg.model.embed_dim, self.cfg.model.trunk_dim)
         if stage == "fit" and lc.w_frontal > 0 and self.frontal is None:
-            bank = getattr(dm, "bank", None)
-            if (
-                bank is None
-                or bank.clean is None
-                or not bool(bank.has_clean.any())
-                or bank.shape is None
-                or not bool(bank.has_geometry.any())
-            ):
-                raise ValueError(
-                    "loss.w_frontal needs joint batches over a simulated folder with clean/, identities.json and "
-                    "poses.npz (thzface synth writes them)"
-                )
-            self.frontal = FrontalHead.from_bank(bank, self.cfg.model.embed_dim, lc.frontal_size)
+            self.frontal = FrontalHead.from_bank(getattr(dm, "bank", None), self.cfg.model.embed_dim, lc.frontal_size)
 
     def build_identity_loss(self, num_classes: int) -> None:
         """The identity objective of joint batches; a margin head holds one weight row per training identity."""
@@ -170,10 +158,11 @@ class MtlTask(Task):
             return torch.cat([idx, idx, idx + n])  # (3n,)
         return torch.cat([batch["identity"], batch["identity"], batch["neg_identity"]])  # (3n,)
 
-    def rec_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def rec_loss(self, pred: torch.Tensor, target: torch.Tensor, perceptual: bool = True) -> torch.Tensor:
+        """The reconstruction loss of ``loss:`` (Charbonnier, SSIM, gradient; + LPIPS when on and ``perceptual``)."""
         lc: LossConfig = self.cfg.loss
         loss = Ls.reconstruction_loss(pred, target, w_charb=lc.w_charb, w_ssim=lc.w_ssim, w_grad=lc.w_grad)
-        if self.perceptual is not None:
+        if perceptual and self.perceptual is not None:
             loss = loss + lc.w_lpips * self.perceptual(pred, target)
         return loss
 
@@ -206,9 +195,10 @@ class MtlTask(Task):
             total = total + lc.w_shape * geo.get("shape", 0.0) + lc.w_pose * geo.get("pose", 0.0)
             terms.update(geo)
         if self.frontal is not None and "has_geometry" in batch:
-            weights = {"w_charb": lc.w_charb, "w_ssim": lc.w_ssim, "w_grad": lc.w_grad}
-            terms.update(self.frontal.loss(out.embedding, batch, weights))
-            total = total + lc.w_frontal * terms.get("frontal", 0.0)
+            painted = self.frontal.painted(out.embedding, batch)  # (pred, target) or None
+            if painted is not None:
+                terms["frontal"] = self.rec_loss(*painted, perceptual=False)
+                total = total + lc.w_frontal * terms["frontal"]
         if out.alignment is not None and lc.w_align > 0 and "has_inplane" in batch:
             terms.update(alignment_losses(m, out.alignment, batch))
             total = total + lc.w_align * terms.get("align", 0.0)
