@@ -382,6 +382,8 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
     assert res2["headline"]["system_name"] == "default-pretrained"
     copied = res2["arms"]["default-pretrained"]["runs"][0]["init_copied"]
     assert copied == len(load_run(start)[1].state_dict()) and "init_copied" not in res2["arms"]["default"]["runs"][0]
+    with pytest.raises(ValueError, match="must include 'default' or 'default-pretrained'"):
+        run_bench("inpaint", SimpleNamespace(**{**vars(args2), "arms": "paper"}))
 
 
 def test_simulator_output_serves_every_mask_kind(repo, tiny_data):
@@ -400,3 +402,32 @@ def test_simulator_output_serves_every_mask_kind(repo, tiny_data):
         assert used == kind and m.any()
     m, _ = eval_mask(MaskConfig(), 2, 2, 32, ctxs[0])
     assert 0.5 <= area_ratio(m, ctxs[0].region) <= 0.7
+
+
+def test_a_start_s_eigenface_prior_is_refitted_to_the_fine_tuning_data_unless_kept(repo, data, tmp_path):
+    """train.prior_fit=data (default): fine-tuning from a start fits the prior to this run's training images, the
+    same prior a run from scratch fits; start: the start's prior is kept."""
+    from thzface.recipes import train as fit
+
+    one = ("model.fill=eigen", "model.eigen_k=4", "train.max_steps=1", "train.max_epochs=1")
+    start = tmp_path / "start"
+    fit(tiny(repo, *one), data, start)
+    other = tmp_path / "other"  # the same people and split, another scanner: every scan darker and offset
+    for p in data.rglob("*"):
+        if p.is_file():
+            q = other / p.relative_to(data)
+            q.parent.mkdir(parents=True, exist_ok=True)
+            if p.suffix == ".png" and p.parent.name == "thz":
+                a = np.asarray(Image.open(p), dtype=np.float64)
+                Image.fromarray(np.uint8(np.clip(0.5 * a + 60, 0, 255))).save(q)
+            else:
+                q.write_bytes(p.read_bytes())
+    mean = lambda run: load_run(run)[1].prior.mean  # noqa: E731  # (P,) the exported prior's mean image
+    fit(tiny(repo, *one), other, tmp_path / "scratch")
+    fit(tiny(repo, *one), other, tmp_path / "refit", init_run=start)
+    fit(tiny(repo, *one, "train.prior_fit=start"), other, tmp_path / "kept", init_run=start)
+    assert torch.equal(mean(tmp_path / "kept"), mean(start))
+    assert torch.allclose(mean(tmp_path / "refit"), mean(tmp_path / "scratch"))
+    assert not torch.allclose(mean(tmp_path / "refit"), mean(start), atol=0.05)
+    with pytest.raises(ValueError, match=r"train.prior_fit: 'x' is not one of \['data', 'start'\]"):
+        tiny(repo, "train.prior_fit=x")

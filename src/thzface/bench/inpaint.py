@@ -3,7 +3,8 @@
 Every arm is scored on the same fixed, seeded mask sets of the dataset's test images (buckets 10–30, 30–50, 50–70 %
 of the head, plus the real garment silhouettes), on the THz unconcealed scans. Both presets run at the dataset's
 image size (the ``paper`` preset's 512² is the seed's; its parameter count does not depend on size) and on one-
-channel THz images; ``--arms`` picks presets (default: both) and ``default-pretrained``: ``default`` fine-tuned from
+channel THz images; ``--arms`` picks presets (default: both; ``default`` or ``default-pretrained`` must be among
+them) and ``default-pretrained``: ``default`` fine-tuned from
 ``--init-from`` (the shipped ``pretrained:inpaint-default``, pretrained on the pretraining population's people and
 scanners; the headline system when present). The classical fills are the masked mean, the diffusion
 fill, the mean face of the predicted posture and the eigenface completion (``eigen-fill``: gappy PCA, Everson &
@@ -126,8 +127,10 @@ def run(args) -> dict:
     embedder = load_embedder(emb_run)
     presets = [a.strip() for a in (getattr(args, "arms", None) or ",".join(PRESETS)).split(",") if a.strip()]
     known = (*PRESETS, PRETRAINED_ARM)
-    if "default" not in presets or set(presets) - set(known):
-        raise ValueError(f"bench inpaint: --arms {presets} must include 'default' and name only {list(known)}")
+    if not {"default", PRETRAINED_ARM} & set(presets) or set(presets) - set(known):
+        raise ValueError(
+            f"bench inpaint: --arms {presets} must include 'default' or '{PRETRAINED_ARM}' and name only {list(known)}"
+        )
     init = str(getattr(args, "init_from", None) or PRETRAINED_INPAINT)
     arms: dict = {}
     mask_cfg = None

@@ -45,6 +45,10 @@ class TrainConfig(C.TrainConfig):
     max_epochs: int = 60
     warmup_frac: float = 0.03
     monitor: str = "val/hole_ssim"  # the headline metric: the network gains SSIM over its eigen start, not PSNR
+    # the eigenface prior (model.fill: eigen) when training starts: data = fitted to this run's training images (a
+    # start's prior, from --init-from, is replaced: the prior follows the scanner it fine-tunes on); start = a
+    # start's prior kept (fitted to the data only when the weights hold none)
+    prior_fit: Literal["data", "start"] = "data"
 
 
 @dataclass

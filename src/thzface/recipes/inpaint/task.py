@@ -24,7 +24,7 @@ from thzface.data.masks import MaskConfig, eval_mask, sample_mask
 from thzface.engine.task import Task
 from thzface.losses.inpaint import hole_ssim_loss, inpaint_l1
 from thzface.models.inpaint import AttentionUNet
-from thzface.recipes.inpaint.config import LossConfig, build_model
+from thzface.recipes.inpaint.config import LossConfig, TrainConfig, build_model
 from thzface.recipes.inpaint.data import contexts
 from thzface.recipes.inpaint.evaluate import bucket_name, image_scores, mean_finite
 
@@ -92,7 +92,8 @@ class InpaintTask(Task):
     def on_fit_start(self) -> None:
         super().on_fit_start()
         prior = self.unet.prior
-        if prior is not None and not bool(prior.fitted):  # the eigenface fill: fitted once, kept in the weights
+        refit = cast(TrainConfig, self.cfg.train).prior_fit == "data"  # also over a start's (--init-from) prior
+        if prior is not None and (refit or not bool(prior.fitted)):  # the eigenface fill, kept in the weights
             prior.fit(self.trainer.datamodule.prior_images().to(self.device))  # type: ignore[attr-defined]
 
     def export_extra(self) -> dict:
