@@ -350,7 +350,9 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
     small = ["train.batch_size=4"]  # 5 training people: 2 validate, batches of P = 2 from the other 3
     mtl = load_config(repo / "configs" / "mtl-tiny.yaml", ["data.image_size=48", "model.image_size=48", *small])
     save_config(mtl, configs / "mtl-default.yaml")
-    args = SimpleNamespace(data=str(data), budget_s=1.0, out=str(tmp_path / "b"), workers=1, seeds=1, configs=configs)
+    # without --arms the bench also runs default-pretrained, from the shipped 64-px start (checked below)
+    args = SimpleNamespace(data=str(data), budget_s=1.0, out=str(tmp_path / "b"), workers=1, seeds=1, configs=configs,
+                           arms="default,paper")  # fmt: skip
     res = run_bench("inpaint", args)
     fills = {"mean-fill", "diffusion-fill", "mean-face-fill", "eigen-fill"}
     assert set(res["arms"]) == {"default", "paper", *fills}
@@ -382,6 +384,9 @@ def test_bench_runs_every_arm_on_the_same_masks(repo, data, tmp_path, monkeypatc
     assert res2["headline"]["system_name"] == "default-pretrained"
     copied = res2["arms"]["default-pretrained"]["runs"][0]["init_copied"]
     assert copied == len(load_run(start)[1].state_dict()) and "init_copied" not in res2["arms"]["default"]["runs"][0]
+    from thzface.bench.inpaint import DEFAULT_ARMS
+
+    assert DEFAULT_ARMS == ("default", "paper", "default-pretrained")
     with pytest.raises(ValueError, match="must include 'default' or 'default-pretrained'"):
         run_bench("inpaint", SimpleNamespace(**{**vars(args2), "arms": "paper"}))
 
