@@ -25,9 +25,8 @@ from thzface.metrics import verification as V
 torch.set_num_threads(1)
 source, root = sys.argv[1], Path(sys.argv[2])
 rows = [r for f in ("train_val.csv", "test.csv") if (root / f).is_file() for r in read_triplets(root / f, root, False)]
-bank = CaptureBank.from_rows(root, rows, 64, sites=person_sites(root))
-_, _, model = open_embedder(source)
-model.eval()
+_, cfg, model = open_embedder(source)  # in eval mode
+bank = CaptureBank.from_rows(root, rows, cfg.data.image_size, sites=person_sites(root))
 
 
 def embed(x: torch.Tensor) -> np.ndarray:

@@ -129,10 +129,10 @@ def run(args) -> dict:
     emb_run = str(getattr(args, "embedder", None) or PRETRAINED)
     embedder = load_embedder(emb_run)
     presets = [a.strip() for a in (getattr(args, "arms", None) or ",".join(DEFAULT_ARMS)).split(",") if a.strip()]
-    known = DEFAULT_ARMS
-    if not {"default", PRETRAINED_ARM} & set(presets) or set(presets) - set(known):
+    if not {"default", PRETRAINED_ARM} & set(presets) or set(presets) - set(DEFAULT_ARMS):
         raise ValueError(
-            f"bench inpaint: --arms {presets} must include 'default' or '{PRETRAINED_ARM}' and name only {list(known)}"
+            f"bench inpaint: --arms {presets} must include 'default' or '{PRETRAINED_ARM}' and name only "
+            f"{list(DEFAULT_ARMS)}"
         )
     init = str(getattr(args, "init_from", None) or PRETRAINED_INPAINT)
     arms: dict = {}
