@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from thzface.data.naming import NUM_POSTURES
 from thzface.sim.batch import block_size, blocks, simulate_batch
@@ -32,21 +33,29 @@ def test_blocks_are_fixed_by_sample_index():
         assert block_size(get_preset("tiny", [f"samples={samples}"])) == size
 
 
-def test_batched_render_matches_the_reference(fast):
+# the CPU's compiled float64 renderer (``auto``) agrees with the reference to rounding; the torch renderer (the
+# GPU's, float32) to float32 edges: mask flips, share of the same triangle, height (mm) and normal differences
+TOLERANCES = {"auto": (1e-4, 0.9999, 1e-9, 1e-9), "torch": (0.002, 0.995, 1e-2, 1e-3)}
+
+
+@pytest.mark.parametrize("raster", ["auto", "torch"])
+def test_batched_render_matches_the_reference(fast, raster):
     cfg = get_preset("tiny", fast)
     model, jobs = _jobs(cfg, 6)
     preps = [prepare_sample(cfg, model, ident, p, 0, i) for ident, p, i in jobs]
     reqs = [q for pr in preps for q in pr.requests()]
     assert any(q.cover is not None for q in reqs) and len(reqs) > len(preps)  # garment envelopes included
-    got = render_batch(reqs, model.grid)
+    assert any(q.bend is not None for q in reqs)  # the bent neck included
+    flips, share, d_height, d_normal = TOLERANCES[raster]
+    got = render_batch(reqs, model.grid, torch.device("cpu"), raster=raster)
     for q, b in zip(reqs, got, strict=True):
         a = render_request(q, model.grid)
         both = a.mask & b.mask
-        assert (a.mask != b.mask).mean() < 0.002 and both.sum() > 50  # float32 edges may flip a pixel or two
+        assert (a.mask != b.mask).mean() <= flips and both.sum() > 50
         same = both & (a.tris[np.maximum(a.raster.tri, 0)] == b.tris[np.maximum(b.raster.tri, 0)]).all(-1)
-        assert same.sum() >= 0.995 * both.sum()
-        assert np.abs(a.height - b.height)[same].max() < 1e-2  # mm
-        assert np.abs(a.normal - b.normal)[same].max() < 1e-3
+        assert same.sum() >= share * both.sum()
+        assert np.abs(a.height - b.height)[same].max() < d_height
+        assert np.abs(a.normal - b.normal)[same].max() < d_normal
 
 
 def test_a_sample_does_not_depend_on_its_batch(fast):

@@ -1,5 +1,5 @@
-"""The batched backend: a block of samples drawn per sample, rendered together by the torch renderer, finished per
-sample (``sim.backend: batched``).
+"""The batched backend: a block of samples drawn per sample, rendered together (a compiled renderer on the CPU,
+torch on the GPU), finished per sample (``sim.backend: batched``).
 
 Every draw (visit traits, expression, pose, garments, instrument, noise) comes from the sample's own streams
 exactly as in the reference backend, so both backends hold the same people, poses and garments; only the
@@ -55,6 +55,19 @@ def head_build(cfg: SimConfig, model: FaceModel) -> Callable[[np.ndarray, np.nda
     from thzface.sim.batch_face import head_builder  # torch: only the batched backend imports it
 
     return head_builder(model)
+
+
+def warm_up(cfg: SimConfig) -> None:
+    """Ready the batched backend's CPU renderer in this process (sim/batch_raster.py; nothing on a GPU or for
+    the reference backend), so that forked workers inherit its compiled kernels."""
+    if cfg.backend != "batched":
+        return
+    from thzface.sim.batch_render import sim_device
+
+    if sim_device().type == "cpu":
+        from thzface.sim.batch_raster import warm_up as warm_kernels
+
+        warm_kernels()
 
 
 def simulate_batch(

@@ -151,9 +151,12 @@ def _grid_layout_ok(grid: Grid) -> bool:
     return ok
 
 
-def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | None = None) -> list[View]:
+def render_batch(
+    reqs: list[RenderRequest], grid: Grid, device: torch.device | None = None, raster: str = "auto"
+) -> list[View]:
     """Render every request (all cameras of one size); returns numpy Views like render_surface's, whose ``tris``
-    is the whole grid mesh (triangle indices in the raster refer to it)."""
+    is the whole grid mesh (triangle indices in the raster refer to it). ``raster``: ``auto`` (the compiled
+    rasteriser on the CPU, torch on the GPU) or ``torch`` (torch on either; tests compare the two)."""
     if not reqs:
         return []
     if not _grid_layout_ok(grid):
@@ -162,7 +165,11 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     size = reqs[0].cam.size
     if any(q.cam.size != size for q in reqs):
         raise ValueError("render_batch: all cameras of a batch must have one size")
-    n_req, hw, (n_el, n_az) = len(reqs), size * size, grid.shape
+    if dev.type == "cpu" and raster != "torch":  # compiled, one request at a time (sim/batch_raster.py)
+        from thzface.sim.batch_raster import render_cpu
+
+        return _views(*render_cpu(reqs, grid), grid.tris, size)
+    n_req, (n_el, n_az) = len(reqs), grid.shape
     n_ax = n_az + 1  # the extended vertex grid's columns (column 0 repeated at the end)
     (wx, wy, wz), nw = _transform(reqs, grid, dev)  # (R, V) each, V = E * (A+1)
     pitch = torch.as_tensor([q.cam.pitch_mm for q in reqs], dtype=torch.float32, device=dev)[:, None]  # (R, 1)
@@ -171,6 +178,19 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     c0 = (size - 1) / 2.0
     u = ((wx - cx) / pitch + c0).reshape(n_req, n_el, n_ax)  # (R, E, A+1) column
     v = ((cy - wy) / pitch + c0).reshape(n_req, n_el, n_ax)  # (R, E, A+1) row
+    cover = None
+    if any(q.cover is not None for q in reqs):  # garments: only triangles whose three vertices are covered
+        full, ext = np.ones(grid.shape, bool), _padded(grid)[1][1:-1]
+        cover = np.stack([full if q.cover is None else q.cover for q in reqs])[..., ext]  # (R, E, A+1)
+    tri, bary, zbuf, nrm_t = _raster_torch(u, v, wz, nw, cover, size, dev)
+    return _views(tri.cpu().numpy(), bary.cpu().numpy(), zbuf.cpu().numpy(), nrm_t.cpu().numpy(), grid.tris, size)
+
+
+def _raster_torch(u, v, wz, nw, cover, size: int, dev: torch.device) -> tuple:
+    """The torch rasteriser (the GPU's): u, v (R, E, A+1) pixel coordinates, wz (R, V) heights, nw the normals,
+    ``cover`` (R, E, A+1) bool or None -> tri (R*HW,), bary (R*HW, 3), zbuf (R*HW,), unit normals (R*HW, 3)."""
+    n_req, n_el, n_ax = u.shape
+    n_az, hw = n_ax - 1, size * size
     # facing test on views of the vertex grid: family 0 = (i, j), (i, j+1), (i+1, j+1); 1 = (i, j), (i+1, j+1), (i+1, j)
     ua, va_ = u[:, :-1, :-1], v[:, :-1, :-1]  # (R, E-1, A) corner (i, j)
     u01, v01, u11, v11 = u[:, :-1, 1:], v[:, :-1, 1:], u[:, 1:, 1:], v[:, 1:, 1:]  # (i, j+1), (i+1, j+1)
@@ -178,10 +198,8 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
     area0 = (u01 - ua) * (v11 - va_) - (v01 - va_) * (u11 - ua)  # (R, E-1, A)
     area1 = (u11 - ua) * (v10 - va_) - (v11 - va_) * (u10 - ua)
     keep = torch.stack([area0 < 0, area1 < 0], 1)  # (R, 2, E-1, A); area < 0 faces the sensor (rows run down)
-    if any(q.cover is not None for q in reqs):  # garments: only triangles whose three vertices are covered
-        full, ext = np.ones(grid.shape, bool), _padded(grid)[1][1:-1]
-        cov_np = np.stack([full if q.cover is None else q.cover for q in reqs])[..., ext]  # (R, E, A+1)
-        cov = torch.as_tensor(cov_np).to(dev)
+    if cover is not None:
+        cov = torch.as_tensor(cover).to(dev)
         c_ac = cov[:, :-1, :-1] & cov[:, 1:, 1:]  # (R, E-1, A) both families' corners (i, j) and (i+1, j+1)
         keep &= torch.stack([c_ac & cov[:, :-1, 1:], c_ac & cov[:, 1:, :-1]], 1)
     n_t = 2 * (n_el - 1) * n_az
@@ -250,16 +268,15 @@ def render_batch(reqs: list[RenderRequest], grid: Grid, device: torch.device | N
         val = _take(sn, vs[0]) * ws[0] + _take(sn, vs[1]) * ws[1] + _take(sn, vs[2]) * ws[2]  # (M,)
         nrm.append(torch.zeros(n_req * hw, dtype=torch.float32, device=dev).index_copy_(0, pix, val))
     inv = 1.0 / torch.clamp(torch.sqrt(nrm[0] * nrm[0] + nrm[1] * nrm[1] + nrm[2] * nrm[2]), min=1e-12)
-    nrm_t = torch.stack([c * inv for c in nrm], -1)  # (R*HW, 3)
-    return _views(tri, bary, zbuf, nrm_t, grid.tris, size)
+    return tri, bary, zbuf, torch.stack([c * inv for c in nrm], -1)  # (R*HW, 3) normals
 
 
 def _views(tri, bary, zbuf, nrm, tris: np.ndarray, size: int) -> list[View]:
-    """Tensors -> numpy float64 Views (one per request)."""
-    tri_n = tri.cpu().numpy().reshape(-1, size, size)
-    bary_n = bary.cpu().numpy().astype(np.float64).reshape(-1, size, size, 3)
-    z_n = zbuf.cpu().numpy().astype(np.float64).reshape(-1, size, size)
-    n_n = nrm.cpu().numpy().astype(np.float64).reshape(-1, size, size, 3)
+    """Flat numpy results -> float64 Views (one per request)."""
+    tri_n = tri.reshape(-1, size, size)
+    bary_n = bary.astype(np.float64).reshape(-1, size, size, 3)
+    z_n = zbuf.astype(np.float64).reshape(-1, size, size)
+    n_n = nrm.astype(np.float64).reshape(-1, size, size, 3)
     out = []
     for i in range(len(tri_n)):
         ras = Raster(tri_n[i], bary_n[i], z_n[i])

@@ -19,7 +19,7 @@ from pathlib import Path
 import thzface
 from thzface.config import atomic_write_bytes, atomic_write_text
 from thzface.data.naming import NUM_POSTURES, POSTURES, format_name
-from thzface.sim.batch import block_size, blocks, head_build, simulate_batch
+from thzface.sim.batch import block_size, blocks, head_build, simulate_batch, warm_up
 from thzface.sim.config import SimConfig, sim_config_from_dict, sim_config_to_dict
 from thzface.sim.face_model import FaceModel, Identity, build_face_model, make_identities
 from thzface.sim.io import json_default, no_nan, npz_bytes, png_bytes
@@ -136,6 +136,7 @@ def _run(cfg: SimConfig, model: FaceModel, ids: list[Identity], out: Path, seed:
             bar.update(len(rows))
 
     todo_blocks = blocks(todo, block_size(cfg))
+    warm_up(cfg)  # before any fork: workers inherit the compiled renderer
     if workers <= 1:
         _init(*args, model=model)
         try:
