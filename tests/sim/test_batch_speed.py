@@ -1,5 +1,5 @@
 """The batched backend's speed-ups keep what a world means: the FFT speckle is thz.speckle's field, the lookup
-skin optics and one-pass curvature are thz's, a world lofts each person once (the samples and the geometry probe
+skin optics and the compiled curvature and PSF are thz's, a world lofts each person once (the samples and the geometry probe
 share the backend's per-person cache), the lean finish gives the same images, and the renderer's corner table is
 the grid's triangles."""
 
@@ -12,13 +12,13 @@ from scipy import ndimage
 
 from thzface.sim import batch_face, builtin_face
 from thzface.sim import head as H
-from thzface.sim.batch_filters import FFT_FILTERS, curvature_fast, kernel, skin_optics_lut, speckle_fft
+from thzface.sim.batch_filters import FFT_FILTERS, curvature_fast, kernel, psf_blur_fast, skin_optics_lut, speckle_fft
 from thzface.sim.batch_render import _corners, render_batch
 from thzface.sim.face_model import build_face_model, make_identities
 from thzface.sim.head import make_grid
 from thzface.sim.presets import get_preset
 from thzface.sim.sample import finish_sample, prepare_sample
-from thzface.sim.thz import curvature, skin_optics, speckle
+from thzface.sim.thz import curvature, psf_blur, skin_optics, speckle
 from thzface.sim.world import synthesize
 
 
@@ -40,6 +40,22 @@ def test_fft_speckle_is_the_reference_field(looks, w_mm, shape):
     assert np.abs(a - b).max() < 2e-6 * a.max()  # float32 FFT rounding only
     other = speckle_fft(shape, w_mm, 1.7, looks, np.random.default_rng(8))
     assert np.abs(a - other).max() > 0.1 * a.max()  # a different draw is a different field
+
+
+@pytest.mark.parametrize("slabs", [1, 4])
+@pytest.mark.parametrize("lead", [(), (3,)])
+def test_compiled_psf_is_thzs(slabs, lead):
+    rng = np.random.default_rng(3)
+    img = np.zeros((*lead, 48, 40))
+    img[..., 6:40, 9:33] = rng.random((*lead, 34, 24))  # a head-like patch: windows smaller than the image
+    w_map = np.full((48, 40), 4.0)
+    w_map[4:44, 5:37] = 2.0 + 5.0 * rng.random((40, 32))  # beam radius per pixel, mm
+    want = psf_blur(img, w_map, 1.3, slabs)
+    got = psf_blur_fast(img, w_map, 1.3, slabs)
+    assert got.shape == img.shape and np.abs(want).max() > 0.1
+    assert np.allclose(got, want, rtol=0, atol=1e-12 * np.abs(want).max())
+    other = psf_blur_fast(img, w_map * 1.5, 1.3, slabs)
+    assert np.abs(other - want).max() > 1e-3  # a wider beam is another blur
 
 
 @pytest.mark.parametrize("backend", ["reference", "batched"])
