@@ -1,7 +1,7 @@
 """The batched backend's speed-ups keep what a world means: the FFT speckle is thz.speckle's field, the lookup
-skin optics and the compiled curvature and PSF are thz's, a world lofts each person once (the samples and the geometry probe
-share the backend's per-person cache), the lean finish gives the same images, and the renderer's corner table is
-the grid's triangles."""
+skin optics and the compiled curvature and PSF are thz's, a world lofts each person once (the samples and the
+geometry probe share the backend's per-person cache), the lean finish gives the same images, and the renderer's
+corner table is the grid's triangles."""
 
 from __future__ import annotations
 
