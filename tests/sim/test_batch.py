@@ -58,6 +58,11 @@ def test_batched_render_matches_the_reference(fast, raster):
         assert np.abs(a.normal - b.normal)[same].max() < d_normal
 
 
+def test_render_batch_names_its_rasterisers():
+    with pytest.raises(ValueError, match="raster must be auto or torch"):
+        render_batch([], build_face_model(get_preset("tiny").face_model).grid, raster="numba")
+
+
 def test_a_sample_does_not_depend_on_its_batch(fast):
     cfg = get_preset("tiny", fast)
     model, jobs = _jobs(cfg, 5)

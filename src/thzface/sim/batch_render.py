@@ -1,4 +1,6 @@
-"""Batched torch renderer: many radial surfaces, poses and cameras rasterised in one pass (CPU or GPU).
+"""Batched renderer: many radial surfaces, poses and cameras rasterised in one pass — torch on the GPU (or on the
+CPU when asked: ``render_batch(..., raster="torch")``); on the CPU by default the compiled per-request renderer of
+sim/batch_raster.py, which one pass over each request's triangles makes several times faster there.
 
 The same model as :func:`thzface.sim.render.render_surface` (the reference): grid normals by central differences,
 the neck bent by the share ``bend`` of the head rotation (Rodrigues), counter-clockwise triangles facing the
@@ -157,6 +159,8 @@ def render_batch(
     """Render every request (all cameras of one size); returns numpy Views like render_surface's, whose ``tris``
     is the whole grid mesh (triangle indices in the raster refer to it). ``raster``: ``auto`` (the compiled
     rasteriser on the CPU, torch on the GPU) or ``torch`` (torch on either; tests compare the two)."""
+    if raster not in ("auto", "torch"):
+        raise ValueError(f"render_batch: raster must be auto or torch, got {raster!r}")
     if not reqs:
         return []
     if not _grid_layout_ok(grid):
