@@ -154,3 +154,28 @@ def test_predict_task_verify_writes_the_embeddings_of_the_full_forward(run, tiny
     assert [e["image"] for e in emb] == [f["image"] for f in full] == list(map(str, scans))
     assert np.allclose([e["embedding"] for e in emb], [f["embedding"] for f in full], atol=2e-6)
     assert not list((tmp_path / "v").glob("*_recon.png"))  # no decoder ran
+
+
+@pytest.mark.parametrize("gallery", [False, True])
+def test_gallery_views_put_the_unconcealed_counterparts_in_the_identity_loss(repo, tiny_data, gallery):
+    cfg = tiny(repo, f"loss.gallery_views={str(gallery).lower()}")
+    dm = JointDataModule(cfg, tiny_data)
+    task = build_task(cfg)
+    task.build_identity_loss(len(dm.classes))
+    seen: list = []
+    task.identity_loss.register_forward_pre_hook(lambda _m, args: seen.append(args))
+    batch = next(iter(dm.train_dataloader()))
+    b, ids = batch["thz"].shape[0], batch["identity"]
+    torch.manual_seed(0)
+    terms = task.compute_losses(batch)
+    emb, labels = seen[-1]
+    assert emb.shape[0] == (2 * b if gallery else b)
+    assert torch.equal(labels, torch.cat([ids, ids]) if gallery else ids)
+    assert terms["supcon_uniform"].item() == pytest.approx(np.log(emb.shape[0] - 1))
+    if gallery:  # the second half is the embedding of the unconcealed counterparts, and only of them
+        torch.manual_seed(0)
+        task.compute_losses({**batch, "target": batch["target"].flip(-1)})
+        other = seen[-1][0]
+        assert torch.equal(other[:b], emb[:b]) and not torch.allclose(other[b:], emb[b:])
+        terms["loss"].backward()
+        assert task.model.encoder.parameters().__next__().grad is not None

@@ -69,6 +69,9 @@ class LossConfig:
     w_frontal: float = 0.0  # the person's frontal clean face painted from the embedding by a training-only head
     # (recipes/mtl/frontal.py; simulated folders with clean targets and poses; the reconstruction loss's weights)
     frontal_size: int = 32  # side of that face in pixels (a multiple of 8)
+    gallery_views: bool = False  # joint batches: each capture's unconcealed counterpart (the gallery's kind of scan)
+    # is embedded too and joins the identity loss with its person's label, so the metric is learnt across the two
+    # states verification pairs (concealed probe x unconcealed gallery); off: concealed captures only
     w_align: float = 1.0  # model.align=inplane: the aligner's in-plane pose of each concealed scan and of its
     # unconcealed counterpart against the simulator's (smooth-L1 in units of models.align.ALIGN_SCALE); rows or
     # folders without poses (real data) train nothing of the aligner

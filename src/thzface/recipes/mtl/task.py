@@ -178,12 +178,18 @@ class MtlTask(Task):
         terms: dict[str, torch.Tensor] = {}
         ident = x.new_zeros(())
         if self.identity_loss is not None:
-            raw = m.verification_head[:-1](out.latent) if lc.margin_head == "adaface" else out.embedding  # (B, D)
-            parts = self.identity_loss(raw, ids)
+            adaface = lc.margin_head == "adaface"
+            raw = m.verification_head[:-1](out.latent) if adaface else out.embedding  # (B, D)
+            labels = ids
+            if lc.gallery_views:  # the unconcealed counterparts join the loss (one view, as forward's embedding)
+                g_latent = m.encode(batch["target"]).latent  # (B, F)
+                g = m.verification_head[:-1](g_latent) if adaface else m.verification_head(g_latent)  # (B, D)
+                raw, labels = torch.cat([raw, g]), torch.cat([ids, ids])  # (2B, D), (2B,)
+            parts = self.identity_loss(raw, labels)
             ident = parts.pop("loss")
             terms.update(parts)
             if "supcon" in parts:  # what the loss would be had the embedding learnt nothing (read it against this)
-                terms["supcon_uniform"] = x.new_tensor(Ls.supcon_uniform(x.shape[0]))
+                terms["supcon_uniform"] = x.new_tensor(Ls.supcon_uniform(raw.shape[0]))
         if lc.metric == "batch_hard":
             terms["batch_hard"] = Ls.batch_hard_triplet(out.embedding, ids, margin=lc.margin)
             ident = ident + lc.w_metric * terms["batch_hard"]
