@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from thzface.sim.head import Grid
-from thzface.sim.render import RenderRequest
+from thzface.sim.render import RenderRequest, axis_angle
 
 EPS = -1e-7  # barycentric tolerance of raster.rasterize
 
@@ -159,11 +159,9 @@ def _to_world(ph, nh, rot, shift, ang, axis, bend, use_bend, cam, pw, nw):  # pr
 
 def _rotation(q: RenderRequest) -> tuple[float, np.ndarray, bool]:
     """Angle, unit axis and whether the request bends (a rotation and a bend map), as render.partial_rotate."""
-    rot = q.rot
-    ang = float(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
-    if ang < 1e-9 or q.bend is None:
+    ang, axis = axis_angle(q.rot)
+    if axis is None or q.bend is None:
         return 0.0, np.array([0.0, 0.0, 1.0]), False
-    axis = np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]]) / (2 * np.sin(ang))
     return ang, axis, True
 
 

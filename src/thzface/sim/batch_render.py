@@ -19,7 +19,7 @@ import torch
 
 from thzface.sim.head import Grid
 from thzface.sim.raster import Raster
-from thzface.sim.render import RenderRequest, View
+from thzface.sim.render import RenderRequest, View, axis_angle
 
 _EPS = -1e-7  # barycentric tolerance of raster.rasterize
 
@@ -67,12 +67,10 @@ def _bent(req: RenderRequest, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     """Vertices that follow only part of the rotation (bend < 1, the neck): their indices, cos and sin of their
     share of the rotation angle, and the unit axis (float64 numpy per request, so the trigonometry never
     depends on the batch); indices into the extended vertex grid (columns ``cols``). No rotation: none."""
-    rot = req.rot
-    ang = float(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
+    ang, axis = axis_angle(req.rot)
     none = np.zeros(0, np.int64)
-    if ang < 1e-9 or req.bend is None:
+    if axis is None or req.bend is None:
         return none, np.zeros(0), np.zeros(0), np.array([0.0, 0.0, 1.0])
-    axis = np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]]) / (2 * np.sin(ang))
     bend = req.bend[:, cols].reshape(-1)  # (E * (A+1),)
     idx = np.flatnonzero(bend < 1.0)
     w = bend[idx]

@@ -55,13 +55,20 @@ def rotate(p: np.ndarray, rot: np.ndarray) -> np.ndarray:
     return p[:, :1] * rot[:, 0] + p[:, 1:2] * rot[:, 1] + p[:, 2:3] * rot[:, 2]
 
 
+def axis_angle(rot: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """Angle (rad) and unit axis of a rotation matrix; the axis is None below 1e-9 rad (no rotation)."""
+    ang = float(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
+    if ang < 1e-9:
+        return ang, None
+    return ang, np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]]) / (2 * np.sin(ang))
+
+
 def partial_rotate(v: np.ndarray, rot: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Rotate each row of ``v`` (N, 3) by the share ``w`` (N,) of the rotation ``rot`` (axis-angle, Rodrigues;
     elementwise, no BLAS)."""
-    ang = float(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
-    if ang < 1e-9:
+    ang, axis = axis_angle(rot)
+    if axis is None:
         return v.copy()
-    axis = np.array([rot[2, 1] - rot[1, 2], rot[0, 2] - rot[2, 0], rot[1, 0] - rot[0, 1]]) / (2 * np.sin(ang))
     phi = (w * ang)[:, None]  # (N, 1)
     dot = np.sum(v * axis, axis=1, keepdims=True)
     return v * np.cos(phi) + np.cross(axis, v) * np.sin(phi) + axis * dot * (1 - np.cos(phi))
