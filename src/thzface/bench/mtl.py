@@ -41,6 +41,7 @@ RECIPE_VARIANTS = {
     "single-view": ["model.flip_test=false"],  # the embedding of the scan alone (no flip test)
     "pose-curriculum": ["train.pose_curriculum=3"],  # typical poses first, all from epoch 3 (data.curriculum)
     "positive-target": ["data.target=positive"],  # reconstruct the unconcealed scan (another pose), not the clean one
+    "gallery-views": ["loss.gallery_views=true"],  # the unconcealed counterparts in the identity loss too
 }
 KEYS = [
     "parameters",
