@@ -48,6 +48,17 @@ def test_an_arm_takes_a_training_recipe_change_as_arm_plus_name():
         B.arms(only="default+nope")
 
 
+@pytest.mark.parametrize("variant", sorted(B.RECIPE_VARIANTS))
+def test_every_recipe_change_is_a_key_the_fine_tune_reads(variant):
+    from thzface.recipes import find_config, load_config
+
+    preset, _, extra = B.arms(init="runs/pre", only=f"default-pretrained+{variant}")[f"default-pretrained+{variant}"]
+    base, changed = load_config(find_config(preset), B.FINETUNE), load_config(find_config(preset), extra)
+    assert changed != base  # each override names a real config field and moves it off the preset's value
+    if variant == "gallery-views":
+        assert changed.loss.gallery_views and not base.loss.gallery_views
+
+
 def test_spread_is_mean_and_std_over_seeds_skipping_missing():
     mean, std = B.spread([{"idd_eer": 0.2, "steps": 10, "x": None}, {"idd_eer": 0.4, "steps": 30}])
     assert mean == pytest.approx({"idd_eer": 0.3, "steps": 20.0}) and std == pytest.approx(
