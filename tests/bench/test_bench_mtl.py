@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from thzface.bench import mtl as B
+from thzface.recipes import find_config, load_config
 
 
 def test_arms_add_the_fine_tune_from_a_given_run_and_filter():
@@ -50,8 +51,6 @@ def test_an_arm_takes_a_training_recipe_change_as_arm_plus_name():
 
 @pytest.mark.parametrize("variant", sorted(B.RECIPE_VARIANTS))
 def test_every_recipe_change_is_a_key_the_fine_tune_reads(variant):
-    from thzface.recipes import find_config, load_config
-
     preset, _, extra = B.arms(init="runs/pre", only=f"default-pretrained+{variant}")[f"default-pretrained+{variant}"]
     base, changed = load_config(find_config(preset), B.FINETUNE), load_config(find_config(preset), extra)
     assert changed != base  # each override names a real config field and moves it off the preset's value
