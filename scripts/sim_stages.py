@@ -6,37 +6,61 @@ session: the stage split):
 Wraps the main stage functions with CPU-time counters, runs scripts/sim_profile.py's sample loop once to warm up
 and once timed, and prints the total and each stage's CPU-ms a sample (stages nest: the rows do not add up).
 """
-import sys, time, torch, collections
-torch.set_num_threads(1)
-import thzface.sim.sample as S, thzface.sim.scene as SC, thzface.sim.batch as B, thzface.sim.thz as T, thzface.sim.batch_face as BF
-import thzface.sim.garments as G, thzface.sim.head as H, thzface.sim.sensor as SE, thzface.sim.batch_filters as BFL, thzface.sim.face_model as FM
-acc = collections.Counter()
-def wrap(mod, name, key=None):
-    f = getattr(mod, name)
-    def g(*a, **k):
-        t = time.process_time(); r = f(*a, **k); acc[key or name] += time.process_time() - t; return r
-    setattr(mod, name, g)
-for mod, names in [(S, ["prepare_sample", "finish_sample", "_signals", "draw_system", "identity_maps", "_aux", "assemble_scene", "box_down", "measure", "redraw_fields"]),
-                   (SC, ["setup_scene", "assemble_scene"]), (B, ["render_batch"] ), (T, ["active_scene"]),
-                   (BF, ["build_builtin", "person"]), (G, ["sample_concealment", "drape_gap"]), (H, ["finish_head"]),
-                   (BFL, ["psf_blur_fast", "speckle_fft"]), (FM, ["visit_identity", "skin_field"])]:
-    for n in names:
-        if hasattr(mod, n): wrap(mod, n, f"{mod.__name__.split('.')[-1]}.{n}")
-wrap(S, "active_scene", "S.active_scene"); wrap(S, "speckle_normals", "S.speckle_normals"); wrap(S, "passive_scene")
-wrap(T, "garment_pixels", "T.garment_pixels"); wrap(T, "garment_stack", "T.garment_stack"); wrap(T, "outer_value", "T.outer_value")
+
+import collections
+import sys
+import time
+
+import torch
+from sim_profile import sample_loop
+
+import thzface.sim.batch as B
+import thzface.sim.batch_face as BF
+import thzface.sim.batch_filters as BFL
+import thzface.sim.face_model as FM
+import thzface.sim.garments as G
+import thzface.sim.head as H
 import thzface.sim.physics as P
-for n in ["stack_coherent", "stack_incoherent", "layer_loss_db", "glint_lobe", "curvature_broadening", "fresnel_normal", "skin_index"]: wrap(P, n, "P."+n)
-wrap(T, "front_of", "T.front_of"); wrap(T, "beam_w", "T.beam_w")
-F = BFL.FFT_FILTERS
-def tw(f, key):
+import thzface.sim.sample as S
+import thzface.sim.scene as SC
+import thzface.sim.thz as T
+
+STAGES = [
+    (S, ["prepare_sample", "finish_sample", "_signals", "draw_system", "identity_maps", "_aux", "assemble_scene",
+         "box_down", "measure", "redraw_fields", "active_scene", "speckle_normals", "passive_scene"]),
+    (SC, ["setup_scene", "assemble_scene"]), (B, ["render_batch"]),
+    (T, ["active_scene", "garment_pixels", "garment_stack", "outer_value", "front_of", "beam_w"]),
+    (BF, ["build_builtin", "person"]), (G, ["sample_concealment", "drape_gap"]), (H, ["finish_head"]),
+    (BFL, ["psf_blur_fast", "speckle_fft"]), (FM, ["visit_identity", "skin_field"]),
+    (P, ["stack_coherent", "stack_incoherent", "layer_loss_db", "glint_lobe", "curvature_broadening",
+         "fresnel_normal", "skin_index"]),
+]  # fmt: skip
+acc: collections.Counter = collections.Counter()
+
+
+def timed(f, key):
     def g(*a, **k):
-        t = time.process_time(); r = f(*a, **k); acc[key] += time.process_time() - t; return r
+        t = time.process_time()
+        r = f(*a, **k)
+        acc[key] += time.process_time() - t
+        return r
+
     return g
-BFL.FFT_FILTERS = F._replace(blur=tw(F.blur, "F.blur"), speckle=tw(F.speckle, "F.speckle"), skin_optics=tw(F.skin_optics, "F.skin_optics"), curvature=tw(F.curvature, "F.curvature"))
-sys.argv = ["x", "batched", sys.argv[1] if len(sys.argv) > 1 else "3"] + sys.argv[2:]
-src = open(str(__import__("pathlib").Path(__file__).with_name("sim_profile.py"))).read().split("t = time.process_time()")[0]
-exec(src)
-run(); acc.clear()
-t = time.process_time(); run(); tot = time.process_time() - t
-print(f"total {1000*tot/n:.1f} ms/sample")
-for k, v in sorted(acc.items(), key=lambda x: -x[1]): print(f"{1000*v/n:7.2f} {k}")
+
+
+torch.set_num_threads(1)
+for mod, names in STAGES:
+    for name in names:
+        if hasattr(mod, name):
+            setattr(mod, name, timed(getattr(mod, name), f"{mod.__name__.split('.')[-1]}.{name}"))
+F = BFL.FFT_FILTERS
+BFL.FFT_FILTERS = F._replace(**{k: timed(getattr(F, k), f"filters.{k}") for k in ("blur", "speckle", "skin_optics",
+                                                                                    "curvature")})  # fmt: skip
+run, n = sample_loop("batched", int(sys.argv[1]) if len(sys.argv) > 1 else 3, *sys.argv[2:3])
+run()
+acc.clear()
+t = time.process_time()
+run()
+print(f"total {1000 * (time.process_time() - t) / n:.1f} ms/sample")
+for k, v in sorted(acc.items(), key=lambda x: -x[1]):
+    print(f"{1000 * v / n:7.2f} {k}")
