@@ -218,3 +218,19 @@ def test_bf16_on_a_cpu_without_native_bfloat16_warns(repo, monkeypatch, caplog):
     monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
     assert T._precision(cfg) == "bf16-mixed" and not caplog.text
     assert T._precision(tiny_cfg(repo, "train.accelerator=cpu")) == "32-true"  # auto on a CPU: float32
+
+
+def test_freeze_bn_keeps_the_start_statistics_and_learns_the_rest(repo, tiny_data, tmp_path):
+    fit(tiny_cfg(repo, "train.max_steps=2"), tiny_data, tmp_path / "pre")
+    start = last_state(tmp_path / "pre")["state_dict"]
+    stats = [k for k in start if k.endswith(("running_mean", "running_var"))]
+    assert stats
+    for freeze in (True, False):
+        run = tmp_path / f"fine-{freeze}"
+        over = ("train.max_steps=3", f"train.freeze_bn={str(freeze).lower()}", "train.val_every=1")
+        fit(tiny_cfg(repo, *over), tiny_data, run, init_run=tmp_path / "pre")
+        end = last_state(run)["state_dict"]
+        same = [torch.equal(start[k], end[k]) for k in stats]
+        assert all(same) if freeze else not any(same)  # validation in between does not unfreeze them
+        weights = [k for k in start if k.endswith("weight") and start[k].dim() == 4]
+        assert any(not torch.equal(start[k], end[k]) for k in weights)  # the convolutions still learn

@@ -19,6 +19,7 @@ from torch import nn
 from thzface.config import Config
 from thzface.engine.errors import NonFiniteLossError as NonFiniteLossError  # re-exported: recipes raise it
 from thzface.engine.infer import concat
+from thzface.models.adapt import batchnorm_layers
 
 
 def training_progress(step: int, total: float, start_time: float, max_time_s: float) -> float:
@@ -108,6 +109,9 @@ class Task(L.LightningModule):
         # the global RNG (dropout) is a function of (seed, rank, step) alone, so a run resumed from any checkpoint
         # draws what an uninterrupted run draws
         torch.manual_seed(self.cfg.train.seed + 1000 * self.global_rank + 1_000_003 * (self.global_step + 1))
+        if self.cfg.train.freeze_bn:  # every batch: Lightning puts the module back in training mode after validation
+            for m in batchnorm_layers(self):
+                m.eval()
 
     def trainable_parameters(self):
         return [p for p in self.parameters() if p.requires_grad]
