@@ -225,10 +225,11 @@ class TrainConfig:
     pk_group: str = "identity"  # joint batches: K captures of a person (identity) or of a person in one posture
     fit_probe: bool = False  # validate also on as many training people as validation people (fit/eer: does it fit?)
     pk_domain: str = "none"  # joint batches: none | site (each batch's people from one simulated site = scanner)
-    freeze_bn: bool = False  # BatchNorm layers normalise with their running statistics in training too (their
-    # scale and shift still learn; the statistics stay those of the start): the network learns under the
-    # normalisation it is deployed with, not per-batch statistics of one site (detectron2's FrozenBatchNorm; for
-    # continuing a pretraining, from --init-from)
+    freeze_bn: float = 1.0  # share of training (steps or wall clock, the larger) from which every BatchNorm
+    # normalises with its running statistics, as deployed (the statistics then stay; scale and shift still learn):
+    # 1 never; 0 from the start (continuing a pretraining from --init-from; detectron2's FrozenBatchNorm). With
+    # site batches, training's batch statistics are one scanner's while the deployed ones average every scanner:
+    # freezing lets the network learn under the normalisation it is deployed with
     pose_curriculum: int = 0  # joint batches: epochs over which the drawn captures widen from each posture's most
     # typical poses to all (data.curriculum; needs the simulator's poses.npz); 0: off
     pose_curriculum_start: float = 0.3  # share of each posture's captures drawn at epoch 0 of the curriculum

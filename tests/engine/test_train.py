@@ -227,10 +227,24 @@ def test_freeze_bn_keeps_the_start_statistics_and_learns_the_rest(repo, tiny_dat
     assert stats
     for freeze in (True, False):
         run = tmp_path / f"fine-{freeze}"
-        over = ("train.max_steps=3", f"train.freeze_bn={str(freeze).lower()}", "train.val_every=1")
+        over = ("train.max_steps=3", f"train.freeze_bn={0 if freeze else 1}", "train.val_every=1")
         fit(tiny_cfg(repo, *over), tiny_data, run, init_run=tmp_path / "pre")
         end = last_state(run)["state_dict"]
         same = [torch.equal(start[k], end[k]) for k in stats]
         assert all(same) if freeze else not any(same)  # validation in between does not unfreeze them
         weights = [k for k in start if k.endswith("weight") and start[k].dim() == 4]
         assert any(not torch.equal(start[k], end[k]) for k in weights)  # the convolutions still learn
+
+
+def test_freeze_bn_from_a_share_of_training(repo, tiny_data, tmp_path):
+    # progress = steps done / 4: the first two steps update the statistics, the last two (progress >= 0.5) do not
+    tracked = {}
+    for share in ("1", "0.5"):
+        fit(tiny_cfg(repo, "train.max_steps=4", f"train.freeze_bn={share}"), tiny_data, tmp_path / share)
+        state = last_state(tmp_path / share)["state_dict"]
+        tracked[share] = [int(v) for k, v in state.items() if k.endswith("num_batches_tracked")]
+    assert tracked["1"] and all(t > 0 for t in tracked["1"])
+    assert [2 * t for t in tracked["0.5"]] == tracked["1"]
+    with pytest.raises(ValueError, match="train.freeze_bn must be a share"):
+        fit(tiny_cfg(repo, "train.max_steps=1", "train.freeze_bn=1.5"), tiny_data, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

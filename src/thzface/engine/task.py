@@ -109,7 +109,7 @@ class Task(L.LightningModule):
         # the global RNG (dropout) is a function of (seed, rank, step) alone, so a run resumed from any checkpoint
         # draws what an uninterrupted run draws
         torch.manual_seed(self.cfg.train.seed + 1000 * self.global_rank + 1_000_003 * (self.global_step + 1))
-        if self.cfg.train.freeze_bn:  # every batch: Lightning puts the module back in training mode after validation
+        if self.freezes_bn():  # every batch: Lightning puts the module back in training mode after validation
             for m in batchnorm_layers(self):
                 m.eval()
 
@@ -151,6 +151,11 @@ class Task(L.LightningModule):
         if t.max_steps > 0:
             total = min(total, float(t.max_steps))
         return training_progress(self.global_step, total, self._start_time, t.max_time_s)
+
+    def freezes_bn(self) -> bool:
+        """``train.freeze_bn`` reached: BatchNorm layers stay in eval mode (their running statistics) while training."""
+        share = self.cfg.train.freeze_bn  # checked in [0, 1] before the run starts (engine.train.fit)
+        return share < 1.0 and self.progress() >= share
 
     def on_train_epoch_start(self) -> None:
         """New augmentation draws and batches each epoch (dataset and sampler are seeded per epoch). The epoch index

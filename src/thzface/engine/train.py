@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressB
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from safetensors.torch import load_file
 
-from thzface.config import Config, read_yaml, save_config, to_dict
+from thzface.config import Config, ConfigError, read_yaml, save_config, to_dict
 from thzface.data.identity_split import IdentitySplit
 from thzface.engine.checkpoint import WEIGHTS, RunError, save_weights
 from thzface.engine.ema import EMAWeights
@@ -184,6 +184,8 @@ def fit(
     """Train ``cfg`` with ``recipe`` on the dataset at ``data_dir`` into ``run_dir``; returns a summary dict.
     ``resume``: see :func:`prepare_run`."""
     ema = EMAWeights(cfg.train.ema) if cfg.train.ema != 0 else None  # a bad decay fails before the run is written
+    if not 0.0 <= cfg.train.freeze_bn <= 1.0:
+        raise ConfigError(f"train.freeze_bn must be a share of training in [0, 1] (1: never): {cfg.train.freeze_bn}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg, ckpt = prepare_run(recipe, cfg, run_dir, resume)
