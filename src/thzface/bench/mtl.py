@@ -42,6 +42,7 @@ RECIPE_VARIANTS = {
     "pose-curriculum": ["train.pose_curriculum=3"],  # typical poses first, all from epoch 3 (data.curriculum)
     "positive-target": ["data.target=positive"],  # reconstruct the unconcealed scan (another pose), not the clean one
     "gallery-views": ["loss.gallery_views=true"],  # the unconcealed counterparts in the identity loss too
+    "freeze-bn": ["train.freeze_bn=0"],  # BatchNorm kept at the start's (deployed) statistics while fine-tuning
 }
 KEYS = [
     "parameters",
