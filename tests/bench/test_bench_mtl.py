@@ -58,6 +58,14 @@ def test_every_recipe_change_is_a_key_the_fine_tune_reads(variant):
         assert changed.loss.gallery_views and not base.loss.gallery_views
 
 
+def test_the_cli_help_names_every_recipe_change():
+    from thzface.cli.parser import build_parser
+
+    bench = build_parser()._subparsers._group_actions[0].choices["bench"]  # type: ignore[union-attr]
+    arms = next(a for a in bench._actions if "--arms" in a.option_strings)
+    assert [v for v in B.RECIPE_VARIANTS if f"ARM+{v}" not in arms.help] == []
+
+
 def test_spread_is_mean_and_std_over_seeds_skipping_missing():
     mean, std = B.spread([{"idd_eer": 0.2, "steps": 10, "x": None}, {"idd_eer": 0.4, "steps": 30}])
     assert mean == pytest.approx({"idd_eer": 0.3, "steps": 20.0}) and std == pytest.approx(

@@ -227,9 +227,10 @@ def test_freeze_bn_keeps_the_start_statistics_and_learns_the_rest(repo, tiny_dat
     assert stats
     for freeze in (True, False):
         run = tmp_path / f"fine-{freeze}"
-        over = ("train.max_steps=3", f"train.freeze_bn={0 if freeze else 1}", "train.val_every=1")
+        over = ("train.max_steps=3", f"train.freeze_bn={0 if freeze else 1}", "train.val_every=2")  # validates at 2
         fit(tiny_cfg(repo, *over), tiny_data, run, init_run=tmp_path / "pre")
         end = last_state(run)["state_dict"]
+        assert "val/score" in (run / "logs" / "metrics.csv").read_text()  # a validation ran between training steps
         same = [torch.equal(start[k], end[k]) for k in stats]
         assert all(same) if freeze else not any(same)  # validation in between does not unfreeze them
         weights = [k for k in start if k.endswith("weight") and start[k].dim() == 4]
