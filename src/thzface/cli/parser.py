@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--arms",
         default=None,
         help="mtl: comma-separated arms (default, paper, default-pretrained, adapted, lean-s2[-pretrained]; "
-        "ARM+mirror, ARM+single-view, ARM+pose-curriculum, ARM+positive-target, ARM+gallery-views, ARM+freeze-bn: "
+        "ARM+mirror, ARM+single-view, ARM+pose-curriculum, ARM+positive-target, ARM+gallery-views, ARM+freeze-bn, "
+        "ARM+no-margin: "
         "an arm with that training change); distill: arms beside mtl and distill-joint (e.g. mtl-steps); twin: "
         "systems (fused, fused-mlp, parts); inpaint: presets (default, paper; default always) and "
         "default-pretrained (default fine-tuned from --init-from); unmask3d: no-prior, inpaint, visible",
