@@ -43,7 +43,7 @@ RECIPE_VARIANTS = {
     "positive-target": ["data.target=positive"],  # reconstruct the unconcealed scan (another pose), not the clean one
     "gallery-views": ["loss.gallery_views=true"],  # the unconcealed counterparts in the identity loss too
     "freeze-bn": ["train.freeze_bn=0"],  # BatchNorm kept at the start's (deployed) statistics while fine-tuning
-    "no-margin": ["loss.margin_head=none"],  # SupCon alone, as the start was pretrained (no ArcFace over the few people)
+    "no-margin": ["loss.margin_head=none"],  # SupCon alone, as the start was pretrained (no ArcFace head)
 }
 KEYS = [
     "parameters",
