@@ -5,7 +5,7 @@ training (the same seed and data order, branching later) average into one model 
 different initialisations do not. Score the average on the validation people before using it
 (docs/benchmarks.md, twentieth session).
 
-    python scripts/average_weights.py OUT.safetensors A.safetensors|pretrained:NAME B.safetensors [...]
+    python scripts/average_weights.py OUT.safetensors A B [...]    # each a run folder, weights file or pretrained:NAME
 """
 
 import json
@@ -15,17 +15,15 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 
-from thzface.engine.checkpoint import PRETRAINED_DIR
-
-
-def resolve(src: str) -> Path:
-    """A weights file, or the shipped ``pretrained:NAME``."""
-    return PRETRAINED_DIR / f"{src.split(':', 1)[1]}.safetensors" if src.startswith("pretrained:") else Path(src)
-
+from thzface.engine.checkpoint import RunError, weights_path
 
 if len(sys.argv) < 4:
     sys.exit("usage: python scripts/average_weights.py OUT.safetensors A B [...]")
-out, sources = Path(sys.argv[1]), [resolve(s) for s in sys.argv[2:]]
+out = Path(sys.argv[1])
+try:
+    sources = [weights_path(s) for s in sys.argv[2:]]
+except RunError as e:
+    sys.exit(str(e))
 if out.exists():
     sys.exit(f"{out}: exists; choose a new file")
 states = [load_file(str(s)) for s in sources]
